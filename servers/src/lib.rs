@@ -1,0 +1,52 @@
+//! # servers — the server models of Comer & Stevens behind one harness
+//!
+//! Every model serves the same [services](service) over the same sockets, so
+//! the only thing that differs between two runs is the design.
+//!
+//! | room | what lives there |
+//! | --- | --- |
+//! | [`config`] | [`Model`], [`Transport`], [`ServiceKind`], [`ReapPolicy`], [`ServerConfig`] |
+//! | [`model`] | [`serve`]: bind, announce, run a model until stopped; the [`Server`] trait |
+//! | `models/` | one file per design: `udp_iterative`, `tcp_iterative`, `fork`, `thread_pool`, `mio` |
+//! | `conn` | one blocking connection, served (shared by the blocking models) |
+//! | [`net`] | binding with an exact backlog, Unix socket files, [`net::Stream`] |
+//! | [`service`] | echo, lab and synthetic as byte-in, byte-out state machines |
+//! | [`wire`] | the synthetic frame, check-then-parse (the load generator builds it) |
+//! | [`stats`] | counters shared with forked children; the [`Summary`] line |
+//! | [`status`] | the [`Ready`] line a harness waits for |
+//! | [`stop`] | SIGINT/SIGTERM handling: [`StopSignal`] |
+//! | [`process`] | a model run as a child process: [`ServerProcess`] |
+//! | `sys` | the only `unsafe`: fork, SIGCHLD dispositions, shared memory |
+#![deny(unsafe_code)]
+
+pub mod config;
+mod conn;
+pub mod model;
+mod models;
+pub mod net;
+pub mod process;
+pub mod service;
+pub mod stats;
+pub mod status;
+pub mod stop;
+mod sys;
+pub mod wire;
+
+pub use config::{Endpoint, Limits, Model, ReapPolicy, ServerConfig, ServiceKind, Transport, UnknownName};
+pub use model::{serve, Context, ServeError, Server};
+pub use models::{ForkServer, MioServer, TcpIterativeServer, ThreadPoolServer, UdpIterativeServer};
+pub use process::{ProcessError, ServerProcess, Stopped};
+pub use stats::{ErrorCounts, Summary};
+pub use status::Ready;
+pub use stop::StopSignal;
+
+/// Raises this process's open-file limit to its hard limit (thousands of
+/// connections need thousands of descriptors); returns the new soft limit.
+pub fn raise_fd_limit() -> std::io::Result<u64> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok(hard.max(soft))
+}

@@ -1,0 +1,150 @@
+//! What a server counts while it serves, and the summary it prints at the end.
+//!
+//! Counters are atomics so one [`Counters`] can sit in memory shared with
+//! forked children (see `sys::shared`). Connections count into a private
+//! [`ConnStats`] and add it once when they close, so the hot path touches no
+//! shared cache line.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a connection or datagram was not served normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A synthetic frame with a bad magic or a request over the CPU/wait limits.
+    BadFrame,
+    /// A synthetic frame over the size limits.
+    Oversized,
+    /// The peer closed in the middle of a frame.
+    Truncated,
+    /// The peer stayed silent past the idle timeout (or would not read).
+    IdleTimeout,
+    /// A reset, broken pipe or other I/O failure on one connection.
+    Io,
+    /// A connection turned away because the server was at its connection limit.
+    Refused,
+    /// `fork()` or `accept()` failed; the server backed off and went on.
+    Resource,
+}
+
+/// Counters shared by everything that serves (threads or forked children).
+#[derive(Debug, Default)]
+#[repr(C)]
+pub struct Counters {
+    connections: AtomicU64,
+    requests: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    bad_frames: AtomicU64,
+    oversized: AtomicU64,
+    truncated: AtomicU64,
+    idle_timeouts: AtomicU64,
+    io_errors: AtomicU64,
+    refused: AtomicU64,
+    resource: AtomicU64,
+}
+
+/// One connection's (or one datagram loop's) tally, private to its owner.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ConnStats {
+    pub requests: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+impl Counters {
+    /// Records one accepted connection.
+    pub fn connection(&self) {
+        self.connections.fetch_add(1, Relaxed);
+    }
+
+    /// Adds a finished connection's tally.
+    pub fn add(&self, stats: &ConnStats) {
+        self.requests.fetch_add(stats.requests, Relaxed);
+        self.bytes_in.fetch_add(stats.bytes_in, Relaxed);
+        self.bytes_out.fetch_add(stats.bytes_out, Relaxed);
+    }
+
+    /// Records one fault.
+    pub fn fault(&self, fault: Fault) {
+        let counter = match fault {
+            Fault::BadFrame => &self.bad_frames,
+            Fault::Oversized => &self.oversized,
+            Fault::Truncated => &self.truncated,
+            Fault::IdleTimeout => &self.idle_timeouts,
+            Fault::Io => &self.io_errors,
+            Fault::Refused => &self.refused,
+            Fault::Resource => &self.resource,
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Relaxed)
+    }
+
+    /// A consistent-enough copy for the summary line.
+    pub fn snapshot(&self) -> Summary {
+        let errors = ErrorCounts {
+            bad_frame: self.bad_frames.load(Relaxed),
+            oversized: self.oversized.load(Relaxed),
+            truncated: self.truncated.load(Relaxed),
+            idle_timeout: self.idle_timeouts.load(Relaxed),
+            io: self.io_errors.load(Relaxed),
+            refused: self.refused.load(Relaxed),
+            resource: self.resource.load(Relaxed),
+            total: 0,
+        };
+        Summary {
+            event: "summary".to_string(),
+            connections: self.connections.load(Relaxed),
+            requests: self.requests.load(Relaxed),
+            bytes_in: self.bytes_in.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+            errors: errors.with_total(),
+        }
+    }
+}
+
+/// Faults by kind, with their total.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    pub bad_frame: u64,
+    pub oversized: u64,
+    pub truncated: u64,
+    pub idle_timeout: u64,
+    pub io: u64,
+    pub refused: u64,
+    pub resource: u64,
+    pub total: u64,
+}
+
+impl ErrorCounts {
+    fn with_total(mut self) -> Self {
+        self.total = self.bad_frame
+            + self.oversized
+            + self.truncated
+            + self.idle_timeout
+            + self.io
+            + self.refused
+            + self.resource;
+        self
+    }
+}
+
+/// The one-line JSON a server prints when it stops.
+///
+/// `requests` counts what the service answered: echo answers each read it
+/// gets, lab each message, synthetic each frame, UDP each datagram.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Always `"summary"`, so a reader can tell this line from others.
+    pub event: String,
+    pub connections: u64,
+    pub requests: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub errors: ErrorCounts,
+}

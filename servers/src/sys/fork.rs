@@ -1,0 +1,70 @@
+//! `fork()` for a process that is guaranteed single-threaded.
+
+use std::io;
+
+use nix::sys::signal::{signal, SigHandler, Signal};
+use nix::unistd::{ForkResult, Pid};
+
+/// Which side of a fork we are on.
+pub enum Forked {
+    /// The new process: serve, then call [`exit_child`].
+    Child,
+    /// The old process, with the child's pid.
+    Parent(Pid),
+}
+
+/// Counts this process's threads from `/proc/self/status`.
+fn thread_count() -> io::Result<usize> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| io::Error::other("no Threads: line in /proc/self/status"))
+}
+
+/// Fails unless this process has exactly one thread, the precondition of [`fork`].
+pub fn ensure_single_threaded() -> io::Result<()> {
+    match thread_count()? {
+        1 => Ok(()),
+        n => Err(io::Error::other(format!(
+            "the fork model must run as its own single-threaded process, but this one has {n} threads; \
+             start it with `sockbench serve --model fork`"
+        ))),
+    }
+}
+
+/// Forks. Call [`ensure_single_threaded`] once before the first fork.
+///
+/// In the child, SIGINT/SIGTERM/SIGCHLD go back to their defaults (a child
+/// dies on SIGTERM instead of setting the parent's stop flag, and reaps
+/// nothing), and the child asks to be killed if the parent dies, so a crashed
+/// or killed server never leaves its connections' processes behind.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: fork() is sound when the caller is single-threaded, which the
+    // fork model checks with ensure_single_threaded() before it starts
+    // accepting and never breaks afterwards (it spawns no threads). The child
+    // then only runs ordinary Rust code on its own copy of the address space.
+    match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+        ForkResult::Parent { child } => Ok(Forked::Parent(child)),
+        ForkResult::Child => {
+            for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
+                // SAFETY: installing SIG_DFL runs no handler code of ours, so
+                // it cannot break any async-signal-safety rule.
+                let _ = unsafe { signal(sig, SigHandler::SigDfl) };
+            }
+            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+            Ok(Forked::Child)
+        }
+    }
+}
+
+/// Ends a forked child without running the parent's exit handlers or
+/// destructors twice.
+pub fn exit_child(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // SAFETY: _exit() only ends the process; it touches no Rust state, and
+    // skipping atexit handlers is the point (they belong to the parent).
+    unsafe { nix::libc::_exit(code) }
+}

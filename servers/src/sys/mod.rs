@@ -1,0 +1,12 @@
+//! The only unsafe code in the crate: `fork()`, signal dispositions, and the
+//! shared memory forked children report into. Each unsafe block says why it
+//! is sound; everything above this module calls safe functions.
+#![allow(unsafe_code)]
+
+mod fork;
+mod reap;
+mod shared;
+
+pub use fork::{ensure_single_threaded, exit_child, fork, Forked};
+pub use reap::{install_reaper, reap_all, stop_reaping};
+pub use shared::shared_default;
