@@ -41,7 +41,9 @@ pub fn serve_blocking(mut stream: Stream, ctx: &Context) {
             Ok(0) => break session.finish().err().map(|e| e.fault()),
             Ok(n) => n,
             // The tick expired with nothing to read: look at the clock and the stop flag.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
                 idle += TICK;
                 if idle >= limits.idle_timeout {
                     break Some(Fault::IdleTimeout);
@@ -63,7 +65,9 @@ pub fn serve_blocking(mut stream: Stream, ctx: &Context) {
         match (served, written) {
             (Ok(k), Ok(())) => stats.requests += k,
             (Err(e), _) => break Some(e.fault()),
-            (Ok(_), Err(e)) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            (Ok(_), Err(e))
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
                 break Some(Fault::IdleTimeout)
             }
             (Ok(_), Err(_)) => break Some(Fault::Io),

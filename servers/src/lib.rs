@@ -32,7 +32,9 @@ pub mod stop;
 mod sys;
 pub mod wire;
 
-pub use config::{Endpoint, Limits, Model, ReapPolicy, ServerConfig, ServiceKind, Transport, UnknownName};
+pub use config::{
+    Endpoint, Limits, Model, ReapPolicy, ServerConfig, ServiceKind, Transport, UnknownName,
+};
 pub use model::{serve, Context, ServeError, Server};
 pub use models::{ForkServer, MioServer, TcpIterativeServer, ThreadPoolServer, UdpIterativeServer};
 pub use process::{ProcessError, ServerProcess, Stopped};

@@ -67,8 +67,10 @@ pub fn serve(
             },
         });
     }
-    let counters: &'static Counters = sys::shared_default().map_err(ServeError::setup("map shared counters"))?;
-    let (listener, endpoint, socket_file) = net::bind(config.transport, &config.endpoint, config.backlog)?;
+    let counters: &'static Counters =
+        sys::shared_default().map_err(ServeError::setup("map shared counters"))?;
+    let (listener, endpoint, socket_file) =
+        net::bind(config.transport, &config.endpoint, config.backlog)?;
     let ctx = Context {
         config,
         stop,

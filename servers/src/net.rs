@@ -31,7 +31,10 @@ pub enum BindError {
     NotASocket { path: PathBuf },
     /// The transport does not go with the endpoint (say, UDP on a Unix path).
     #[error("transport {transport} cannot listen on {endpoint}")]
-    Mismatch { transport: Transport, endpoint: String },
+    Mismatch {
+        transport: Transport,
+        endpoint: String,
+    },
     /// Any other failure of socket(), bind() or listen().
     #[error("failed to {what} {target}: {source}")]
     Io {
@@ -108,7 +111,8 @@ fn local_inet(result: io::Result<SocketAddr>, asked: &SocketAddr) -> Result<Sock
 }
 
 fn bind_inet(addr: SocketAddr, ty: Type, backlog: Option<i32>) -> Result<Socket, BindError> {
-    let socket = Socket::new(Domain::for_address(addr), ty, None).map_err(io_err("create a socket for", addr))?;
+    let socket = Socket::new(Domain::for_address(addr), ty, None)
+        .map_err(io_err("create a socket for", addr))?;
     if backlog.is_some() {
         // Lets a restarted server bind while old connections sit in TIME_WAIT;
         // Linux still refuses it while another socket listens on the port.
@@ -116,15 +120,17 @@ fn bind_inet(addr: SocketAddr, ty: Type, backlog: Option<i32>) -> Result<Socket,
             .set_reuse_address(true)
             .map_err(io_err("set SO_REUSEADDR on", addr))?;
     }
-    socket.bind(&addr.into()).map_err(|source| match source.kind() {
-        io::ErrorKind::AddrInUse => BindError::AddrInUse { addr },
-        io::ErrorKind::PermissionDenied => BindError::PermissionDenied { addr },
-        _ => BindError::Io {
-            what: "bind",
-            target: addr.to_string(),
-            source,
-        },
-    })?;
+    socket
+        .bind(&addr.into())
+        .map_err(|source| match source.kind() {
+            io::ErrorKind::AddrInUse => BindError::AddrInUse { addr },
+            io::ErrorKind::PermissionDenied => BindError::PermissionDenied { addr },
+            _ => BindError::Io {
+                what: "bind",
+                target: addr.to_string(),
+                source,
+            },
+        })?;
     if let Some(backlog) = backlog {
         socket.listen(backlog).map_err(io_err("listen on", addr))?;
     }
@@ -142,7 +148,9 @@ fn bind_unix(path: &Path, backlog: i32) -> Result<UnixListener, BindError> {
                         path: path.to_path_buf(),
                     })
                 }
-                Err(_) => std::fs::remove_file(path).map_err(io_err("remove the stale socket", &shown))?,
+                Err(_) => {
+                    std::fs::remove_file(path).map_err(io_err("remove the stale socket", &shown))?
+                }
             }
         }
         Ok(_) => {
@@ -153,10 +161,13 @@ fn bind_unix(path: &Path, backlog: i32) -> Result<UnixListener, BindError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err("inspect", &shown)(e)),
     }
-    let socket = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(io_err("create a socket for", &shown))?;
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)
+        .map_err(io_err("create a socket for", &shown))?;
     let addr = socket2::SockAddr::unix(path).map_err(io_err("make an address of", &shown))?;
     socket.bind(&addr).map_err(io_err("bind", &shown))?;
-    socket.listen(backlog).map_err(io_err("listen on", &shown))?;
+    socket
+        .listen(backlog)
+        .map_err(io_err("listen on", &shown))?;
     Ok(socket.into())
 }
 

@@ -106,22 +106,19 @@ impl ServerProcess {
         });
 
         let deadline = Instant::now() + timeout;
-        let stderr_now = |stderr: &Arc<Mutex<String>>| {
-            stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
-        };
+        let stderr_now =
+            |stderr: &Arc<Mutex<String>>| stderr.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let ready = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines.recv_timeout(left.min(Duration::from_millis(50))) {
-                Ok(line) => {
-                    match serde_json::from_str::<Ready>(&line) {
-                        Ok(ready) if ready.event == "ready" => break ready,
-                        _ => {
-                            let _ = child.kill();
-                            let _ = child.wait();
-                            return Err(ProcessError::BadReadyLine { line });
-                        }
+                Ok(line) => match serde_json::from_str::<Ready>(&line) {
+                    Ok(ready) if ready.event == "ready" => break ready,
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        return Err(ProcessError::BadReadyLine { line });
                     }
-                }
+                },
                 Err(RecvTimeoutError::Timeout) if !left.is_zero() => {
                     if let Ok(Some(status)) = child.try_wait() {
                         // Give the stderr reader a moment to catch the last words.
@@ -178,7 +175,10 @@ impl ServerProcess {
 
     /// The tail of what the server wrote to stderr so far.
     pub fn stderr_text(&self) -> String {
-        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Stdout lines printed since the readiness line (waits up to `timeout` for the first).

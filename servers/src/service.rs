@@ -91,7 +91,9 @@ impl Session {
                 out.extend_from_slice(input);
                 Ok(1)
             }
-            ServiceKind::Lab => Ok(lab_messages(input, |_| out.extend_from_slice(LAB_STREAM_REPLY))),
+            ServiceKind::Lab => Ok(lab_messages(input, |_| {
+                out.extend_from_slice(LAB_STREAM_REPLY)
+            })),
             ServiceKind::Synthetic => self.feed_synthetic(input, out),
         }
     }
@@ -296,7 +298,10 @@ mod tests {
         assert_eq!(answered, 2);
         s.finish().unwrap();
         let first = ResponseHeader::parse(&out).unwrap();
-        assert_eq!((first.status, first.body_len, first.tag), (Status::Ok, 5, 1));
+        assert_eq!(
+            (first.status, first.body_len, first.tag),
+            (Status::Ok, 5, 1)
+        );
         let second = ResponseHeader::parse(&out[first.frame_len()..]).unwrap();
         assert_eq!((second.body_len, second.tag), (3, 2));
         assert_eq!(out.len(), first.frame_len() + second.frame_len());
@@ -321,7 +326,9 @@ mod tests {
         };
         let mut s = Session::new(ServiceKind::Synthetic, limits);
         let mut out = Vec::new();
-        let err = s.feed(&frame(1000, 1, 0)[..REQUEST_HEADER_LEN], &mut out).unwrap_err();
+        let err = s
+            .feed(&frame(1000, 1, 0)[..REQUEST_HEADER_LEN], &mut out)
+            .unwrap_err();
         assert_eq!(err.fault(), Fault::Oversized);
     }
 
@@ -345,11 +352,22 @@ mod tests {
     fn synthetic_datagram_must_be_exact() {
         let mut out = Vec::new();
         let mut d = frame(4, 8, 3);
-        answer_datagram(ServiceKind::Synthetic, &FrameLimits::default(), &d, &mut out).unwrap();
+        answer_datagram(
+            ServiceKind::Synthetic,
+            &FrameLimits::default(),
+            &d,
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(ResponseHeader::parse(&out).unwrap().tag, 3);
         d.push(0);
         out.clear();
-        let err = answer_datagram(ServiceKind::Synthetic, &FrameLimits::default(), &d, &mut out);
+        let err = answer_datagram(
+            ServiceKind::Synthetic,
+            &FrameLimits::default(),
+            &d,
+            &mut out,
+        );
         assert!(err.is_err());
     }
 }

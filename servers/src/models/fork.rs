@@ -61,7 +61,12 @@ impl ChildTable {
 
     /// Records the child's pid, unless the child already finished and freed it.
     fn record(&self, slot: usize, pid: Pid) {
-        let _ = self.slots[slot].compare_exchange(RESERVED, pid.as_raw(), Ordering::AcqRel, Ordering::Relaxed);
+        let _ = self.slots[slot].compare_exchange(
+            RESERVED,
+            pid.as_raw(),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
     }
 
     fn release(&self, slot: usize) {
@@ -83,9 +88,11 @@ impl Server for ForkServer {
         sys::ensure_single_threaded().map_err(ServeError::setup("fork safely"))?;
         super::blocking_listener(&listener)?;
         let config = ctx.config;
-        let table: &'static ChildTable = sys::shared_default().map_err(ServeError::setup("map the child table"))?;
+        let table: &'static ChildTable =
+            sys::shared_default().map_err(ServeError::setup("map the child table"))?;
         let cap = config.max_children.clamp(1, MAX_CHILD_SLOTS);
-        sys::install_reaper(config.reap).map_err(ServeError::setup("install the SIGCHLD disposition"))?;
+        sys::install_reaper(config.reap)
+            .map_err(ServeError::setup("install the SIGCHLD disposition"))?;
         // Touched, so it is resident and fork() must copy its page tables.
         let ballast = vec![0x5Au8; config.ballast_mb << 20];
         let mut listener = Some(listener);
@@ -96,7 +103,9 @@ impl Server for ForkServer {
                 std::thread::sleep(Duration::from_millis(1));
                 continue;
             };
-            let accepted = listener.as_ref().and_then(|l| super::next_connection(l, ctx));
+            let accepted = listener
+                .as_ref()
+                .and_then(|l| super::next_connection(l, ctx));
             let Some(stream) = accepted else {
                 table.release(slot);
                 break;
@@ -105,7 +114,9 @@ impl Server for ForkServer {
                 Ok(Forked::Child) => {
                     // The child closes the listening socket, serves, and exits.
                     drop(listener.take());
-                    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve_blocking(stream, ctx)));
+                    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        serve_blocking(stream, ctx)
+                    }));
                     table.release(slot);
                     sys::exit_child(if served.is_ok() { 0 } else { 101 });
                 }

@@ -189,17 +189,22 @@ impl Server for MioServer {
         let setup = ServeError::setup;
         let mut acceptor = match listener {
             Listener::Tcp(l) => {
-                l.set_nonblocking(true).map_err(setup("make the listener non-blocking"))?;
+                l.set_nonblocking(true)
+                    .map_err(setup("make the listener non-blocking"))?;
                 Acceptor::Tcp(TcpListener::from_std(l))
             }
             Listener::Unix(l) => {
-                l.set_nonblocking(true).map_err(setup("make the listener non-blocking"))?;
+                l.set_nonblocking(true)
+                    .map_err(setup("make the listener non-blocking"))?;
                 Acceptor::Unix(UnixListener::from_std(l))
             }
             Listener::Udp(_) => {
                 return Err(ServeError::Setup {
                     what: "serve streams",
-                    source: io::Error::new(io::ErrorKind::InvalidInput, "mio needs a stream listener"),
+                    source: io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "mio needs a stream listener",
+                    ),
                 })
             }
         };
@@ -210,7 +215,8 @@ impl Server for MioServer {
             Acceptor::Unix(l) => registry.register(l, LISTENER, Interest::READABLE),
         }
         .map_err(setup("register the listener"))?;
-        let mut waker = UnixStream::from_std(ctx.stop.waker().map_err(setup("get the stop waker"))?);
+        let mut waker =
+            UnixStream::from_std(ctx.stop.waker().map_err(setup("get the stop waker"))?);
         registry
             .register(&mut waker, STOP, Interest::READABLE)
             .map_err(setup("register the stop waker"))?;
@@ -245,7 +251,12 @@ impl EventLoop<'_> {
                 Ok(()) => {}
                 // A signal arrived; the loop condition checks for a stop.
                 Err(e) if interrupted(&e) => continue,
-                Err(e) => return Err(ServeError::Setup { what: "wait for events", source: e }),
+                Err(e) => {
+                    return Err(ServeError::Setup {
+                        what: "wait for events",
+                        source: e,
+                    })
+                }
             }
             for event in events.iter() {
                 match event.token() {
@@ -329,7 +340,11 @@ impl EventLoop<'_> {
             // Closed earlier in this batch of events.
             return;
         };
-        if !(event.is_readable() || event.is_writable() || event.is_error() || event.is_read_closed()) {
+        if !(event.is_readable()
+            || event.is_writable()
+            || event.is_error()
+            || event.is_read_closed())
+        {
             return;
         }
         conn.last_active = Instant::now();
@@ -343,7 +358,12 @@ impl EventLoop<'_> {
                     } else {
                         Interest::READABLE
                     };
-                    if self.poll.registry().reregister(conn.socket.source(), token, interest).is_err() {
+                    if self
+                        .poll
+                        .registry()
+                        .reregister(conn.socket.source(), token, interest)
+                        .is_err()
+                    {
                         self.close(key, Some(Fault::Io));
                         return;
                     }

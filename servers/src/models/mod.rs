@@ -66,7 +66,9 @@ pub(crate) fn next_connection(listener: &Listener, ctx: &Context) -> Option<Stre
         match listener.accept() {
             Ok(stream) => return Some(stream),
             // The tick expired with nobody waiting: look at the stop flag again.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {}
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            }
             // A signal handler ran (SIGCHLD without restart, or a stop).
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // The client gave up between SYN and accept(); nothing to serve.

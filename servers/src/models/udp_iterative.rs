@@ -22,7 +22,10 @@ impl Server for UdpIterativeServer {
         let Listener::Udp(socket) = &listener else {
             return Err(ServeError::Setup {
                 what: "serve datagrams",
-                source: io::Error::new(io::ErrorKind::InvalidInput, "udp-iterative needs a UDP socket"),
+                source: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "udp-iterative needs a UDP socket",
+                ),
             });
         };
         super::blocking_listener(&listener)?;
@@ -34,7 +37,12 @@ impl Server for UdpIterativeServer {
             let (n, peer) = match socket.recv_from(&mut buf) {
                 Ok(got) => got,
                 // The tick expired: look at the stop flag.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => continue,
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock
+                        || e.kind() == io::ErrorKind::TimedOut =>
+                {
+                    continue
+                }
                 // A signal handler ran; the loop condition checks for a stop.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {

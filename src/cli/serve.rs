@@ -1,0 +1,112 @@
+//! `sockbench serve`: one server model in the foreground.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use servers::{
+    Endpoint, Limits, Model, ReapPolicy, ServerConfig, ServiceKind, StopSignal, Transport,
+};
+
+/// Arguments of `sockbench serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Server design: udp-iterative, tcp-iterative, fork, thread-pool, mio.
+    #[arg(long)]
+    pub model: Model,
+    /// tcp, udp or unix (default: udp for udp-iterative, unix with --path, else tcp).
+    #[arg(long)]
+    pub transport: Option<Transport>,
+    /// Address to bind; port 0 picks a free port (the readiness line tells which).
+    #[arg(long, default_value = "127.0.0.1:0", conflicts_with = "path")]
+    pub addr: SocketAddr,
+    /// Unix-domain socket file to bind instead of an address.
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// echo (RFC 862), lab (the socket lab's messages) or synthetic (framed requests).
+    #[arg(long, default_value = "echo")]
+    pub service: ServiceKind,
+    /// Worker threads of thread-pool (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// listen() backlog, set exactly (the lab uses 5).
+    #[arg(long, default_value_t = 1024)]
+    pub backlog: i32,
+    /// How fork reaps children: handler, once, ignore, none.
+    #[arg(long, default_value = "handler")]
+    pub reap: ReapPolicy,
+    /// Megabytes the fork parent holds (and touches) before accepting.
+    #[arg(long, default_value_t = 0)]
+    pub ballast_mb: usize,
+    /// Most live children of fork; beyond, clients wait in the backlog.
+    #[arg(long, default_value_t = 512)]
+    pub max_children: usize,
+    /// Most simultaneous connections of the event-loop models.
+    #[arg(long, default_value_t = 100_000)]
+    pub max_connections: usize,
+    /// Close a connection silent for this long (e.g. 30s, 500ms).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// Largest synthetic payload or response, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_frame_bytes: u32,
+    /// Stop after serving this many connections.
+    #[arg(long)]
+    pub stop_after: Option<u64>,
+    /// Pin the server to these CPUs (e.g. 0 or 0-1).
+    #[arg(long)]
+    pub cpus: Option<String>,
+}
+
+impl ServeArgs {
+    /// The library config these flags describe.
+    pub fn to_config(&self) -> ServerConfig {
+        let mut config = ServerConfig::new(self.model);
+        config.transport = match (self.transport, &self.path) {
+            (Some(t), _) => t,
+            (None, Some(_)) => Transport::Unix,
+            (None, None) => config.transport,
+        };
+        config.endpoint = match &self.path {
+            Some(p) => Endpoint::Unix(p.clone()),
+            None => Endpoint::Inet(self.addr),
+        };
+        config.service = self.service;
+        config.workers = self.workers;
+        config.backlog = self.backlog;
+        config.reap = self.reap;
+        config.ballast_mb = self.ballast_mb;
+        config.max_children = self.max_children;
+        config.stop_after = self.stop_after;
+        let mut limits = Limits {
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+            ..Limits::default()
+        };
+        limits.frame.max_payload = self.max_frame_bytes;
+        limits.frame.max_response = self.max_frame_bytes;
+        config.limits = limits;
+        config
+    }
+}
+
+pub fn execute(args: ServeArgs) -> Result<()> {
+    if let Some(list) = &args.cpus {
+        crate::pin::pin_self(&crate::pin::parse_cpu_list(list)?)?;
+    }
+    // Thousands of connections need thousands of descriptors; a refusal here
+    // only lowers the ceiling, which the counters will show.
+    let _ = servers::raise_fd_limit();
+    let config = args.to_config();
+    let stop = StopSignal::install().context("failed to install the SIGINT/SIGTERM handlers")?;
+    let summary = servers::serve(&config, stop, |ready| {
+        println!("{}", ready.to_line());
+    })
+    .with_context(|| format!("{} server on {}", config.model, config.endpoint))?;
+    println!(
+        "{}",
+        serde_json::to_string(&summary).context("failed to encode the summary")?
+    );
+    Ok(())
+}
