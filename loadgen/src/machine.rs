@@ -1,0 +1,1 @@
+//! The machine and build a result came from (not yet built).

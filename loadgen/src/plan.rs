@@ -1,0 +1,111 @@
+//! What to run: the plain description of one load run. The CLI and the
+//! experiment harness build a [`LoadPlan`]; the engine only reads it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Where the server is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Tcp(SocketAddr),
+    Udp(SocketAddr),
+    Unix(PathBuf),
+}
+
+/// How requests are issued.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "mode")]
+pub enum Mode {
+    /// Closed loop on persistent connections (netperf TCP_RR).
+    Rr,
+    /// Connect, request, response, close, per request (netperf TCP_CRR).
+    Crr,
+    /// A fixed offered rate spread over the connections; latency from each
+    /// request's intended send time (wrk2's coordinated-omission correction).
+    Open { rate_rps: f64 },
+    /// Sequence-numbered datagrams with a per-request timeout (netperf UDP_RR).
+    Udp,
+}
+
+impl Mode {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Rr => "rr",
+            Mode::Crr => "crr",
+            Mode::Open { .. } => "open",
+            Mode::Udp => "udp",
+        }
+    }
+}
+
+/// What each request asks of the server, and so what the response must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "service")]
+pub enum Workload {
+    /// RFC 862 echo: `size` bytes out, the same bytes back.
+    Echo { size: usize },
+    /// A synthetic frame (`servers::wire`): payload bytes out, a checkable
+    /// body of `response_len` bytes back, after `cpu_us` of CPU and `wait_us` of waiting.
+    Synthetic {
+        payload_len: u32,
+        response_len: u32,
+        cpu_us: u32,
+        wait_us: u32,
+    },
+}
+
+/// One load run, bounded by `duration` and/or `max_requests`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadPlan {
+    pub target: Target,
+    pub mode: Mode,
+    pub workload: Workload,
+    /// Active connections (or UDP flows) issuing requests.
+    pub connections: usize,
+    /// Extra connections opened and held idle for the whole run (the C10K shape).
+    pub idle_connections: usize,
+    /// Engine threads; 0 means one per core.
+    pub threads: usize,
+    /// Pause between a response and the next request on a connection (rr, crr).
+    pub think_time: Duration,
+    /// Run this long before recording; its samples are discarded.
+    pub warmup: Duration,
+    /// Record for this long after the warm-up.
+    pub duration: Duration,
+    /// Stop after this many recorded requests (whichever bound comes first).
+    pub max_requests: Option<u64>,
+    /// A request with no complete answer after this long is an error (a UDP loss).
+    pub request_timeout: Duration,
+    /// Close CRR connections with SO_LINGER 0 (RST, no TIME_WAIT on our side).
+    pub linger_zero: bool,
+    /// The server's root pid, to sample its process tree's cost from /proc.
+    pub server_pid: Option<u32>,
+    /// The server's CPUs (for the per-CPU busy time), if it is pinned.
+    pub server_cpus: Option<Vec<usize>>,
+}
+
+impl LoadPlan {
+    /// A plan with the defaults: one echo RR connection of 64 bytes for 5 s after 1 s of warm-up.
+    pub fn new(target: Target, mode: Mode) -> Self {
+        LoadPlan {
+            target,
+            mode,
+            workload: Workload::Echo { size: 64 },
+            connections: 1,
+            idle_connections: 0,
+            threads: 0,
+            think_time: Duration::ZERO,
+            warmup: Duration::from_secs(1),
+            duration: Duration::from_secs(5),
+            max_requests: None,
+            request_timeout: Duration::from_secs(2),
+            linger_zero: false,
+            server_pid: None,
+            server_cpus: None,
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The server's cost, read from /proc (not yet built).

@@ -1,0 +1,184 @@
+//! What a run measured: the JSON a run writes (`--json FILE`), which the
+//! harness stores, `sockbench merge` combines and the report reads.
+//!
+//! Stable top-level fields: `throughput_rps`, `latency_ns` (`p50`, `p90`,
+//! `p99`, `p999`, `p9999`, `max`, `mean`, `stdev`, `count`), `errors` (by kind,
+//! with `total`), and for UDP `udp` (`sent`, `answered`, `lost`, `late`,
+//! `duplicates`). Times carry their unit in the name.
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::LoadPlan;
+
+/// Summary statistics of one latency distribution, in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub min: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub p9999: u64,
+    pub max: u64,
+    pub mean: f64,
+    pub stdev: f64,
+}
+
+/// Failed requests and connections, by kind. None is a latency sample.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadErrors {
+    /// connect() refused (nobody listening, or the backlog overflowed with RSTs).
+    pub connect_refused: u64,
+    /// connect() did not complete within the request timeout.
+    pub connect_timeout: u64,
+    /// Other connect() failures; `ports_exhausted` is counted separately.
+    pub connect_other: u64,
+    /// No free local port (EADDRNOTAVAIL): TIME_WAIT ate the ephemeral range.
+    pub ports_exhausted: u64,
+    /// The connection was reset while a request was outstanding.
+    pub reset: u64,
+    /// The server closed before the whole response arrived.
+    pub short_response: u64,
+    /// A response byte differed from the expected one.
+    pub mismatch: u64,
+    /// A synthetic response with an error status.
+    pub server_error: u64,
+    /// No complete response within the request timeout (stream transports).
+    pub timeout: u64,
+    /// Other I/O errors.
+    pub io: u64,
+    pub total: u64,
+}
+
+/// The datagram accounting of a `udp` run. `sent == answered + lost` exactly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UdpCounts {
+    pub sent: u64,
+    /// Answered in time (only these are latency samples).
+    pub answered: u64,
+    /// Not answered within the timeout.
+    pub lost: u64,
+    /// Answers that arrived after their request was counted lost.
+    pub late: u64,
+    /// Second and later answers to one request.
+    pub duplicates: u64,
+    /// Kernel `Udp: RcvbufErrors` delta over the run (/proc/net/snmp).
+    pub kernel_rcvbuf_errors: u64,
+    /// Kernel `Udp: InErrors` delta over the run (/proc/net/snmp).
+    pub kernel_in_errors: u64,
+}
+
+/// One second of the run (after warm-up), so a chart can show stability.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tick {
+    /// Seconds since the end of the warm-up, at the end of this interval.
+    pub t_s: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub p99_ns: u64,
+}
+
+/// One sample of the server's process tree, taken during the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerSample {
+    /// Seconds since the end of the warm-up (negative during the warm-up).
+    pub t_s: f64,
+    pub processes: u64,
+    pub threads: u64,
+    pub zombies: u64,
+    pub rss_kb: u64,
+    /// Cumulative CPU of the tree since the run started, in seconds.
+    pub cpu_s: f64,
+}
+
+/// What serving cost the server, from /proc, over the recorded interval.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerCost {
+    pub pid: u32,
+    /// User CPU of the whole tree (live, and reaped children via cutime).
+    pub cpu_user_s: f64,
+    pub cpu_system_s: f64,
+    /// Service demand: server CPU microseconds per completed request.
+    pub cpu_us_per_req: f64,
+    /// Busy time of the server's pinned CPUs per request (/proc/stat),
+    /// which also counts kernel work done on its behalf and children that
+    /// were reaped without accounting (SIG_IGN). `None` if not pinned.
+    pub cpuset_us_per_req: Option<f64>,
+    pub voluntary_ctxt_switches: u64,
+    pub involuntary_ctxt_switches: u64,
+    /// Peak of the tree's summed resident memory.
+    pub peak_rss_kb: u64,
+    pub peak_processes: u64,
+    pub peak_threads: u64,
+    pub peak_zombies: u64,
+    /// Zombies at the end of the run.
+    pub zombies_end: u64,
+    pub samples: Vec<ServerSample>,
+}
+
+/// The load generator's own cost, to tell when it, not the server, was the bottleneck.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadgenCost {
+    pub cpu_user_s: f64,
+    pub cpu_system_s: f64,
+    /// CPU seconds per wall second divided by the engine threads (1.0 = every thread busy).
+    pub utilization: f64,
+    pub cpu_us_per_req: f64,
+    pub threads: usize,
+}
+
+/// Kernel TCP counters over the run (/proc/net/netstat): a full accept backlog shows here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelTcp {
+    pub listen_overflows: u64,
+    pub listen_drops: u64,
+}
+
+/// The machine and build a result came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Machine {
+    pub hostname: String,
+    pub cpu_model: String,
+    pub cores: usize,
+    pub memory_kb: u64,
+    pub kernel: String,
+    pub rustc: String,
+    pub git_revision: String,
+}
+
+/// Everything one load run measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// Completed, checked requests per second over the recorded interval.
+    pub throughput_rps: f64,
+    /// Latency (corrected from the intended send time in `open` mode).
+    pub latency_ns: Percentiles,
+    /// `open` mode: latency from the actual send time (the service time).
+    pub uncorrected_latency_ns: Option<Percentiles>,
+    /// `crr` mode: connect() latency alone.
+    pub connect_latency_ns: Option<Percentiles>,
+    /// `open` mode: the rate asked for.
+    pub offered_rps: Option<f64>,
+    pub requests: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub errors: LoadErrors,
+    pub udp: Option<UdpCounts>,
+    /// Recorded interval in seconds (excludes the warm-up).
+    pub duration_s: f64,
+    /// The run was cut short (Ctrl-C): figures cover what ran.
+    pub partial: bool,
+    pub timeline: Vec<Tick>,
+    pub server: Option<ServerCost>,
+    pub loadgen: LoadgenCost,
+    pub kernel_tcp: KernelTcp,
+    pub plan: LoadPlan,
+    pub machine: Machine,
+    /// The latency histogram, HdrHistogram V2 compressed, base64 (mergeable).
+    pub histogram_v2: String,
+    /// The uncorrected histogram, same encoding (`open` mode).
+    pub uncorrected_histogram_v2: Option<String>,
+    /// An HdrHistogram interval log (V2, compressed, one interval per second).
+    pub interval_log: String,
+}
