@@ -148,7 +148,7 @@ pub struct Machine {
 }
 
 /// Everything one load run measured.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadReport {
     /// Completed, checked requests per second over the recorded interval.
     pub throughput_rps: f64,
