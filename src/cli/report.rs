@@ -1,11 +1,26 @@
-//! `sockbench report` (not yet built).
+//! `sockbench report DIR`: redraw charts and REPORT.md from stored JSON.
 
-use anyhow::{bail, Result};
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::results::ResultSet;
 
 /// Arguments of `sockbench report`.
 #[derive(Debug, clap::Args)]
-pub struct ReportArgs {}
+pub struct ReportArgs {
+    /// A results folder written by `sockbench run`.
+    pub dir: PathBuf,
+}
 
-pub fn execute(_args: ReportArgs) -> Result<()> {
-    bail!("`sockbench report` is not built yet")
+pub fn execute(args: ReportArgs) -> Result<()> {
+    let results = ResultSet::load(&args.dir)?;
+    let written = crate::report::write(&results)?;
+    println!(
+        "redrew {} chart files and {} from {} measurements",
+        written.charts.len(),
+        written.report.display(),
+        results.measurements.len()
+    );
+    Ok(())
 }

@@ -1,0 +1,103 @@
+//! Claim 3: datagrams cost much less than connections.
+
+use loadgen::Mode;
+use servers::Model;
+
+use super::stats::{self, bar_group, cell, Table};
+use super::{ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use crate::charts::{BarChart, Scale};
+use crate::results::ResultSet;
+
+const ID: &str = "datagram-cost";
+const UDP: &str = "udp-iterative (datagram)";
+
+fn tcp_series(model: Model, mode: &str) -> String {
+    format!("{} ({mode})", model.name())
+}
+
+pub fn experiment() -> Experiment {
+    Experiment {
+        id: ID,
+        claim: "A datagram service costs much less than a connection-oriented one, because nothing is set up, acknowledged or torn down.",
+        method: "64-byte echo from 4 clients at once: `udp-iterative` (one datagram each way) against the iterative and the \
+                 event-loop TCP servers, both with a connection per request (CRR, the lab's one-message service) and with a persistent connection (RR). \
+                 Server CPU per request and requests per second.",
+        points,
+        analyze,
+    }
+}
+
+fn points(_: Profile) -> Vec<Point> {
+    let mut points = vec![Point::new(UDP, 4.0, ServerSpec::new(Model::UdpIterative), LoadSpec::new(Mode::Udp).connections(4))];
+    for model in [Model::TcpIterative, Model::Mio] {
+        points.push(Point::new(tcp_series(model, "crr"), 4.0, ServerSpec::new(model), LoadSpec::new(Mode::Crr).connections(4)));
+    }
+    // A persistent connection per client: tcp-iterative would serve only the first, so one client there.
+    points.push(Point::new(tcp_series(Model::Mio, "rr"), 4.0, ServerSpec::new(Model::Mio), LoadSpec::new(Mode::Rr).connections(4)));
+    points
+}
+
+fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
+    let points = results.experiment(ID);
+    let names: Vec<String> = points.keys().cloned().collect();
+    let mut table = Table::new(&["server (exchange)", "server CPU µs/request", "requests/s", "p50 latency µs"]);
+    for n in &names {
+        table.row(vec![
+            n.clone(),
+            cell(stats::at(&points, n, 4.0, stats::service_demand_us), 2),
+            cell(stats::at(&points, n, 4.0, stats::throughput), 0),
+            cell(stats::at(&points, n, 4.0, stats::p50_us), 1),
+        ]);
+    }
+    let udp = stats::at(&points, UDP, 4.0, stats::service_demand_us);
+    let cheapest = |mode: &str| {
+        names
+            .iter()
+            .filter(|n| n.ends_with(&format!("({mode})")))
+            .filter_map(|n| stats::at(&points, n, 4.0, stats::service_demand_us))
+            .min_by(|a, b| a.median.total_cmp(&b.median))
+    };
+    let (crr, rr) = (cheapest("crr"), cheapest("rr"));
+    let (verdict, because) = match (udp, crr) {
+        (Some(u), Some(c)) if u.median > 0.0 => {
+            let vs_crr = c.median / u.median;
+            let vs_rr = rr.map(|r| r.median / u.median);
+            let verdict = match (vs_crr >= 2.0, vs_rr.is_some_and(|r| r >= 1.0)) {
+                (true, true) => Verdict::Supported,
+                (true, false) => Verdict::Depends,
+                (false, _) => Verdict::NotSupported,
+            };
+            (
+                verdict,
+                format!(
+                    "a datagram exchange costs the server {:.2} µs; the cheapest connection-per-request TCP server costs {vs_crr:.1}× that \
+                     (threshold 2×){}",
+                    u.median,
+                    vs_rr.map_or(String::new(), |r| format!(
+                        ", and a persistent TCP connection {r:.2}× that ({})",
+                        if r >= 1.0 { "datagrams stay cheaper" } else { "an open connection is as cheap or cheaper: the saving is in setup" }
+                    ))
+                ),
+            )
+        }
+        _ => (Verdict::NoData, "UDP or TCP CRR has no usable measurement".to_string()),
+    };
+    let charts = vec![NamedChart {
+        name: "demand".into(),
+        chart: ChartSpec::Bars(BarChart {
+            title: "Claim 3 — server CPU per request: datagram vs connection".into(),
+            y_label: "server CPU per request (µs)".into(),
+            categories: names.clone(),
+            groups: vec![bar_group("service demand", &points, &names, 4.0, stats::service_demand_us)],
+            footnote: ctx.footnote.clone(),
+            y_scale: Scale::Linear,
+        }),
+    }];
+    Finding {
+        verdict,
+        because,
+        table: table.markdown(),
+        charts,
+        notes: super::experiment_caveats(results, ID),
+    }
+}

@@ -1,0 +1,117 @@
+//! Claim 4: datagrams are unreliable.
+
+use std::time::Duration;
+
+use loadgen::{LoadReport, Mode};
+use servers::{Model, ServiceKind};
+
+use super::stats::{self, cell, Table};
+use super::{cpu_work, ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use crate::charts::{LineChart, Scale};
+use crate::results::ResultSet;
+
+const ID: &str = "datagram-loss";
+const UDP: &str = "udp-iterative (udp)";
+const TCP: &str = "mio (tcp)";
+/// CPU per request, so the server saturates at a known rate (~1/20 µs).
+const WORK_US: u32 = 20;
+
+pub fn experiment() -> Experiment {
+    Experiment {
+        id: ID,
+        claim: "Datagrams are unreliable: when a server cannot keep up, datagrams are lost and nobody is told, while TCP delivers everything, late.",
+        method: "Requests that cost the server 20 µs of CPU, from more and more clients each keeping one request outstanding \
+                 (a 500 ms timeout counts a datagram lost). `udp-iterative` over UDP and `mio` over TCP with the same number of clients. \
+                 Loss, and the kernel's UDP receive-buffer drops, against the number of outstanding requests.",
+        points,
+        analyze,
+    }
+}
+
+fn points(profile: Profile) -> Vec<Point> {
+    let work = cpu_work(WORK_US);
+    let mut points = Vec::new();
+    for clients in profile.sweep(&[1, 512], &[1, 64, 512, 2048], &[1, 16, 64, 256, 512, 1024, 2048, 4096]) {
+        let load = LoadSpec::new(Mode::Udp).connections(clients).workload(work).timeout(Duration::from_millis(500));
+        let server = ServerSpec::new(Model::UdpIterative).service(ServiceKind::Synthetic);
+        points.push(Point::new(UDP, clients as f64, server, load));
+        let load = LoadSpec::new(Mode::Rr).connections(clients).workload(work).timeout(Duration::from_secs(5));
+        let server = ServerSpec::new(Model::Mio).service(ServiceKind::Synthetic);
+        points.push(Point::new(TCP, clients as f64, server, load));
+    }
+    points
+}
+
+/// Lost datagrams as a percentage of those sent (UDP), or failed requests (TCP).
+fn loss_pct(r: &LoadReport) -> Option<f64> {
+    match r.udp {
+        Some(u) if u.sent > 0 => Some(100.0 * u.lost as f64 / u.sent as f64),
+        Some(_) => None,
+        None => {
+            let attempted = r.requests + r.errors.total;
+            (attempted > 0).then(|| 100.0 * r.errors.total as f64 / attempted as f64)
+        }
+    }
+}
+
+fn kernel_drops(r: &LoadReport) -> Option<f64> {
+    r.udp.map(|u| u.kernel_rcvbuf_errors as f64)
+}
+
+fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
+    let points = results.experiment(ID);
+    let mut table = Table::new(&["outstanding requests", "UDP lost %", "UDP kernel buffer drops", "UDP requests/s", "TCP failed %", "TCP p99 µs"]);
+    let xs = stats::all_x(&points);
+    for x in &xs {
+        table.row(vec![
+            format!("{x}"),
+            cell(stats::at(&points, UDP, *x, loss_pct), 2),
+            cell(stats::at(&points, UDP, *x, kernel_drops), 0),
+            cell(stats::at(&points, UDP, *x, stats::throughput), 0),
+            cell(stats::at(&points, TCP, *x, loss_pct), 2),
+            cell(stats::at(&points, TCP, *x, stats::p99_us), 0),
+        ]);
+    }
+    let worst_udp = xs.iter().filter_map(|x| stats::at(&points, UDP, *x, loss_pct).map(|s| (*x, s.median))).max_by(|a, b| a.1.total_cmp(&b.1));
+    let worst_tcp = xs.iter().filter_map(|x| stats::at(&points, TCP, *x, loss_pct).map(|s| s.median)).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let (verdict, because) = match (worst_udp, worst_tcp) {
+        (Some((x, udp)), Some(tcp)) => {
+            let verdict = if udp > 0.0 && tcp == 0.0 {
+                Verdict::Supported
+            } else if udp == 0.0 {
+                Verdict::NotSupported
+            } else {
+                Verdict::Depends
+            };
+            (
+                verdict,
+                format!(
+                    "with {x} outstanding requests {udp:.2}% of the datagrams were lost, while TCP failed {tcp:.2}% of its requests at any load{}",
+                    if udp == 0.0 { " (no overload reached: try more clients, or the two-host link with --loss)" } else { "" }
+                ),
+            )
+        }
+        _ => (Verdict::NoData, "UDP or TCP has no usable measurement".to_string()),
+    };
+    let charts = vec![NamedChart {
+        name: "loss".into(),
+        chart: ChartSpec::Line(LineChart {
+            title: "Claim 4 — loss vs offered load (20 µs per request)".into(),
+            x_label: "outstanding requests (clients)".into(),
+            y_label: "requests lost or failed (%)".into(),
+            x_scale: Scale::Log10,
+            y_scale: Scale::Linear,
+            series: stats::series(&points, loss_pct),
+            footnote: ctx.footnote.clone(),
+        }),
+    }];
+    let mut notes = super::experiment_caveats(results, ID);
+    notes.retain(|n| !n.starts_with(UDP) || !n.contains("request errors"));
+    Finding {
+        verdict,
+        because,
+        table: table.markdown(),
+        charts,
+        notes,
+    }
+}

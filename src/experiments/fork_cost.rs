@@ -1,0 +1,145 @@
+//! Claim 1: forking a process per connection is expensive.
+
+use loadgen::Mode;
+use servers::Model;
+
+use super::stats::{self, bar_group, cell, ratio, Table};
+use super::{Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use crate::charts::{BarChart, LineChart, Scale};
+use crate::results::ResultSet;
+
+const ID: &str = "fork-cost";
+const MODELS: [Model; 4] = [Model::TcpIterative, Model::Fork, Model::ThreadPool, Model::Mio];
+const BALLAST: &str = "fork, parent ballast";
+
+pub fn experiment() -> Experiment {
+    Experiment {
+        id: ID,
+        claim: "Creating a process per connection is expensive: a concurrent server that forks pays for it on every connection.",
+        method: "Connect-request-response-close (CRR, 64-byte echo, 4 clients) against each connection-oriented model: \
+                 connections per second and the server's CPU per connection (its whole process tree, from /proc). \
+                 Then the fork model again while its parent holds growing memory (`--ballast-mb`), since fork copies page tables. \
+                 `cargo bench -- primitives` times the bare fork+wait, thread spawn and hand-off.",
+        points,
+        analyze,
+    }
+}
+
+fn points(profile: Profile) -> Vec<Point> {
+    let crr = LoadSpec::new(Mode::Crr).connections(4);
+    let mut points: Vec<Point> = MODELS
+        .iter()
+        .map(|&m| Point::new(m.name(), 0.0, ServerSpec::new(m), crr.clone()))
+        .collect();
+    for mb in profile.sweep(&[0, 64], &[0, 64, 512], &[0, 64, 256, 512, 1024]) {
+        points.push(Point::new(
+            BALLAST,
+            mb as f64,
+            ServerSpec::new(Model::Fork).arg("--ballast-mb", mb),
+            crr.clone(),
+        ));
+    }
+    points
+}
+
+fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
+    let points = results.experiment(ID);
+    let names: Vec<String> = MODELS.iter().map(|m| m.name().to_string()).filter(|n| points.contains_key(n)).collect();
+    let mut table = Table::new(&["model", "connections/s", "server CPU µs/conn", "pinned-CPU busy µs/conn", "p50 latency µs"]);
+    for n in &names {
+        table.row(vec![
+            n.clone(),
+            cell(stats::at(&points, n, 0.0, stats::throughput), 0),
+            cell(stats::at(&points, n, 0.0, stats::service_demand_us), 1),
+            cell(stats::at(&points, n, 0.0, stats::cpuset_demand_us), 1),
+            cell(stats::at(&points, n, 0.0, stats::p50_us), 1),
+        ]);
+    }
+    let mut ballast = Table::new(&["parent ballast MB", "connections/s", "server CPU µs/conn"]);
+    if let Some(xs) = points.get(BALLAST) {
+        for (x, repeats) in xs {
+            ballast.row(vec![
+                format!("{}", x.0),
+                cell(stats::over(repeats, stats::throughput), 0),
+                cell(stats::over(repeats, stats::service_demand_us), 1),
+            ]);
+        }
+    }
+
+    let fork = stats::at(&points, "fork", 0.0, stats::service_demand_us);
+    let cheapest = ["thread-pool", "mio"]
+        .iter()
+        .filter_map(|n| stats::at(&points, n, 0.0, stats::service_demand_us))
+        .min_by(|a, b| a.median.total_cmp(&b.median));
+    let (verdict, because) = match ratio(fork, cheapest) {
+        None => (Verdict::NoData, "fork or the thread/event models have no usable CRR measurement".to_string()),
+        Some(r) => (
+                stats::verdict_from_ratio(r, 1.5, 1.1),
+                format!(
+                    "fork spends {:.1} µs of server CPU per connection, {r:.2}× the cheapest non-forking model ({:.1} µs); \
+                     the verdict is \"supported\" from 1.5×, \"not supported\" up to 1.1×",
+                    fork.map_or(0.0, |s| s.median),
+                    cheapest.map_or(0.0, |s| s.median)
+                ),
+        ),
+    };
+    let mut because = because;
+    if let (Some((lo_x, lo)), Some((hi_x, hi))) = (
+        points.get(BALLAST).and_then(|xs| xs.iter().next()).and_then(|(x, r)| stats::over(r, stats::throughput).map(|s| (x.0, s))),
+        stats::at_max_x(&points, BALLAST, stats::throughput),
+    ) {
+        if hi_x > lo_x && lo.median > 0.0 {
+            because.push_str(&format!(
+                ". With {hi_x} MB in the parent, fork serves {:.0}% of the connections per second it serves with {lo_x} MB",
+                100.0 * hi.median / lo.median
+            ));
+        }
+    }
+
+    let charts = vec![
+        NamedChart {
+            name: "rate".into(),
+            chart: super::ChartSpec::Bars(BarChart {
+                title: "Claim 1 — connections per second (CRR, 4 clients)".into(),
+                y_label: "connections per second".into(),
+                categories: names.clone(),
+                groups: vec![bar_group("CRR rate", &points, &names, 0.0, stats::throughput)],
+                footnote: ctx.footnote.clone(),
+                y_scale: Scale::Linear,
+            }),
+        },
+        NamedChart {
+            name: "demand".into(),
+            chart: super::ChartSpec::Bars(BarChart {
+                title: "Claim 1 — server CPU per connection (service demand)".into(),
+                y_label: "server CPU per connection (µs)".into(),
+                categories: names.clone(),
+                groups: vec![
+                    bar_group("process tree (/proc)", &points, &names, 0.0, stats::service_demand_us),
+                    bar_group("pinned CPU busy (/proc/stat)", &points, &names, 0.0, stats::cpuset_demand_us),
+                ],
+                footnote: ctx.footnote.clone(),
+                y_scale: Scale::Linear,
+            }),
+        },
+        NamedChart {
+            name: "ballast".into(),
+            chart: super::ChartSpec::Line(LineChart {
+                title: "Claim 1 — fork's connection rate as the parent grows".into(),
+                x_label: "parent ballast (MB)".into(),
+                y_label: "connections per second".into(),
+                x_scale: Scale::Linear,
+                y_scale: Scale::Linear,
+                series: stats::series(&stats::only(&points, &[BALLAST]), stats::throughput),
+                footnote: ctx.footnote.clone(),
+            }),
+        },
+    ];
+    Finding {
+        verdict,
+        because,
+        table: format!("{}\n{}", table.markdown(), ballast.markdown()),
+        charts,
+        notes: super::experiment_caveats(results, ID),
+    }
+}

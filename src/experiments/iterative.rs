@@ -1,0 +1,129 @@
+//! Claim 5: an iterative server serves one client at a time.
+
+use std::time::Duration;
+
+use loadgen::{Mode, Workload};
+use servers::{Model, ServiceKind};
+
+use super::stats::{self, cell, Table};
+use super::{ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use crate::charts::{LineChart, Scale};
+use crate::results::ResultSet;
+
+const ID: &str = "iterative";
+/// The service time: a blocking wait, as a request that reads a disk or asks another server would make.
+const SERVICE_US: u32 = 2_000;
+
+pub fn experiment() -> Experiment {
+    Experiment {
+        id: ID,
+        claim: "An iterative server handles one request at a time: with more clients, each waits for the others, so latency grows with the number of clients and throughput stays capped at 1 / service time.",
+        method: "Each request makes the server wait 2 ms (a blocking call, like the lab's dostuff()). Clients connect, ask once and close (CRR; UDP: one datagram). \
+                 Latency and throughput against the number of clients for the iterative servers and the concurrent ones. The cap is 1 / 2 ms = 500 requests/s.",
+        points,
+        analyze,
+    }
+}
+
+fn points(profile: Profile) -> Vec<Point> {
+    let work = Workload::Synthetic {
+        payload_len: 64,
+        response_len: 64,
+        cpu_us: 0,
+        wait_us: SERVICE_US,
+    };
+    let models = [Model::UdpIterative, Model::TcpIterative, Model::Fork, Model::ThreadPool];
+    let mut points = Vec::new();
+    for clients in profile.sweep(&[1, 8], &[1, 4, 16], &[1, 2, 4, 8, 16, 32]) {
+        for model in models {
+            let mode = if model == Model::UdpIterative { Mode::Udp } else { Mode::Crr };
+            let load = LoadSpec::new(mode).connections(clients).workload(work).timeout(Duration::from_secs(5));
+            let server = ServerSpec::new(model).service(ServiceKind::Synthetic);
+            points.push(Point::new(model.name(), clients as f64, server, load));
+        }
+    }
+    points
+}
+
+fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
+    let points = results.experiment(ID);
+    let xs = stats::all_x(&points);
+    let names: Vec<&String> = points.keys().collect();
+    let mut header = vec!["clients".to_string()];
+    for n in &names {
+        header.push(format!("{n} req/s"));
+        header.push(format!("{n} p50 ms"));
+    }
+    let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut table = Table::new(&header_refs);
+    let p50_ms = |r: &loadgen::LoadReport| stats::p50_us(r).map(|v| v / 1000.0);
+    for x in &xs {
+        let mut row = vec![format!("{x}")];
+        for n in &names {
+            row.push(cell(stats::at(&points, n, *x, stats::throughput), 0));
+            row.push(cell(stats::at(&points, n, *x, p50_ms), 1));
+        }
+        table.row(row);
+    }
+
+    let cap = 1e6 / SERVICE_US as f64;
+    let iterative = "tcp-iterative";
+    let (verdict, because) = match (
+        stats::at_max_x(&points, iterative, stats::throughput),
+        xs.first().and_then(|x| stats::at(&points, iterative, *x, stats::p50_us)),
+        stats::at_max_x(&points, iterative, stats::p50_us),
+    ) {
+        (Some((n, rate)), Some(lat1), Some((_, latn))) if lat1.median > 0.0 => {
+            let capped = rate.median <= cap * 1.15;
+            let grows = latn.median / lat1.median >= 0.5 * n / xs[0].max(1.0);
+            let verdict = match (capped, grows) {
+                (true, true) => Verdict::Supported,
+                (false, false) => Verdict::NotSupported,
+                _ => Verdict::Depends,
+            };
+            (
+                verdict,
+                format!(
+                    "with {n} clients tcp-iterative serves {:.0} requests/s against a cap of {cap:.0}/s, and its median latency is {:.1}× that of one client \
+                     (\"grows with clients\" needs at least half of {n}×)",
+                    rate.median,
+                    latn.median / lat1.median
+                ),
+            )
+        }
+        _ => (Verdict::NoData, "tcp-iterative has no usable measurement".to_string()),
+    };
+    let charts = vec![
+        NamedChart {
+            name: "throughput".into(),
+            chart: ChartSpec::Line(LineChart {
+                title: "Claim 5 — throughput vs clients (2 ms blocking service)".into(),
+                x_label: "clients".into(),
+                y_label: "requests per second".into(),
+                x_scale: Scale::Log10,
+                y_scale: Scale::Log10,
+                series: stats::series(&points, stats::throughput),
+                footnote: ctx.footnote.clone(),
+            }),
+        },
+        NamedChart {
+            name: "latency".into(),
+            chart: ChartSpec::Line(LineChart {
+                title: "Claim 5 — median latency vs clients (2 ms blocking service)".into(),
+                x_label: "clients".into(),
+                y_label: "median latency (ms)".into(),
+                x_scale: Scale::Log10,
+                y_scale: Scale::Log10,
+                series: stats::series(&points, p50_ms),
+                footnote: ctx.footnote.clone(),
+            }),
+        },
+    ];
+    Finding {
+        verdict,
+        because,
+        table: table.markdown(),
+        charts,
+        notes: super::experiment_caveats(results, ID),
+    }
+}

@@ -1,0 +1,374 @@
+//! The experiments, one file per Comer & Stevens claim.
+//!
+//! An experiment is declarative: [`Experiment::points`] lists what to measure
+//! (models × workload × sweep) and [`Experiment::analyze`] turns the stored
+//! measurements into a table, charts and a verdict computed from the data.
+//! A new experiment is a new file with those two functions and a line in
+//! [`all`].
+
+use std::time::Duration;
+
+use loadgen::{LoadReport, Mode, Workload};
+use servers::{Model, ServiceKind, Transport};
+
+use crate::charts::{BarChart, LineChart, SpectrumChart};
+use crate::results::{Measurement, ResultSet};
+
+mod backlog;
+mod datagram_cost;
+mod datagram_loss;
+mod fork_cost;
+mod iterative;
+mod overview;
+mod single_process;
+pub mod stats;
+mod tcp_overhead;
+mod unix_vs_inet;
+mod zombies;
+
+pub use stats::{stat, Stat, Table};
+
+/// How long and how often: `quick` is a smoke test, `standard` the default,
+/// `full` tight confidence intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Quick,
+    Standard,
+    Full,
+}
+
+impl Profile {
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Quick => "quick",
+            Profile::Standard => "standard",
+            Profile::Full => "full",
+        }
+    }
+
+    /// Warm-up excluded from every measurement.
+    pub fn warmup(self) -> Duration {
+        match self {
+            Profile::Quick => Duration::from_millis(150),
+            Profile::Standard => Duration::from_millis(300),
+            Profile::Full => Duration::from_secs(1),
+        }
+    }
+
+    /// Recorded time per measurement.
+    pub fn duration(self) -> Duration {
+        match self {
+            Profile::Quick => Duration::from_millis(400),
+            Profile::Standard => Duration::from_millis(1200),
+            Profile::Full => Duration::from_secs(5),
+        }
+    }
+
+    /// Default repeats of each point.
+    pub fn repeats(self) -> u32 {
+        match self {
+            Profile::Quick => 1,
+            Profile::Standard => 3,
+            Profile::Full => 7,
+        }
+    }
+
+    /// Picks the sweep for this profile: quick gets the ends only.
+    pub fn sweep<T: Copy>(self, quick: &[T], standard: &[T], full: &[T]) -> Vec<T> {
+        match self {
+            Profile::Quick => quick.to_vec(),
+            Profile::Standard => standard.to_vec(),
+            Profile::Full => full.to_vec(),
+        }
+    }
+}
+
+/// How to start the server for one point.
+#[derive(Debug, Clone)]
+pub struct ServerSpec {
+    pub model: Model,
+    pub transport: Transport,
+    pub service: ServiceKind,
+    /// Extra `sockbench serve` flags (e.g. `--reap none`, `--ballast-mb 64`).
+    pub args: Vec<String>,
+}
+
+impl ServerSpec {
+    /// Echo over the model's natural transport, no extra flags.
+    pub fn new(model: Model) -> Self {
+        let transport = if model == Model::UdpIterative {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        };
+        ServerSpec {
+            model,
+            transport,
+            service: ServiceKind::Echo,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn transport(mut self, t: Transport) -> Self {
+        self.transport = t;
+        self
+    }
+
+    pub fn service(mut self, s: ServiceKind) -> Self {
+        self.service = s;
+        self
+    }
+
+    pub fn arg(mut self, flag: &str, value: impl ToString) -> Self {
+        self.args.push(flag.to_string());
+        self.args.push(value.to_string());
+        self
+    }
+}
+
+/// What the load generator does for one point.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    pub mode: Mode,
+    pub workload: Workload,
+    pub connections: usize,
+    pub idle: usize,
+    pub think: Duration,
+    pub timeout: Duration,
+    pub linger_zero: bool,
+    /// Stop after this many requests, whatever the profile's duration.
+    pub requests: Option<u64>,
+}
+
+impl LoadSpec {
+    /// 64-byte echo, one connection, the given mode.
+    pub fn new(mode: Mode) -> Self {
+        LoadSpec {
+            mode,
+            workload: Workload::Echo { size: 64 },
+            connections: 1,
+            idle: 0,
+            think: Duration::ZERO,
+            timeout: Duration::from_secs(2),
+            linger_zero: false,
+            requests: None,
+        }
+    }
+
+    pub fn connections(mut self, c: usize) -> Self {
+        self.connections = c;
+        self
+    }
+
+    pub fn idle(mut self, k: usize) -> Self {
+        self.idle = k;
+        self
+    }
+
+    pub fn workload(mut self, w: Workload) -> Self {
+        self.workload = w;
+        self
+    }
+
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    pub fn linger_zero(mut self) -> Self {
+        self.linger_zero = true;
+        self
+    }
+
+    pub fn requests(mut self, n: u64) -> Self {
+        self.requests = Some(n);
+        self
+    }
+}
+
+/// A synthetic request that burns `cpu_us` and answers 64 bytes.
+pub fn cpu_work(cpu_us: u32) -> Workload {
+    Workload::Synthetic {
+        payload_len: 64,
+        response_len: 64,
+        cpu_us,
+        wait_us: 0,
+    }
+}
+
+/// One thing to measure.
+#[derive(Debug, Clone)]
+pub struct Point {
+    /// The legend entry.
+    pub series: String,
+    /// The swept variable.
+    pub x: f64,
+    pub server: ServerSpec,
+    pub load: LoadSpec,
+    /// A second load run at the same time (its latency is not the one charted).
+    pub background: Option<LoadSpec>,
+}
+
+impl Point {
+    pub fn new(series: impl Into<String>, x: f64, server: ServerSpec, load: LoadSpec) -> Self {
+        Point {
+            series: series.into(),
+            x,
+            server,
+            load,
+            background: None,
+        }
+    }
+}
+
+/// Whether the data support the claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Supported,
+    NotSupported,
+    /// True in some conditions and not others; the finding says which.
+    Depends,
+    /// Not enough usable measurements to decide.
+    NoData,
+    /// Not a claim: the baseline the claims are read against.
+    Baseline,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Supported => "supported",
+            Verdict::NotSupported => "not supported",
+            Verdict::Depends => "depends",
+            Verdict::NoData => "no data",
+            Verdict::Baseline => "baseline",
+        }
+    }
+}
+
+/// A chart an analysis asks for; the report draws it.
+pub enum ChartSpec {
+    Line(LineChart),
+    Bars(BarChart),
+    Spectrum(SpectrumChart),
+}
+
+/// A named chart (the file stem is `<experiment>-<name>`).
+pub struct NamedChart {
+    pub name: String,
+    pub chart: ChartSpec,
+}
+
+/// What an analysis found.
+pub struct Finding {
+    pub verdict: Verdict,
+    /// The sentence with the number that decides the verdict.
+    pub because: String,
+    /// A markdown table of the measured figures.
+    pub table: String,
+    pub charts: Vec<NamedChart>,
+    /// Caveats: errors seen, a saturated load generator, a crashed server.
+    pub notes: Vec<String>,
+}
+
+/// One claim, its experiment and its analysis.
+pub struct Experiment {
+    /// Short id used in file names and `--experiments`.
+    pub id: &'static str,
+    /// The claim in one sentence, as the textbook makes it.
+    pub claim: &'static str,
+    /// What is measured, in one or two sentences.
+    pub method: &'static str,
+    pub points: fn(Profile) -> Vec<Point>,
+    pub analyze: fn(&ResultSet, &Context) -> Finding,
+}
+
+/// What an analysis knows besides the data.
+pub struct Context {
+    /// The machine line for chart footnotes.
+    pub footnote: String,
+}
+
+/// Every experiment, in claim order.
+pub fn all() -> Vec<Experiment> {
+    vec![
+        overview::experiment(),
+        fork_cost::experiment(),
+        tcp_overhead::experiment(),
+        datagram_cost::experiment(),
+        datagram_loss::experiment(),
+        iterative::experiment(),
+        single_process::experiment(),
+        zombies::experiment(),
+        unix_vs_inet::experiment(),
+        backlog::experiment(),
+    ]
+}
+
+/// Problems with a measurement that a reader must see next to its figures.
+pub fn caveats(m: &Measurement) -> Vec<String> {
+    use crate::results::Outcome;
+    let at = format!("{} at x={} (repeat {})", m.series, m.x, m.repeat);
+    let mut notes = Vec::new();
+    match &m.outcome {
+        Outcome::Ok => {}
+        Outcome::ServerFailedToStart { message } => notes.push(format!("{at}: server failed to start: {message}")),
+        Outcome::ServerCrashed { message } => notes.push(format!("{at}: server crashed: {message}")),
+        Outcome::ServerHung => notes.push(format!("{at}: server ignored SIGTERM and was killed")),
+        Outcome::LoadFailed { message } => notes.push(format!("{at}: load failed: {message}")),
+    }
+    if let Some(r) = &m.report {
+        if r.errors.total > 0 {
+            notes.push(format!(
+                "{at}: {} request errors ({})",
+                r.errors.total,
+                error_kinds(r)
+            ));
+        }
+        if r.loadgen.utilization > 0.9 {
+            notes.push(format!(
+                "{at}: the load generator was saturated ({:.0}% busy): the server may have had more to give",
+                r.loadgen.utilization * 100.0
+            ));
+        }
+    }
+    notes
+}
+
+fn error_kinds(r: &LoadReport) -> String {
+    let e = &r.errors;
+    let kinds = [
+        ("connect refused", e.connect_refused),
+        ("connect timeout", e.connect_timeout),
+        ("connect other", e.connect_other),
+        ("ports exhausted", e.ports_exhausted),
+        ("reset", e.reset),
+        ("short response", e.short_response),
+        ("mismatch", e.mismatch),
+        ("server error", e.server_error),
+        ("timeout", e.timeout),
+        ("io", e.io),
+    ];
+    kinds
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{k}: {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Caveats of every measurement of one experiment, deduplicated and capped.
+pub fn experiment_caveats(results: &ResultSet, id: &str) -> Vec<String> {
+    let mut notes: Vec<String> = results
+        .measurements
+        .iter()
+        .filter(|m| m.experiment == id)
+        .flat_map(caveats)
+        .collect();
+    let total = notes.len();
+    notes.truncate(12);
+    if total > 12 {
+        notes.push(format!("… and {} more (see summary.csv)", total - 12));
+    }
+    notes
+}

@@ -1,0 +1,163 @@
+//! The baseline: every concurrent model under the same load, before any
+//! claim. Throughput against concurrency, the open-loop "hockey stick", and
+//! the latency distribution of each model.
+
+use loadgen::{LoadReport, Mode};
+use servers::Model;
+
+use super::stats::{self, cell, Table};
+use super::{ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use crate::charts::{LineChart, Scale, SpectrumChart, SpectrumSeries};
+use crate::results::ResultSet;
+
+const ID: &str = "overview";
+const CLOSED: [Model; 3] = [Model::Fork, Model::ThreadPool, Model::Mio];
+const OPEN: [Model; 2] = [Model::ThreadPool, Model::Mio];
+const OPEN_CONNECTIONS: usize = 16;
+
+fn open_series(model: Model) -> String {
+    format!("{} (open loop)", model.name())
+}
+
+pub fn experiment() -> Experiment {
+    Experiment {
+        id: ID,
+        claim: "Baseline, not a claim: how the concurrent models compare under the same 64-byte echo load.",
+        method: "Closed loop (RR) with 1 to 64 persistent connections: requests per second. Open loop (a fixed offered rate over 16 connections, \
+                 latency from each request's intended send time, as wrk2 measures): latency percentiles against the offered rate, \
+                 and the whole latency distribution at the lowest rate.",
+        points,
+        analyze,
+    }
+}
+
+fn points(profile: Profile) -> Vec<Point> {
+    let mut points = Vec::new();
+    for c in profile.sweep(&[1, 16], &[1, 8, 64], &[1, 2, 4, 8, 16, 32, 64, 128]) {
+        for model in CLOSED {
+            points.push(Point::new(model.name(), c as f64, ServerSpec::new(model), LoadSpec::new(Mode::Rr).connections(c)));
+        }
+    }
+    let rates: Vec<u32> = profile.sweep(&[5_000, 60_000], &[5_000, 20_000, 50_000, 100_000], &[2_000, 5_000, 10_000, 20_000, 35_000, 50_000, 75_000, 100_000, 150_000]);
+    for rate in rates {
+        for model in OPEN {
+            let load = LoadSpec::new(Mode::Open { rate_rps: rate as f64 }).connections(OPEN_CONNECTIONS);
+            points.push(Point::new(open_series(model), rate as f64, ServerSpec::new(model), load));
+        }
+    }
+    points
+}
+
+fn p999_us(r: &LoadReport) -> Option<f64> {
+    (r.latency_ns.count > 0).then(|| r.latency_ns.p999 as f64 / 1000.0)
+}
+
+fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
+    let all = results.experiment(ID);
+    let closed_names: Vec<&str> = CLOSED.iter().map(|m| m.name()).collect();
+    let closed = stats::only(&all, &closed_names);
+    let open_names: Vec<String> = OPEN.iter().map(|m| open_series(*m)).collect();
+    let open_refs: Vec<&str> = open_names.iter().map(String::as_str).collect();
+    let open = stats::only(&all, &open_refs);
+
+    let mut table = Table::new(&["model", "connections", "requests/s", "p50 µs", "p99 µs", "server CPU µs/req"]);
+    for n in &closed_names {
+        for x in stats::all_x(&closed) {
+            table.row(vec![
+                n.to_string(),
+                format!("{x}"),
+                cell(stats::at(&closed, n, x, stats::throughput), 0),
+                cell(stats::at(&closed, n, x, stats::p50_us), 1),
+                cell(stats::at(&closed, n, x, stats::p99_us), 1),
+                cell(stats::at(&closed, n, x, stats::service_demand_us), 2),
+            ]);
+        }
+    }
+    let mut open_table = Table::new(&["model", "offered req/s", "achieved req/s", "p50 µs", "p99 µs (corrected)", "p99 µs (uncorrected)"]);
+    for n in &open_names {
+        for x in stats::all_x(&open) {
+            open_table.row(vec![
+                n.clone(),
+                format!("{x}"),
+                cell(stats::at(&open, n, x, stats::throughput), 0),
+                cell(stats::at(&open, n, x, stats::p50_us), 1),
+                cell(stats::at(&open, n, x, stats::p99_us), 1),
+                cell(stats::at(&open, n, x, |r| r.uncorrected_latency_ns.map(|p| p.p99 as f64 / 1000.0)), 1),
+            ]);
+        }
+    }
+
+    // The spectrum at the lowest offered rate, from the first usable repeat.
+    let spectrum: Vec<SpectrumSeries> = open_names
+        .iter()
+        .filter_map(|n| {
+            let (_, repeats) = open.get(n)?.iter().next()?;
+            let r = repeats.iter().filter_map(|m| m.ok_report()).next()?;
+            let p = r.latency_ns;
+            let us = |ns: u64| ns as f64 / 1000.0;
+            Some(SpectrumSeries {
+                name: n.clone(),
+                points: vec![
+                    (0.0, us(p.min)),
+                    (0.5, us(p.p50)),
+                    (0.9, us(p.p90)),
+                    (0.99, us(p.p99)),
+                    (0.999, us(p.p999)),
+                    (0.9999, us(p.p9999)),
+                    (0.99999, us(p.max)),
+                ],
+            })
+        })
+        .collect();
+    let lowest = stats::all_x(&open).first().copied().unwrap_or(0.0);
+
+    let mut open_lines = Vec::new();
+    for (label, f) in [("p50", stats::p50_us as fn(&LoadReport) -> Option<f64>), ("p99", stats::p99_us), ("p99.9", p999_us)] {
+        for mut s in stats::series(&open, f) {
+            s.name = format!("{} {label}", s.name.trim_end_matches(" (open loop)"));
+            open_lines.push(s);
+        }
+    }
+    let charts = vec![
+        NamedChart {
+            name: "throughput".into(),
+            chart: ChartSpec::Line(LineChart {
+                title: "Baseline — throughput vs concurrency (64-byte echo, RR)".into(),
+                x_label: "persistent connections".into(),
+                y_label: "requests per second".into(),
+                x_scale: Scale::Log10,
+                y_scale: Scale::Linear,
+                series: stats::series(&closed, stats::throughput),
+                footnote: ctx.footnote.clone(),
+            }),
+        },
+        NamedChart {
+            name: "hockey-stick".into(),
+            chart: ChartSpec::Line(LineChart {
+                title: "Baseline — latency vs offered load (open loop, 16 connections)".into(),
+                x_label: "offered load (requests per second)".into(),
+                y_label: "latency from intended send time (µs)".into(),
+                x_scale: Scale::Log10,
+                y_scale: Scale::Log10,
+                series: open_lines,
+                footnote: ctx.footnote.clone(),
+            }),
+        },
+        NamedChart {
+            name: "spectrum".into(),
+            chart: ChartSpec::Spectrum(SpectrumChart {
+                title: format!("Baseline — latency distribution at {lowest} requests/s (open loop)"),
+                y_label: "latency (µs)".into(),
+                series: spectrum,
+                footnote: ctx.footnote.clone(),
+            }),
+        },
+    ];
+    Finding {
+        verdict: Verdict::Baseline,
+        because: "a baseline for the claims below, not a claim".to_string(),
+        table: format!("{}\n{}", table.markdown(), open_table.markdown()),
+        charts,
+        notes: super::experiment_caveats(results, ID),
+    }
+}

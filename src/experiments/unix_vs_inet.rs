@@ -1,0 +1,105 @@
+//! Claim 8: Unix-domain sockets are cheaper than Internet-domain ones on one host.
+
+use loadgen::Mode;
+use servers::{Model, Transport};
+
+use super::stats::{self, cell, ratio, Table};
+use super::{ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use crate::charts::{LineChart, Scale};
+use crate::results::ResultSet;
+
+const ID: &str = "unix-vs-inet";
+const TCP: &str = "mio over tcp (Internet domain)";
+const UNIX: &str = "mio over unix (Unix domain)";
+
+pub fn experiment() -> Experiment {
+    Experiment {
+        id: ID,
+        claim: "Between processes on one host, Unix-domain stream sockets are cheaper than TCP over loopback: no protocol headers, checksums or acknowledgements.",
+        method: "The same event-loop server (`mio`), 64-byte echo on persistent connections (RR), over TCP on 127.0.0.1 and over a Unix socket file: \
+                 latency and throughput against the number of clients.",
+        points,
+        analyze,
+    }
+}
+
+fn points(profile: Profile) -> Vec<Point> {
+    let mut points = Vec::new();
+    for clients in profile.sweep(&[1, 16], &[1, 4, 16], &[1, 2, 4, 8, 16, 64]) {
+        let load = LoadSpec::new(Mode::Rr).connections(clients);
+        points.push(Point::new(TCP, clients as f64, ServerSpec::new(Model::Mio), load.clone()));
+        points.push(Point::new(UNIX, clients as f64, ServerSpec::new(Model::Mio).transport(Transport::Unix), load));
+    }
+    points
+}
+
+fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
+    let points = results.experiment(ID);
+    let xs = stats::all_x(&points);
+    let mut table = Table::new(&["clients", "tcp p50 µs", "unix p50 µs", "tcp req/s", "unix req/s", "tcp CPU µs/req", "unix CPU µs/req"]);
+    for x in &xs {
+        table.row(vec![
+            format!("{x}"),
+            cell(stats::at(&points, TCP, *x, stats::p50_us), 1),
+            cell(stats::at(&points, UNIX, *x, stats::p50_us), 1),
+            cell(stats::at(&points, TCP, *x, stats::throughput), 0),
+            cell(stats::at(&points, UNIX, *x, stats::throughput), 0),
+            cell(stats::at(&points, TCP, *x, stats::service_demand_us), 2),
+            cell(stats::at(&points, UNIX, *x, stats::service_demand_us), 2),
+        ]);
+    }
+    let one = xs.first().copied().unwrap_or(1.0);
+    let (verdict, because) = match ratio(stats::at(&points, UNIX, one, stats::p50_us), stats::at(&points, TCP, one, stats::p50_us)) {
+        Some(r) => {
+            let verdict = if r <= 0.9 {
+                Verdict::Supported
+            } else if r >= 1.0 {
+                Verdict::NotSupported
+            } else {
+                Verdict::Depends
+            };
+            let tput = stats::at_max_x(&points, UNIX, stats::throughput)
+                .zip(stats::at_max_x(&points, TCP, stats::throughput))
+                .map(|((x, u), (_, t))| format!("; with {x} clients unix serves {:.2}× the requests per second of tcp", u.median / t.median.max(1e-9)))
+                .unwrap_or_default();
+            (
+                verdict,
+                format!("with {one} client a Unix-domain round trip takes {r:.2}× the time of a TCP one (supported at 0.9× or less){tput}"),
+            )
+        }
+        None => (Verdict::NoData, "tcp or unix has no usable measurement".to_string()),
+    };
+    let charts = vec![
+        NamedChart {
+            name: "latency".into(),
+            chart: ChartSpec::Line(LineChart {
+                title: "Claim 8 — round-trip latency, Unix vs Internet domain".into(),
+                x_label: "clients".into(),
+                y_label: "median latency (µs)".into(),
+                x_scale: Scale::Log10,
+                y_scale: Scale::Linear,
+                series: stats::series(&points, stats::p50_us),
+                footnote: ctx.footnote.clone(),
+            }),
+        },
+        NamedChart {
+            name: "throughput".into(),
+            chart: ChartSpec::Line(LineChart {
+                title: "Claim 8 — throughput, Unix vs Internet domain".into(),
+                x_label: "clients".into(),
+                y_label: "requests per second".into(),
+                x_scale: Scale::Log10,
+                y_scale: Scale::Linear,
+                series: stats::series(&points, stats::throughput),
+                footnote: ctx.footnote.clone(),
+            }),
+        },
+    ];
+    Finding {
+        verdict,
+        because,
+        table: table.markdown(),
+        charts,
+        notes: super::experiment_caveats(results, ID),
+    }
+}

@@ -1,0 +1,230 @@
+//! REPORT.md and the charts, drawn from a results folder's JSON alone, so
+//! `sockbench report DIR` gives the same report as the run that measured it.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+
+use crate::charts;
+use crate::experiments::{self, stat, ChartSpec, Context, Finding, Verdict};
+use crate::results::{Outcome, ResultSet};
+
+/// What the report wrote.
+pub struct Written {
+    pub report: PathBuf,
+    pub charts: Vec<PathBuf>,
+}
+
+/// The machine in one line, for chart footnotes.
+pub fn footnote(results: &ResultSet) -> String {
+    let m = &results.info.machine;
+    let pin = match (&results.info.server_cpus, &results.info.loadgen_cpus) {
+        (Some(s), Some(l)) => format!("server on CPU {s:?}, load generator on CPU {l:?}"),
+        _ => "not pinned".to_string(),
+    };
+    format!(
+        "{} · {} cores · Linux {} · {} · profile {} × {} repeats · {pin}",
+        m.cpu_model, m.cores, m.kernel, m.git_revision, results.info.profile, results.info.repeats
+    )
+}
+
+/// Draws every chart and writes REPORT.md into the results folder.
+pub fn write(results: &ResultSet) -> Result<Written> {
+    let ctx = Context {
+        footnote: footnote(results),
+    };
+    let chart_dir = results.dir.join("charts");
+    fs::create_dir_all(&chart_dir).with_context(|| format!("failed to create {}", chart_dir.display()))?;
+    let mut written = Vec::new();
+    let mut sections = Vec::new();
+    for experiment in experiments::all() {
+        if !results.measurements.iter().any(|m| m.experiment == experiment.id) {
+            continue;
+        }
+        let finding = (experiment.analyze)(results, &ctx);
+        let mut files = Vec::new();
+        for named in &finding.charts {
+            let base = chart_dir.join(format!("{}-{}", experiment.id, named.name));
+            let drawn = match &named.chart {
+                ChartSpec::Line(c) => charts::draw_line(c, &base),
+                ChartSpec::Bars(c) => charts::draw_bars(c, &base),
+                ChartSpec::Spectrum(c) => charts::draw_spectrum(c, &base),
+            }
+            .with_context(|| format!("failed to draw {}", base.display()))?;
+            files.push(format!("charts/{}-{}.png", experiment.id, named.name));
+            written.extend(drawn);
+        }
+        sections.push((experiment, finding, files));
+    }
+
+    let mut md = String::new();
+    header(&mut md, results);
+    let _ = writeln!(md, "## Verdicts\n");
+    let _ = writeln!(md, "| # | claim | verdict | the number that decides |\n| --- | --- | --- | --- |");
+    for (i, (e, f, _)) in sections.iter().enumerate() {
+        let _ = writeln!(md, "| {i} | [{}](#{}) | **{}** | {} |", short(e.claim), e.id, f.verdict.label(), f.because);
+    }
+    let _ = writeln!(
+        md,
+        "\nEvery verdict is computed from this run's data by the rule stated in its section; nothing is hard-coded. \
+         Another machine, kernel or load may give another verdict, and a verdict is only as good as the errors and \
+         caveats listed under it.\n"
+    );
+    undistorted(&mut md, results);
+    for (i, (e, f, files)) in sections.iter().enumerate() {
+        section(&mut md, i, e, f, files);
+    }
+    appendix(&mut md, results);
+
+    let report = results.dir.join("REPORT.md");
+    fs::write(&report, md).with_context(|| format!("failed to write {}", report.display()))?;
+    Ok(Written { report, charts: written })
+}
+
+fn short(claim: &str) -> String {
+    let first = claim.split(':').next().unwrap_or(claim);
+    first.trim_end_matches('.').to_string()
+}
+
+fn header(md: &mut String, results: &ResultSet) {
+    let info = &results.info;
+    let m = &info.machine;
+    let _ = writeln!(md, "# sockbench report — what does each server design really cost?\n");
+    if info.partial {
+        let _ = writeln!(md, "> **Partial run**: it was interrupted; some points are missing.\n");
+    }
+    let _ = writeln!(
+        md,
+        "Each section takes one claim from Comer & Stevens, *Internetworking with TCP/IP Vol. III*, measures it with the \
+         server models of this project, and says whether the data support it.\n"
+    );
+    let _ = writeln!(md, "## Machine and configuration\n");
+    let _ = writeln!(md, "| | |\n| --- | --- |");
+    let rows = [
+        ("host", m.hostname.clone()),
+        ("CPU", format!("{} ({} cores)", m.cpu_model, m.cores)),
+        ("memory", format!("{:.1} GiB", m.memory_kb as f64 / 1048576.0)),
+        ("kernel", m.kernel.clone()),
+        ("rustc", m.rustc.clone()),
+        ("sockbench revision", m.git_revision.clone()),
+        ("profile", format!("{} ({} repeats per point; the median is shown, with min–max or a 95% CI of the median in brackets)", info.profile, info.repeats)),
+        (
+            "pinning",
+            match (&info.server_cpus, &info.loadgen_cpus) {
+                (Some(s), Some(l)) => format!("servers on CPUs {s:?}, load generator on CPUs {l:?}"),
+                _ => "none: server and load generator share every core".to_string(),
+            },
+        ),
+        ("started / finished (UTC)", format!("{} / {}", info.started_utc, info.finished_utc)),
+        ("command", format!("`{}`", info.command)),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(md, "| {k} | {v} |");
+    }
+    let _ = writeln!(md);
+}
+
+/// The figures a shared small machine does not distort, per model.
+fn undistorted(md: &mut String, results: &ResultSet) {
+    let _ = writeln!(md, "## What this machine can tell reliably\n");
+    let _ = writeln!(
+        md,
+        "On a small machine the load generator and the server compete for the cores, so raw throughput says as much about \
+         the machine as about the server. The figures below do not depend on that sharing: the server's CPU per request \
+         (service demand), latency with one client, and memory. Collected across all experiments, per model and workload.\n"
+    );
+    let mut table = experiments::stats::Table::new(&[
+        "model",
+        "workload",
+        "server CPU µs/req",
+        "p50 µs at 1 client",
+        "peak server memory MB",
+        "load generator busy",
+    ]);
+    let mut keys: Vec<(String, String)> = results
+        .measurements
+        .iter()
+        .filter(|m| m.report.is_some())
+        .map(|m| (m.model.clone(), workload_name(m)))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for (model, workload) in keys {
+        let of = |f: &dyn Fn(&loadgen::LoadReport) -> Option<f64>, one_client: bool| {
+            let values: Vec<f64> = results
+                .measurements
+                .iter()
+                .filter(|m| m.model == model && workload_name(m) == workload)
+                .filter_map(|m| m.ok_report())
+                .filter(|r| !one_client || (r.plan.connections == 1 && r.plan.idle_connections == 0))
+                .filter_map(f)
+                .collect();
+            stat(&values)
+        };
+        table.row(vec![
+            model.clone(),
+            workload.clone(),
+            experiments::stats::cell(of(&experiments::stats::service_demand_us, false), 1),
+            experiments::stats::cell(of(&experiments::stats::p50_us, true), 1),
+            experiments::stats::cell(of(&|r| r.server.as_ref().map(|s| s.peak_rss_kb as f64 / 1024.0), false), 1),
+            experiments::stats::cell(of(&|r| Some(r.loadgen.utilization * 100.0), false), 0) + "%",
+        ]);
+    }
+    let _ = writeln!(md, "{}", table.markdown());
+}
+
+fn workload_name(m: &crate::results::Measurement) -> String {
+    match &m.report {
+        Some(r) => {
+            let service = match r.plan.workload {
+                loadgen::Workload::Echo { size } => format!("echo {size} B"),
+                loadgen::Workload::Synthetic { cpu_us, wait_us, .. } => format!("synthetic cpu {cpu_us} µs, wait {wait_us} µs"),
+            };
+            format!("{} {service}", r.plan.mode.name())
+        }
+        None => String::new(),
+    }
+}
+
+fn section(md: &mut String, i: usize, e: &experiments::Experiment, f: &Finding, files: &[String]) {
+    let title = if f.verdict == Verdict::Baseline {
+        format!("{i}. Baseline")
+    } else {
+        format!("{i}. Claim: {}", short(e.claim))
+    };
+    let _ = writeln!(md, "<a id=\"{}\"></a>\n## {title}\n", e.id);
+    let _ = writeln!(md, "**Claim.** {}\n", e.claim);
+    let _ = writeln!(md, "**Experiment** (`--experiments {}`). {}\n", e.id, e.method);
+    let _ = writeln!(md, "**Verdict: {}** — {}.\n", f.verdict.label(), f.because);
+    let _ = writeln!(md, "{}", f.table);
+    for file in files {
+        let _ = writeln!(md, "![{}]({file})\n", file.trim_start_matches("charts/").trim_end_matches(".png"));
+    }
+    if !f.notes.is_empty() {
+        let _ = writeln!(md, "**Caveats** (errors are never averaged into the figures above; they are listed here):\n");
+        for n in &f.notes {
+            let _ = writeln!(md, "- {n}");
+        }
+        let _ = writeln!(md);
+    }
+}
+
+fn appendix(md: &mut String, results: &ResultSet) {
+    let bad: Vec<_> = results.measurements.iter().filter(|m| m.outcome != Outcome::Ok).collect();
+    let _ = writeln!(md, "## Appendix: data\n");
+    let _ = writeln!(
+        md,
+        "{} measurements; raw data in `data/` (one JSON per measurement, with the full load-generator report, its \
+         HdrHistogram and the server's own summary) and `summary.csv`. Redraw with `sockbench report {}`.\n",
+        results.measurements.len(),
+        results.dir.display()
+    );
+    if !bad.is_empty() {
+        let _ = writeln!(md, "Measurements that did not run cleanly:\n");
+        for m in bad {
+            let _ = writeln!(md, "- {}", experiments::caveats(m).join("; "));
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Results are data: one JSON per measurement, a `run.json` describing the
+//! run, a CSV of every summary. Charts and REPORT.md are always redrawn from
+//! these files (`sockbench report DIR`), never edited.
+//!
+//! ```text
+//! DIR/run.json                                  RunInfo
+//! DIR/data/<experiment>/<series>__x<x>__r<k>.json   Measurement
+//! DIR/summary.csv                               one row per measurement
+//! DIR/charts/<experiment>-<chart>.{svg,png}
+//! DIR/REPORT.md
+//! ```
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use loadgen::report::Machine;
+use loadgen::LoadReport;
+use serde::{Deserialize, Serialize};
+use servers::Summary;
+
+/// How the run was set up: everything a reader needs to reproduce it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub profile: String,
+    pub repeats: u32,
+    /// The command line that produced the run.
+    pub command: String,
+    pub started_utc: String,
+    pub finished_utc: String,
+    pub machine: Machine,
+    /// CPUs the servers were pinned to (`None`: not pinned).
+    pub server_cpus: Option<Vec<usize>>,
+    /// CPUs the load generator was pinned to.
+    pub loadgen_cpus: Option<Vec<usize>>,
+    pub experiments: Vec<String>,
+    pub models: Vec<String>,
+    /// The run was interrupted; some points are missing.
+    pub partial: bool,
+}
+
+/// How a measurement went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Outcome {
+    /// The load ran and the server stopped cleanly.
+    Ok,
+    /// The server could not be started.
+    ServerFailedToStart { message: String },
+    /// The server died during the load.
+    ServerCrashed { message: String },
+    /// The server ignored SIGTERM and had to be killed.
+    ServerHung,
+    /// The load generator refused or failed the run.
+    LoadFailed { message: String },
+}
+
+/// One run of one point of one experiment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measurement {
+    pub experiment: String,
+    /// The legend entry: a model name, or a model and a variant.
+    pub series: String,
+    pub model: String,
+    pub transport: String,
+    /// The swept variable's value (connections, ballast MB, idle connections, …).
+    pub x: f64,
+    pub repeat: u32,
+    /// The `sockbench serve` arguments used.
+    pub server_args: Vec<String>,
+    pub outcome: Outcome,
+    pub report: Option<LoadReport>,
+    /// A concurrent background load's report, where the point has one.
+    pub background: Option<LoadReport>,
+    /// The server's own summary line.
+    pub server_summary: Option<Summary>,
+}
+
+impl Measurement {
+    /// Where this measurement is stored under a results folder.
+    pub fn relative_path(&self) -> PathBuf {
+        let series: String = self
+            .series
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect();
+        PathBuf::from("data")
+            .join(&self.experiment)
+            .join(format!("{series}__x{}__r{}.json", self.x, self.repeat))
+    }
+
+    /// The report, if the run produced a usable one.
+    pub fn ok_report(&self) -> Option<&LoadReport> {
+        match self.outcome {
+            Outcome::Ok => self.report.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Writes `value` as pretty JSON, creating parent folders.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(value).context("failed to encode JSON")?;
+    fs::write(path, text).with_context(|| format!("failed to write {}", path.display()))
+}
+
+/// Everything in a results folder.
+pub struct ResultSet {
+    pub dir: PathBuf,
+    pub info: RunInfo,
+    pub measurements: Vec<Measurement>,
+}
+
+impl ResultSet {
+    /// Reads `dir/run.json` and every measurement under `dir/data/`.
+    pub fn load(dir: &Path) -> Result<ResultSet> {
+        let info_path = dir.join("run.json");
+        if !info_path.exists() {
+            bail!(
+                "{} has no run.json: give the folder `sockbench run` wrote (e.g. results/<date>-<host>)",
+                dir.display()
+            );
+        }
+        let info: RunInfo = serde_json::from_str(
+            &fs::read_to_string(&info_path).with_context(|| format!("failed to read {}", info_path.display()))?,
+        )
+        .with_context(|| format!("{} is not a sockbench run description", info_path.display()))?;
+        let mut measurements = Vec::new();
+        let data = dir.join("data");
+        let mut files = Vec::new();
+        if data.exists() {
+            collect_json(&data, &mut files)?;
+        }
+        files.sort();
+        for file in files {
+            let text = fs::read_to_string(&file).with_context(|| format!("failed to read {}", file.display()))?;
+            let m: Measurement =
+                serde_json::from_str(&text).with_context(|| format!("{} is not a measurement", file.display()))?;
+            measurements.push(m);
+        }
+        Ok(ResultSet {
+            dir: dir.to_path_buf(),
+            info,
+            measurements,
+        })
+    }
+
+    /// The measurements of one experiment, grouped by series then x.
+    pub fn experiment(&self, id: &str) -> Points<'_> {
+        let mut points: Points<'_> = BTreeMap::new();
+        for m in self.measurements.iter().filter(|m| m.experiment == id) {
+            points
+                .entry(m.series.clone())
+                .or_default()
+                .entry(OrderedX(m.x))
+                .or_default()
+                .push(m);
+        }
+        points
+    }
+}
+
+/// series → x → repeats.
+pub type Points<'a> = BTreeMap<String, BTreeMap<OrderedX, Vec<&'a Measurement>>>;
+
+/// An x value usable as a map key (never NaN: x values come from our own sweeps).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct OrderedX(pub f64);
+
+impl Eq for OrderedX {}
+
+impl Ord for OrderedX {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("failed to list {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_json(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The CSV header of `summary.csv`.
+pub const CSV_HEADER: &str = "experiment,series,model,transport,x,repeat,status,throughput_rps,\
+latency_p50_ns,latency_p99_ns,latency_p999_ns,latency_max_ns,uncorrected_p99_ns,connect_p50_ns,\
+errors_total,udp_sent,udp_lost,server_cpu_us_per_req,server_cpuset_us_per_req,server_peak_rss_kb,\
+server_peak_processes,server_peak_zombies,loadgen_utilization,listen_overflows";
+
+/// One CSV row for a measurement (empty cells where a figure does not apply).
+pub fn csv_row(m: &Measurement) -> String {
+    let status = match &m.outcome {
+        Outcome::Ok => "ok",
+        Outcome::ServerFailedToStart { .. } => "server_failed_to_start",
+        Outcome::ServerCrashed { .. } => "server_crashed",
+        Outcome::ServerHung => "server_hung",
+        Outcome::LoadFailed { .. } => "load_failed",
+    };
+    let mut cells: Vec<String> = vec![
+        m.experiment.clone(),
+        m.series.clone(),
+        m.model.clone(),
+        m.transport.clone(),
+        m.x.to_string(),
+        m.repeat.to_string(),
+        status.to_string(),
+    ];
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    match &m.report {
+        Some(r) => {
+            let server = r.server.as_ref();
+            cells.extend([
+                format!("{:.1}", r.throughput_rps),
+                r.latency_ns.p50.to_string(),
+                r.latency_ns.p99.to_string(),
+                r.latency_ns.p999.to_string(),
+                r.latency_ns.max.to_string(),
+                opt(r.uncorrected_latency_ns.map(|p| p.p99.to_string())),
+                opt(r.connect_latency_ns.map(|p| p.p50.to_string())),
+                r.errors.total.to_string(),
+                opt(r.udp.map(|u| u.sent.to_string())),
+                opt(r.udp.map(|u| u.lost.to_string())),
+                opt(server.map(|s| format!("{:.2}", s.cpu_us_per_req))),
+                opt(server.and_then(|s| s.cpuset_us_per_req).map(|v| format!("{v:.2}"))),
+                opt(server.map(|s| s.peak_rss_kb.to_string())),
+                opt(server.map(|s| s.peak_processes.to_string())),
+                opt(server.map(|s| s.peak_zombies.to_string())),
+                format!("{:.3}", r.loadgen.utilization),
+                r.kernel_tcp.listen_overflows.to_string(),
+            ]);
+        }
+        None => cells.extend(std::iter::repeat_n(String::new(), 17)),
+    }
+    cells
+        .into_iter()
+        .map(|c| {
+            if c.contains([',', '"', '\n']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Writes `summary.csv` for every measurement.
+pub fn write_csv(dir: &Path, measurements: &[Measurement]) -> Result<()> {
+    let mut text = String::from(CSV_HEADER);
+    text.push('\n');
+    for m in measurements {
+        text.push_str(&csv_row(m));
+        text.push('\n');
+    }
+    let path = dir.join("summary.csv");
+    fs::write(&path, text).with_context(|| format!("failed to write {}", path.display()))
+}

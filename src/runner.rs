@@ -1,0 +1,258 @@
+//! The main job's engine: start each model as a child process, drive it with
+//! the load generator, store one JSON per measurement, never leave a process
+//! behind, and go on when a server crashes or hangs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use loadgen::{LoadPlan, Target};
+use servers::{Model, ServerProcess, Transport};
+
+use crate::experiments::{self, Experiment, LoadSpec, Point, Profile};
+use crate::results::{self, Measurement, Outcome, ResultSet, RunInfo};
+
+/// How long a server may take to print its readiness line.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server may take to stop after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// What `sockbench run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub profile: Profile,
+    pub repeats: u32,
+    /// Experiment ids to run (empty: all).
+    pub experiments: Vec<String>,
+    /// Models to run (empty: all).
+    pub models: Vec<Model>,
+    pub out: PathBuf,
+    pub server_cpus: Option<Vec<usize>>,
+    pub loadgen_cpus: Option<Vec<usize>>,
+    /// The `sockbench` binary that serves the models.
+    pub exe: PathBuf,
+    /// The command line, recorded in run.json.
+    pub command: String,
+}
+
+/// The default CPU split: the load generator on the lower half of the
+/// cores, the server on the upper half; `None` on a single core.
+pub fn default_split() -> (Option<Vec<usize>>, Option<Vec<usize>>) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cores < 2 {
+        return (None, None);
+    }
+    let half = cores / 2;
+    ((half..cores).collect::<Vec<_>>().into(), (0..half).collect::<Vec<_>>().into())
+}
+
+/// The selected experiments, with their points filtered to the selected models.
+pub fn plan(config: &RunConfig) -> Result<Vec<(Experiment, Vec<Point>)>> {
+    let all = experiments::all();
+    for wanted in &config.experiments {
+        if !all.iter().any(|e| e.id == wanted) {
+            anyhow::bail!(
+                "unknown experiment '{wanted}': choose from {}",
+                all.iter().map(|e| e.id).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|e| config.experiments.is_empty() || config.experiments.iter().any(|w| w == e.id))
+        .map(|e| {
+            let points: Vec<Point> = (e.points)(config.profile)
+                .into_iter()
+                .filter(|p| config.models.is_empty() || config.models.contains(&p.server.model))
+                .collect();
+            (e, points)
+        })
+        .filter(|(_, points)| !points.is_empty())
+        .collect())
+}
+
+fn now_utc() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Runs every point of every selected experiment and writes the results.
+pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
+    let selected = plan(config)?;
+    if selected.is_empty() {
+        anyhow::bail!("nothing to run: no selected experiment measures the selected models");
+    }
+    std::fs::create_dir_all(&config.out).with_context(|| format!("failed to create {}", config.out.display()))?;
+    if let Some(cpus) = &config.loadgen_cpus {
+        crate::pin::pin_self(cpus)?;
+    }
+    let mut info = RunInfo {
+        profile: config.profile.name().to_string(),
+        repeats: config.repeats,
+        command: config.command.clone(),
+        started_utc: now_utc(),
+        finished_utc: String::new(),
+        machine: loadgen::machine::machine(),
+        server_cpus: config.server_cpus.clone(),
+        loadgen_cpus: config.loadgen_cpus.clone(),
+        experiments: selected.iter().map(|(e, _)| e.id.to_string()).collect(),
+        models: config.models.iter().map(|m| m.name().to_string()).collect(),
+        partial: true,
+    };
+    results::write_json(&config.out.join("run.json"), &info)?;
+
+    let total: u64 = selected.iter().map(|(_, p)| p.len() as u64).sum::<u64>() * u64::from(config.repeats);
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} (about {eta} left) {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut measurements = Vec::new();
+    'all: for (experiment, points) in &selected {
+        for point in points {
+            for repeat in 0..config.repeats {
+                if stop.load(Ordering::Relaxed) {
+                    break 'all;
+                }
+                bar.set_message(format!(
+                    "{}: {} x={} (repeat {}/{})",
+                    experiment.id,
+                    point.series,
+                    point.x,
+                    repeat + 1,
+                    config.repeats
+                ));
+                let m = measure(config, experiment.id, point, repeat, stop);
+                if m.outcome != Outcome::Ok {
+                    bar.println(format!("warning: {}", experiments::caveats(&m).join("; ")));
+                }
+                results::write_json(&config.out.join(m.relative_path()), &m)?;
+                measurements.push(m);
+                bar.inc(1);
+            }
+        }
+    }
+    bar.finish_with_message("measured");
+    info.partial = stop.load(Ordering::Relaxed);
+    info.finished_utc = now_utc();
+    results::write_json(&config.out.join("run.json"), &info)?;
+    results::write_csv(&config.out, &measurements)?;
+    Ok(ResultSet {
+        dir: config.out.clone(),
+        info,
+        measurements,
+    })
+}
+
+/// The `sockbench serve` arguments of one point.
+fn server_args(point: &Point, cpus: Option<&[usize]>, unix_path: &Path) -> Vec<String> {
+    let s = &point.server;
+    let mut args: Vec<String> = vec![
+        "serve".into(),
+        "--model".into(),
+        s.model.name().into(),
+        "--transport".into(),
+        s.transport.name().into(),
+        "--service".into(),
+        s.service.name().into(),
+    ];
+    if s.transport == Transport::Unix {
+        args.extend(["--path".into(), unix_path.display().to_string()]);
+    }
+    if let Some(cpus) = cpus {
+        let list = cpus.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",");
+        args.extend(["--cpus".into(), list]);
+    }
+    args.extend(s.args.iter().cloned());
+    args
+}
+
+fn load_plan(config: &RunConfig, spec: &LoadSpec, target: Target, server_pid: Option<u32>) -> LoadPlan {
+    let mut plan = LoadPlan::new(target, spec.mode);
+    plan.workload = spec.workload;
+    plan.connections = spec.connections;
+    plan.idle_connections = spec.idle;
+    plan.threads = config.loadgen_cpus.as_ref().map_or(0, Vec::len);
+    plan.think_time = spec.think;
+    plan.warmup = config.profile.warmup();
+    plan.duration = config.profile.duration();
+    plan.max_requests = spec.requests;
+    plan.request_timeout = spec.timeout;
+    plan.linger_zero = spec.linger_zero;
+    plan.server_pid = server_pid;
+    plan.server_cpus = config.server_cpus.clone();
+    plan
+}
+
+/// One measurement: start the server, load it, stop it, judge how it went.
+fn measure(config: &RunConfig, experiment: &str, point: &Point, repeat: u32, stop: &AtomicBool) -> Measurement {
+    let socket_dir = tempfile::Builder::new().prefix("sockbench-").tempdir();
+    let unix_path = socket_dir
+        .as_ref()
+        .map(|d| d.path().join("server.sock"))
+        .unwrap_or_else(|_| std::env::temp_dir().join(format!("sockbench-{}.sock", std::process::id())));
+    let args = server_args(point, config.server_cpus.as_deref(), &unix_path);
+    let mut m = Measurement {
+        experiment: experiment.to_string(),
+        series: point.series.clone(),
+        model: point.server.model.name().to_string(),
+        transport: point.server.transport.name().to_string(),
+        x: point.x,
+        repeat,
+        server_args: args.clone(),
+        outcome: Outcome::Ok,
+        report: None,
+        background: None,
+        server_summary: None,
+    };
+    let mut command = Command::new(&config.exe);
+    command.args(&args);
+    let mut server = match ServerProcess::spawn(command, START_TIMEOUT) {
+        Ok(s) => s,
+        Err(e) => {
+            m.outcome = Outcome::ServerFailedToStart { message: e.to_string() };
+            return m;
+        }
+    };
+    let target = match (point.server.transport, server.ready().addr) {
+        (Transport::Tcp, Some(addr)) => Target::Tcp(addr),
+        (Transport::Udp, Some(addr)) => Target::Udp(addr),
+        _ => Target::Unix(unix_path.clone()),
+    };
+    let plan = load_plan(config, &point.load, target.clone(), Some(server.pid()));
+    let background = point.background.as_ref().map(|spec| load_plan(config, spec, target, None));
+    let (report, background_report) = std::thread::scope(|scope| {
+        let bg = background.as_ref().map(|plan| scope.spawn(move || loadgen::run(plan, stop)));
+        let report = loadgen::run(&plan, stop);
+        (report, bg.map(|h| h.join()))
+    });
+    match report {
+        Ok(r) => m.report = Some(r),
+        Err(e) => m.outcome = Outcome::LoadFailed { message: e.to_string() },
+    }
+    if let Some(Ok(Ok(r))) = background_report {
+        m.background = Some(r);
+    }
+    if !server.is_running() {
+        let stderr = server.stderr_text();
+        let last = stderr.lines().last().unwrap_or("no message").to_string();
+        m.outcome = Outcome::ServerCrashed { message: last };
+    }
+    match server.stop(STOP_GRACE) {
+        Ok(stopped) => {
+            m.server_summary = stopped.summary;
+            if stopped.killed && m.outcome == Outcome::Ok {
+                m.outcome = Outcome::ServerHung;
+            }
+        }
+        Err(e) => {
+            if m.outcome == Outcome::Ok {
+                m.outcome = Outcome::ServerCrashed { message: e.to_string() };
+            }
+        }
+    }
+    m
+}
