@@ -4,18 +4,40 @@
 //! Every response byte is checked; latency goes into per-worker HdrHistograms
 //! merged at the end; the server's own cost is read from /proc.
 //!
+//! ```no_run
+//! use std::sync::atomic::AtomicBool;
+//! use loadgen::{LoadPlan, Mode, Target};
+//!
+//! let plan = LoadPlan::new(Target::Tcp("127.0.0.1:7000".parse().unwrap()), Mode::Rr);
+//! let report = loadgen::run(&plan, &AtomicBool::new(false))?;
+//! print!("{}", loadgen::output::summary(&report));
+//! # Ok::<(), loadgen::LoadError>(())
+//! ```
+//!
 //! | room | what lives there |
 //! | --- | --- |
 //! | [`plan`] | [`LoadPlan`]: what to run (target, mode, workload, bounds) |
 //! | [`report`] | [`LoadReport`]: what a run measured (the JSON) |
+//! | `engine/` | [`run`] and [`LoadError`]: mio event loops on a few threads, pacing, TCP / Unix / UDP |
+//! | [`check`] | requests built and every response byte checked (echo, synthetic) |
+//! | [`stats`] | per-worker histograms, percentiles, timeline, V2 encoding, interval log |
+//! | [`output`] | the human summary in wrk2's shape |
+//! | [`merge`] | [`merge()`](merge::merge): several runs (hosts) into one distribution |
 //! | [`procfs`] | the server's process-tree cost, kernel counters, our own CPU |
 //! | [`machine`] | the machine and build a result came from |
 #![deny(unsafe_code)]
 
+pub mod check;
+mod engine;
 pub mod machine;
+pub mod merge;
+pub mod output;
 pub mod plan;
 pub mod procfs;
 pub mod report;
+pub mod stats;
 
+pub use engine::{run, validate, LoadError};
+pub use merge::{merge, MergeError};
 pub use plan::{LoadPlan, Mode, Target, Workload};
 pub use report::LoadReport;

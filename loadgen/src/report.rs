@@ -48,6 +48,10 @@ pub struct LoadErrors {
     pub timeout: u64,
     /// Other I/O errors.
     pub io: u64,
+    /// The server closed a connection while no request was outstanding (an
+    /// idle connection, or between requests); it is reopened.
+    #[serde(default)]
+    pub dropped_idle: u64,
     pub total: u64,
 }
 
@@ -179,6 +183,9 @@ pub struct LoadReport {
     pub histogram_v2: String,
     /// The uncorrected histogram, same encoding (`open` mode).
     pub uncorrected_histogram_v2: Option<String>,
+    /// The connect-latency histogram, same encoding (`crr` mode), so merges stay exact.
+    #[serde(default)]
+    pub connect_histogram_v2: Option<String>,
     /// An HdrHistogram interval log (V2, compressed, one interval per second).
     pub interval_log: String,
 }

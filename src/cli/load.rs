@@ -1,11 +1,204 @@
-//! `sockbench load` (not yet built).
+//! `sockbench load`: drive a running server with the load generator and print
+//! a wrk2-style summary (and the full result as JSON with `--json`).
 
-use anyhow::{bail, Result};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use loadgen::{LoadPlan, Mode, Target, Workload};
+
+/// Without `--duration`, a run bounded by `--requests` may take up to this long.
+const REQUESTS_ONLY_BOUND: Duration = Duration::from_secs(24 * 3600);
 
 /// Arguments of `sockbench load`.
 #[derive(Debug, clap::Args)]
-pub struct LoadArgs {}
+pub struct LoadArgs {
+    /// Server address, HOST:PORT (tcp or udp).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Unix-domain socket file of the server.
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// tcp, udp or unix (default: unix with --path, udp with --mode udp, else tcp).
+    #[arg(long)]
+    pub transport: Option<String>,
+    /// rr (request-response), crr (connect-request-response), open (fixed rate) or udp
+    /// (default: udp over --transport udp, else rr).
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Active connections (UDP: flows).
+    #[arg(long, default_value_t = 1)]
+    pub connections: usize,
+    /// Extra connections held open and idle (the C10K shape).
+    #[arg(long, default_value_t = 0)]
+    pub idle: usize,
+    /// Engine threads (default: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Request size in bytes (echo payload; synthetic payload).
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Offered rate in requests per second over all connections (--mode open only).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Think time between a response and the next request, in microseconds.
+    #[arg(long, default_value_t = 0)]
+    pub think_us: u64,
+    /// Warm-up before recording (e.g. 1s, 300ms); its samples are discarded.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub warmup: Duration,
+    /// How long to record (default 5s, or until --requests are done).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many recorded requests.
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// A request without a complete answer after this long is an error (UDP: lost).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// crr: close with SO_LINGER 0 (RST), so no TIME_WAIT piles up here.
+    #[arg(long)]
+    pub linger_zero: bool,
+    /// echo or synthetic (framed requests; see --response-size, --cpu-us, --wait-us).
+    #[arg(long, default_value = "echo")]
+    pub service: String,
+    /// synthetic: response body size in bytes (default: --size).
+    #[arg(long)]
+    pub response_size: Option<u32>,
+    /// synthetic: CPU time the server burns per request, in microseconds.
+    #[arg(long)]
+    pub cpu_us: Option<u32>,
+    /// synthetic: blocking wait the server simulates per request, in microseconds.
+    #[arg(long)]
+    pub wait_us: Option<u32>,
+    /// The server's pid: its process tree's CPU, memory and processes are sampled.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// The CPUs the server is pinned to (e.g. 0 or 0-1), for their busy time.
+    #[arg(long)]
+    pub server_cpus: Option<String>,
+    /// Pin the load generator to these CPUs (e.g. 1).
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// Write the full result (histograms included) as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
 
-pub fn execute(_args: LoadArgs) -> Result<()> {
-    bail!("`sockbench load` is not built yet")
+impl LoadArgs {
+    /// The library plan these flags describe, or a one-line reason why there is none.
+    pub fn to_plan(&self) -> Result<LoadPlan> {
+        let mode_name = self.mode.as_deref().map(str::to_ascii_lowercase);
+        let transport = match (self.transport.as_deref(), &self.path, mode_name.as_deref()) {
+            (Some(t), _, _) => match t.to_ascii_lowercase().as_str() {
+                t @ ("tcp" | "udp" | "unix") => t.to_string(),
+                other => bail!("unknown transport '{other}': use tcp, udp or unix"),
+            },
+            (None, Some(_), _) => "unix".to_string(),
+            (None, None, Some("udp")) => "udp".to_string(),
+            (None, None, _) => "tcp".to_string(),
+        };
+        let mode = match mode_name.as_deref() {
+            None if transport == "udp" => Mode::Udp,
+            None | Some("rr") => Mode::Rr,
+            Some("crr") => Mode::Crr,
+            Some("udp") => Mode::Udp,
+            Some("open") => match self.rate {
+                Some(rate_rps) => Mode::Open { rate_rps },
+                None => bail!("--mode open needs --rate R (requests per second)"),
+            },
+            Some(other) => bail!("unknown mode '{other}': use rr, crr, open or udp"),
+        };
+        if self.rate.is_some() && !matches!(mode, Mode::Open { .. }) {
+            bail!(
+                "--rate applies to --mode open only; {} is closed-loop and sets its own pace",
+                mode.name()
+            );
+        }
+        let target = match (transport.as_str(), &self.target, &self.path) {
+            ("unix", _, Some(path)) => Target::Unix(path.clone()),
+            ("unix", _, None) => bail!("--transport unix needs --path FILE"),
+            (_, _, Some(_)) => bail!("--path is for unix sockets; give --target HOST:PORT for {transport}"),
+            (_, None, None) => bail!("no target: give --target HOST:PORT or --path FILE"),
+            ("udp", Some(t), None) => Target::Udp(resolve(t)?),
+            (_, Some(t), None) => Target::Tcp(resolve(t)?),
+        };
+        let workload = match self.service.to_ascii_lowercase().as_str() {
+            "echo" => {
+                if self.response_size.is_some() || self.cpu_us.is_some() || self.wait_us.is_some() {
+                    bail!("--response-size, --cpu-us and --wait-us apply to --service synthetic");
+                }
+                Workload::Echo { size: self.size }
+            }
+            "synthetic" => Workload::Synthetic {
+                payload_len: u32::try_from(self.size).context("--size is too large")?,
+                response_len: self
+                    .response_size
+                    .unwrap_or(u32::try_from(self.size).context("--size is too large")?),
+                cpu_us: self.cpu_us.unwrap_or(0),
+                wait_us: self.wait_us.unwrap_or(0),
+            },
+            other => bail!("unknown service '{other}': use echo or synthetic"),
+        };
+        let mut plan = LoadPlan::new(target, mode);
+        plan.workload = workload;
+        plan.connections = self.connections;
+        plan.idle_connections = self.idle;
+        plan.threads = self.threads;
+        plan.think_time = Duration::from_micros(self.think_us);
+        plan.warmup = self.warmup;
+        plan.max_requests = self.requests;
+        plan.duration = match (self.duration, self.requests) {
+            (Some(d), _) => d,
+            (None, Some(_)) => REQUESTS_ONLY_BOUND,
+            (None, None) => Duration::from_secs(5),
+        };
+        plan.request_timeout = self.timeout;
+        plan.linger_zero = self.linger_zero;
+        plan.server_pid = self.server_pid;
+        plan.server_cpus = match &self.server_cpus {
+            Some(list) => Some(crate::pin::parse_cpu_list(list)?),
+            None => None,
+        };
+        loadgen::validate(&plan)?;
+        Ok(plan)
+    }
+}
+
+fn resolve(target: &str) -> Result<SocketAddr> {
+    target
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve '{target}': give HOST:PORT, e.g. 127.0.0.1:7000"))?
+        .next()
+        .with_context(|| format!("'{target}' resolves to no address"))
+}
+
+pub fn execute(args: LoadArgs) -> Result<()> {
+    let plan = args.to_plan()?;
+    if let Some(list) = &args.cpus {
+        crate::pin::pin_self(&crate::pin::parse_cpu_list(list)?)?;
+    }
+    // The first Ctrl-C ends the run (results are still written, marked
+    // partial); a second one exits at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register_conditional_shutdown(signal_hook::consts::SIGINT, 1, Arc::clone(&stop))
+        .context("failed to install the SIGINT handler")?;
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))
+        .context("failed to install the SIGINT handler")?;
+
+    let report = loadgen::run(&plan, &stop)?;
+    print!("{}", loadgen::output::summary(&report));
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
+    }
+    Ok(())
+}
+
+/// Writes a result as pretty JSON (shared with `sockbench merge`).
+pub fn write_json(path: &std::path::Path, report: &loadgen::LoadReport) -> Result<()> {
+    let text = serde_json::to_string_pretty(report).context("failed to encode the result")?;
+    std::fs::write(path, text).with_context(|| format!("failed to write {}", path.display()))
 }

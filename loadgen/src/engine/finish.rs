@@ -1,0 +1,196 @@
+//! The end of a run: the threads' recorders merged into one distribution and
+//! timeline, the kernel's and the server's counters read, and the report built.
+
+use std::time::SystemTime;
+
+use crate::plan::{LoadPlan, Mode, Target};
+use crate::procfs::{self, KernelUdp, ServerMonitor};
+use crate::report::{KernelTcp, LoadErrors, LoadReport, LoadgenCost, UdpCounts};
+use crate::stats::{self, add_errors, add_udp, interval_log, merge_ticks, new_histogram};
+
+use super::{LoadError, WorkerResult};
+
+/// Kernel counters read before and after a run (zero where /proc has none).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Counters {
+    tcp: Option<KernelTcp>,
+    udp: Option<KernelUdp>,
+}
+
+impl Counters {
+    pub fn read(plan: &LoadPlan) -> Self {
+        match plan.target {
+            Target::Udp(_) => Counters {
+                tcp: None,
+                udp: procfs::kernel_udp().ok(),
+            },
+            _ => Counters {
+                tcp: procfs::kernel_tcp().ok(),
+                udp: None,
+            },
+        }
+    }
+}
+
+/// The moment recording began (the end of the warm-up).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Recording {
+    pub wall: SystemTime,
+    /// Our own CPU (user, system seconds) at that moment.
+    pub cpu: (f64, f64),
+}
+
+pub(crate) struct Parts<'a> {
+    pub plan: &'a LoadPlan,
+    pub results: Vec<WorkerResult>,
+    pub threads: usize,
+    pub record_start_ns: u64,
+    pub recording: Recording,
+    pub before: Counters,
+    pub after: Counters,
+    pub monitor: Option<ServerMonitor>,
+    pub partial: bool,
+}
+
+pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
+    let Parts {
+        plan,
+        results,
+        threads,
+        record_start_ns,
+        recording,
+        before,
+        after,
+        monitor,
+        partial,
+    } = parts;
+    let cpu_end = procfs::self_cpu();
+    let open = matches!(plan.mode, Mode::Open { .. });
+    let crr = plan.mode == Mode::Crr;
+
+    let mut latency = new_histogram();
+    let mut uncorrected = open.then(new_histogram);
+    let mut connect = crr.then(new_histogram);
+    let mut errors = LoadErrors::default();
+    let mut udp = UdpCounts::default();
+    let (mut requests, mut bytes_sent, mut bytes_received) = (0u64, 0u64, 0u64);
+    let mut end_ns = record_start_ns;
+    let mut ticks = Vec::with_capacity(results.len());
+    for r in results {
+        // Histograms of one configuration always add.
+        let _ = latency.add(&r.rec.latency);
+        if let (Some(all), Some(one)) = (uncorrected.as_mut(), r.rec.uncorrected.as_ref()) {
+            let _ = all.add(one);
+        }
+        if let (Some(all), Some(one)) = (connect.as_mut(), r.rec.connect.as_ref()) {
+            let _ = all.add(one);
+        }
+        add_errors(&mut errors, &r.rec.errors);
+        add_udp(&mut udp, &r.rec.udp);
+        requests += r.rec.requests;
+        bytes_sent += r.rec.bytes_sent;
+        bytes_received += r.rec.bytes_received;
+        end_ns = end_ns.max(r.end_ns);
+        ticks.push(r.ticks);
+    }
+    let duration_s = end_ns.saturating_sub(record_start_ns) as f64 / 1e9;
+    let throughput_rps = if duration_s > 0.0 {
+        requests as f64 / duration_s
+    } else {
+        0.0
+    };
+    let timeline = merge_ticks(ticks, duration_s);
+    let comment = format!(
+        "sockbench load: {} {} against {}",
+        plan.mode.name(),
+        workload_name(plan),
+        target_name(&plan.target)
+    );
+    let interval_log = interval_log(&timeline.histograms, &timeline.ticks, recording.wall, &comment)?;
+
+    let kernel_tcp = match (before.tcp, after.tcp) {
+        (Some(b), Some(a)) => a.delta_since(&b),
+        _ => KernelTcp::default(),
+    };
+    let udp = match plan.target {
+        Target::Udp(_) => {
+            if let (Some(b), Some(a)) = (before.udp, after.udp) {
+                let d = a.delta_since(&b);
+                udp.kernel_rcvbuf_errors = d.rcvbuf_errors;
+                udp.kernel_in_errors = d.in_errors;
+            }
+            Some(udp)
+        }
+        _ => None,
+    };
+
+    let user_s = (cpu_end.0 - recording.cpu.0).max(0.0);
+    let system_s = (cpu_end.1 - recording.cpu.1).max(0.0);
+    let loadgen = LoadgenCost {
+        cpu_user_s: user_s,
+        cpu_system_s: system_s,
+        utilization: if duration_s > 0.0 {
+            (user_s + system_s) / (duration_s * threads as f64)
+        } else {
+            0.0
+        },
+        cpu_us_per_req: if requests > 0 {
+            (user_s + system_s) * 1e6 / requests as f64
+        } else {
+            0.0
+        },
+        threads,
+    };
+
+    Ok(LoadReport {
+        throughput_rps,
+        latency_ns: stats::percentiles(&latency),
+        uncorrected_latency_ns: uncorrected.as_ref().map(stats::percentiles),
+        connect_latency_ns: connect.as_ref().map(stats::percentiles),
+        offered_rps: match plan.mode {
+            Mode::Open { rate_rps } => Some(rate_rps),
+            _ => None,
+        },
+        requests,
+        bytes_sent,
+        bytes_received,
+        errors,
+        udp,
+        duration_s,
+        partial,
+        timeline: timeline.ticks,
+        server: monitor.map(|m| m.finish(requests)),
+        loadgen,
+        kernel_tcp,
+        plan: plan.clone(),
+        machine: crate::machine::machine(),
+        histogram_v2: stats::encode_v2(&latency)?,
+        uncorrected_histogram_v2: uncorrected.as_ref().map(stats::encode_v2).transpose()?,
+        connect_histogram_v2: connect.as_ref().map(stats::encode_v2).transpose()?,
+        interval_log,
+    })
+}
+
+/// The workload in a few words (`echo 64 B`, `synthetic 100 B -> 1000 B`).
+pub fn workload_name(plan: &LoadPlan) -> String {
+    match plan.workload {
+        crate::plan::Workload::Echo { size } => format!("echo {size} B"),
+        crate::plan::Workload::Synthetic {
+            payload_len,
+            response_len,
+            cpu_us,
+            wait_us,
+        } => format!(
+            "synthetic {payload_len} B -> {response_len} B, {cpu_us} us CPU, {wait_us} us wait"
+        ),
+    }
+}
+
+/// The target as a person writes it.
+pub fn target_name(target: &Target) -> String {
+    match target {
+        Target::Tcp(a) => format!("tcp {a}"),
+        Target::Udp(a) => format!("udp {a}"),
+        Target::Unix(p) => format!("unix {}", p.display()),
+    }
+}

@@ -1,0 +1,443 @@
+//! The engine: [`run`] validates a [`LoadPlan`], checks that the target
+//! answers, splits the connections over a few threads (each a mio event loop
+//! owning its connections, timers and histograms), starts them together, and
+//! merges what they measured into a [`LoadReport`].
+//!
+//! | file | what lives there |
+//! | --- | --- |
+//! | `pacing.rs` | the run's clock, the recorded window, the open-loop schedule, timers |
+//! | `net.rs` | TCP / Unix stream sockets, the non-blocking connect, error kinds |
+//! | `stream.rs` | one thread of `rr`, `crr`, `open` connections and idle ones |
+//! | `udp.rs` | one thread of `udp` flows: sent, answered, lost, late, duplicates |
+//! | `finish.rs` | the threads' results merged into the report |
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use servers::wire::{MAX_DATAGRAM, RESPONSE_HEADER_LEN};
+
+use crate::check::{self, SEQ_BITS};
+use crate::plan::{LoadPlan, Mode, Target, Workload};
+use crate::procfs::{self, ServerMonitor};
+use crate::report::LoadReport;
+use crate::stats::{HistogramError, Recorder, TickData};
+
+mod finish;
+mod net;
+mod pacing;
+mod stream;
+mod udp;
+
+pub(crate) use finish::{target_name, workload_name};
+use net::{StreamOptions, StreamTarget};
+use pacing::{duration_ns, Clock, Schedule};
+
+/// Size of each thread's read and write buffers.
+const IO_BUF: usize = 64 * 1024;
+/// How often the server monitor samples the server's process tree.
+const MONITOR_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Why a load run could not start (a run that starts always ends in a report).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The plan cannot run as given; the message names the setting to change.
+    #[error("{why}")]
+    BadPlan { why: String },
+    /// Nothing answers at the target: start the server first, or check the address.
+    #[error("nothing answers at {target}: start the server first, or check the address")]
+    Unreachable { target: String, source: io::Error },
+    /// The engine could not create its sockets, poll sets, timers or threads;
+    /// usually the descriptor limit (`ulimit -n`) or memory.
+    #[error("load generator setup failed while {what}")]
+    Setup {
+        what: &'static str,
+        source: io::Error,
+    },
+    /// The server's process could not be watched: check `--server-pid`.
+    #[error("cannot watch server process {pid} (check --server-pid)")]
+    Monitor { pid: u32, source: io::Error },
+    /// The histograms could not be encoded (a bug: please report it).
+    #[error(transparent)]
+    Histogram(#[from] HistogramError),
+}
+
+fn bad_plan(why: impl Into<String>) -> LoadError {
+    LoadError::BadPlan { why: why.into() }
+}
+
+/// What every thread of a run reads.
+pub(crate) struct Shared {
+    pub mode: Mode,
+    pub workload: Workload,
+    pub options: StreamOptions,
+    pub think_ns: u64,
+    pub timeout_ns: u64,
+    /// How often outstanding requests are checked against the timeout.
+    pub sweep_ns: u64,
+    pub warmup: Duration,
+    pub duration: Duration,
+    /// `open`: nanoseconds between two connections' first requests, and
+    /// between two requests of one connection.
+    pub open_spacing_ns: f64,
+    pub open_interval_ns: f64,
+}
+
+impl Shared {
+    /// The open-loop schedule of connection `uid`, spread evenly among the others.
+    pub fn schedule(&self, uid: u64, start_ns: u64) -> Schedule {
+        Schedule {
+            first_ns: start_ns.saturating_add((uid as f64 * self.open_spacing_ns) as u64),
+            interval_ns: self.open_interval_ns,
+        }
+    }
+}
+
+/// Starts every thread at the same instant, once all set up (idle connections open).
+pub(crate) struct StartGate {
+    barrier: Barrier,
+    start_ns: Mutex<u64>,
+}
+
+impl StartGate {
+    fn new(parties: usize) -> Self {
+        StartGate {
+            barrier: Barrier::new(parties),
+            start_ns: Mutex::new(0),
+        }
+    }
+
+    /// Waits for everyone; returns the common start on the run's clock.
+    pub fn wait_start(&self, clock: &Clock) -> u64 {
+        if self.barrier.wait().is_leader() {
+            *self.start_ns.lock().unwrap_or_else(|e| e.into_inner()) = clock.now_ns();
+        }
+        self.barrier.wait();
+        *self.start_ns.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What one thread measured.
+pub(crate) struct WorkerResult {
+    pub rec: Recorder,
+    pub ticks: Vec<TickData>,
+    /// When the thread stopped issuing requests.
+    pub end_ns: u64,
+}
+
+/// Runs `plan` until its bounds (or until `stop` is set, e.g. by Ctrl-C: the
+/// report is then marked partial) and returns what it measured.
+pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> {
+    validate(plan)?;
+    ensure_descriptors(plan)?;
+    preflight(plan)?;
+
+    let threads = thread_count(plan);
+    let shared = shared(plan);
+    let clock = Clock::new(Instant::now());
+    let gate = StartGate::new(threads + 1);
+    let finished = AtomicUsize::new(0);
+    let monitor = match plan.server_pid {
+        Some(pid) => Some(
+            ServerMonitor::start(pid, plan.server_cpus.clone(), MONITOR_INTERVAL)
+                .map_err(|source| LoadError::Monitor { pid, source })?,
+        ),
+        None => None,
+    };
+    let before = finish::Counters::read(plan);
+
+    let (results, recording) = std::thread::scope(|scope| {
+        let mut handles = Vec::with_capacity(threads);
+        for t in 0..threads {
+            let (shared, gate, finished) = (&shared, &gate, &finished);
+            let handle = std::thread::Builder::new()
+                .name(format!("loadgen-{t}"))
+                .spawn_scoped(scope, move || {
+                    let result = worker(plan, shared, clock, gate, stop, t, threads);
+                    finished.fetch_add(1, Ordering::SeqCst);
+                    result
+                });
+            match handle {
+                Ok(h) => handles.push(h),
+                Err(source) => {
+                    // The threads already started wait at the gate: release them.
+                    stop.store(true, Ordering::SeqCst);
+                    return (Err(LoadError::Setup { what: "starting threads", source }), None);
+                }
+            }
+        }
+        let start_ns = gate.wait_start(&clock);
+        let record_start_ns = start_ns.saturating_add(duration_ns(plan.warmup));
+        let recording = wait_for_recording(&clock, record_start_ns, stop, &finished, threads);
+        if let Some(m) = &monitor {
+            m.mark_recording_start();
+        }
+        let results: Result<Vec<WorkerResult>, LoadError> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect();
+        (results, Some((record_start_ns, recording)))
+    });
+    let results = results?;
+    let (record_start_ns, recording) = recording.expect("set when the threads ran");
+    let after = finish::Counters::read(plan);
+    finish::report(finish::Parts {
+        plan,
+        results,
+        threads,
+        record_start_ns,
+        recording,
+        before,
+        after,
+        monitor,
+        partial: stop.load(Ordering::SeqCst),
+    })
+}
+
+/// Sleeps until the end of the warm-up (or an early end); returns the wall
+/// time and our CPU time at that moment.
+fn wait_for_recording(
+    clock: &Clock,
+    record_start_ns: u64,
+    stop: &AtomicBool,
+    finished: &AtomicUsize,
+    threads: usize,
+) -> finish::Recording {
+    loop {
+        let now = clock.now_ns();
+        if now >= record_start_ns
+            || stop.load(Ordering::Relaxed)
+            || finished.load(Ordering::Relaxed) == threads
+        {
+            break;
+        }
+        let left = Duration::from_nanos(record_start_ns - now);
+        std::thread::sleep(left.min(Duration::from_millis(20)));
+    }
+    finish::Recording {
+        wall: SystemTime::now(),
+        cpu: procfs::self_cpu(),
+    }
+}
+
+fn worker(
+    plan: &LoadPlan,
+    shared: &Shared,
+    clock: Clock,
+    gate: &StartGate,
+    stop: &AtomicBool,
+    t: usize,
+    threads: usize,
+) -> Result<WorkerResult, LoadError> {
+    let mine = |n: usize, offset: usize| -> Vec<u64> {
+        (0..n)
+            .filter(|j| j % threads == t)
+            .map(|j| (offset + j) as u64)
+            .collect()
+    };
+    let active = mine(plan.connections, 0);
+    let idle = mine(plan.idle_connections, plan.connections);
+    let budget = plan.max_requests.map(|n| {
+        let t = t as u64;
+        let threads = threads as u64;
+        n / threads + u64::from(t < n % threads)
+    });
+    let setup = |source| LoadError::Setup {
+        what: "creating sockets, poll sets and timers",
+        source,
+    };
+    let result = match &plan.target {
+        Target::Udp(addr) => match udp::UdpWorker::new(shared, clock, *addr, &active, budget) {
+            Ok(w) => w.run(gate, stop),
+            Err(e) => {
+                gate.wait_start(&clock);
+                Err(e)
+            }
+        },
+        target => {
+            let stream_target = match target {
+                Target::Tcp(addr) => Ok(StreamTarget::tcp(*addr)),
+                Target::Unix(path) => StreamTarget::unix(path),
+                Target::Udp(_) => unreachable!("handled above"),
+            };
+            match stream_target.and_then(|st| {
+                stream::StreamWorker::new(shared, st, clock, &active, &idle, budget)
+            }) {
+                Ok(w) => w.run(gate, stop),
+                Err(e) => {
+                    gate.wait_start(&clock);
+                    Err(e)
+                }
+            }
+        }
+    };
+    result.map_err(setup)
+}
+
+fn thread_count(plan: &LoadPlan) -> usize {
+    let wanted = if plan.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        plan.threads
+    };
+    wanted.clamp(1, plan.connections.max(1))
+}
+
+fn shared(plan: &LoadPlan) -> Shared {
+    let timeout_ns = duration_ns(plan.request_timeout);
+    let (spacing, interval) = match plan.mode {
+        Mode::Open { rate_rps } => (1e9 / rate_rps, 1e9 * plan.connections as f64 / rate_rps),
+        _ => (0.0, 0.0),
+    };
+    Shared {
+        mode: plan.mode,
+        workload: plan.workload,
+        options: StreamOptions {
+            linger_zero: plan.linger_zero,
+        },
+        think_ns: duration_ns(plan.think_time),
+        timeout_ns,
+        sweep_ns: (timeout_ns / 16).clamp(1_000_000, 10_000_000),
+        warmup: plan.warmup,
+        duration: plan.duration,
+        open_spacing_ns: spacing,
+        open_interval_ns: interval,
+    }
+}
+
+/// Refuses plans that cannot run, saying which setting to change.
+pub fn validate(plan: &LoadPlan) -> Result<(), LoadError> {
+    if plan.connections == 0 {
+        return Err(bad_plan("zero connections: give --connections 1 or more"));
+    }
+    let udp_target = matches!(plan.target, Target::Udp(_));
+    match (plan.mode, udp_target) {
+        (Mode::Udp, false) => {
+            return Err(bad_plan("udp mode needs a UDP target (--transport udp)"));
+        }
+        (Mode::Rr | Mode::Crr | Mode::Open { .. }, true) => {
+            return Err(bad_plan(format!(
+                "{} mode needs a stream target (tcp or unix); for UDP use --mode udp",
+                plan.mode.name()
+            )));
+        }
+        _ => {}
+    }
+    if let Mode::Open { rate_rps } = plan.mode {
+        if !(rate_rps.is_finite() && rate_rps > 0.0) {
+            return Err(bad_plan("open mode needs a rate above 0 requests/s (--rate R)"));
+        }
+        if !plan.think_time.is_zero() {
+            return Err(bad_plan(
+                "think time is for the closed-loop modes; in open mode the rate sets the pace",
+            ));
+        }
+    }
+    if udp_target && plan.idle_connections > 0 {
+        return Err(bad_plan("idle connections need a stream target (tcp or unix)"));
+    }
+    if (plan.connections + plan.idle_connections) as u64 >= 1 << (64 - SEQ_BITS) {
+        return Err(bad_plan("too many connections: at most 16 million"));
+    }
+    if plan.duration.is_zero() && plan.max_requests.is_none() {
+        return Err(bad_plan("nothing bounds the run: give a duration above 0 or a request count"));
+    }
+    if plan.max_requests == Some(0) {
+        return Err(bad_plan("a request count of 0 runs nothing: give 1 or more"));
+    }
+    if plan.request_timeout.is_zero() {
+        return Err(bad_plan("the request timeout must be above 0"));
+    }
+    match plan.workload {
+        Workload::Echo { size: 0 } => {
+            return Err(bad_plan("an echo request needs at least 1 byte (--size)"));
+        }
+        Workload::Echo { size } if udp_target && !(check::UDP_SEQ_LEN..=MAX_DATAGRAM).contains(&size) => {
+            return Err(bad_plan(format!(
+                "UDP echo datagrams carry an 8-byte sequence number and fit in {MAX_DATAGRAM} bytes: \
+                 give --size between 8 and {MAX_DATAGRAM}"
+            )));
+        }
+        Workload::Synthetic { response_len, .. } if udp_target => {
+            if check::request_len(&plan.workload) > MAX_DATAGRAM
+                || RESPONSE_HEADER_LEN + response_len as usize > MAX_DATAGRAM
+            {
+                return Err(bad_plan(format!(
+                    "a synthetic datagram (request or response) must fit in {MAX_DATAGRAM} bytes"
+                )));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Raises the open-file limit to its hard limit and checks that the run fits.
+fn ensure_descriptors(plan: &LoadPlan) -> Result<(), LoadError> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return Ok(());
+    };
+    let limit = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    let need = (plan.connections + plan.idle_connections) as u64 + 64;
+    if need > limit {
+        return Err(bad_plan(format!(
+            "{need} descriptors needed but the limit is {limit}: raise it (ulimit -n) \
+             or use fewer connections"
+        )));
+    }
+    Ok(())
+}
+
+/// One connection (or one datagram) before the run, so that a target nobody
+/// listens at is one clear error instead of a report full of refusals.
+fn preflight(plan: &LoadPlan) -> Result<(), LoadError> {
+    let timeout = plan.request_timeout;
+    let unreachable =
+        |target: String| move |source: io::Error| LoadError::Unreachable { target, source };
+    match &plan.target {
+        Target::Tcp(addr) => std::net::TcpStream::connect_timeout(addr, timeout)
+            .map(drop)
+            .map_err(unreachable(addr.to_string())),
+        Target::Unix(path) => std::os::unix::net::UnixStream::connect(path)
+            .map(drop)
+            .map_err(unreachable(path.display().to_string())),
+        Target::Udp(addr) => probe_udp(*addr, &plan.workload, timeout)
+            .map_err(unreachable(format!("udp {addr}"))),
+    }
+}
+
+/// Sends a request datagram (up to three times) and waits for any answer.
+fn probe_udp(addr: SocketAddr, workload: &Workload, timeout: Duration) -> io::Result<()> {
+    let local: SocketAddr = if addr.is_ipv4() {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = std::net::UdpSocket::bind(local)?;
+    socket.connect(addr)?;
+    socket.set_read_timeout(Some((timeout / 3).max(Duration::from_millis(1))))?;
+    let mut datagram = Vec::new();
+    // A connection id no flow uses, so a late answer cannot be mistaken for one.
+    let probe_uid = (1 << (64 - SEQ_BITS)) - 1;
+    let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+    for seq in 1..=3 {
+        check::build_datagram(workload, check::request_key(probe_uid, seq), &mut datagram);
+        socket.send(&datagram)?;
+        match socket.recv(&mut buf) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("no answer to 3 datagrams within {timeout:?}"),
+    ))
+}

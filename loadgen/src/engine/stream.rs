@@ -1,0 +1,616 @@
+//! One engine thread driving stream connections (TCP or Unix domain) in the
+//! `rr`, `crr` and `open` modes, plus the idle connections held beside them.
+//!
+//! Each connection is a small state machine (see [`State`]). Responses are
+//! read into one buffer shared by the thread and checked byte by byte as they
+//! arrive; requests are generated into one write buffer. Nothing is allocated
+//! per request.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use mio::event::Event;
+use mio::{Events, Interest, Poll, Token};
+
+use super::net::{connect_error_kind, interrupted, io_error_kind, would_block, Stream, StreamTarget};
+use super::pacing::{Admit, Clock, Lifecycle, Schedule, Step, Timers, Window};
+use super::{Shared, StartGate, WorkerResult, IO_BUF};
+use crate::check::{fill_request, request_key, request_len, Progress, StreamCheck};
+use crate::plan::Mode;
+use crate::stats::{ErrorKind, Recorder};
+
+/// The timerfd's token; connection tokens are their index.
+const TIMER: Token = Token(usize::MAX - 1);
+/// Wait this long before connecting again after a failed connect.
+const CONNECT_RETRY_NS: u64 = 10_000_000;
+/// Most idle connections with a handshake in flight at once, so the server's
+/// accept backlog is not flooded while the C10K shape is set up.
+const IDLE_CONNECTS_IN_FLIGHT: usize = 256;
+const EVENTS: usize = 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// No socket; a timer (or nothing, at the end) brings the next connect.
+    Closed,
+    /// connect() issued; a writable event ends the handshake.
+    Connecting,
+    /// Connected, nothing outstanding: waiting for a timer or the next request.
+    Ready,
+    /// Connected, a request outstanding.
+    Busy,
+    /// Nothing more to do for this connection.
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Active,
+    Idle,
+}
+
+struct Conn {
+    uid: u64,
+    role: Role,
+    stream: Option<Stream>,
+    state: State,
+    timer_gen: u32,
+    connect_start_ns: u64,
+    /// A request is outstanding (in `crr`, from its connect on).
+    pending: bool,
+    admit: Admit,
+    seq: u64,
+    key: u64,
+    /// Latency starts here: the intended send time (`open`), the connect (`crr`), the send.
+    origin_ns: u64,
+    sent_ns: u64,
+    written: usize,
+    check: StreamCheck,
+    /// `open`: the index of the next request in the schedule.
+    next_k: u64,
+    schedule: Schedule,
+}
+
+/// One thread's connections, timers and measurements.
+pub(crate) struct StreamWorker<'a> {
+    shared: &'a Shared,
+    target: StreamTarget,
+    poll: Poll,
+    timers: Timers,
+    clock: Clock,
+    window: Window,
+    conns: Vec<Conn>,
+    rec: Recorder,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    req_len: usize,
+    outstanding: usize,
+    connecting: usize,
+    /// Setting up the idle connections: a failed one is not retried.
+    setup: bool,
+    life: Lifecycle,
+    budget: Option<u64>,
+}
+
+impl<'a> StreamWorker<'a> {
+    /// A worker for the active connections `active` and idle ones `idle` (global indices).
+    pub fn new(
+        shared: &'a Shared,
+        target: StreamTarget,
+        clock: Clock,
+        active: &[u64],
+        idle: &[u64],
+        budget: Option<u64>,
+    ) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let timers = Timers::new(active.len() + idle.len() + 1)?;
+        timers.register(poll.registry(), TIMER)?;
+        let conn = |uid: u64, role: Role| Conn {
+            uid,
+            role,
+            stream: None,
+            state: State::Closed,
+            timer_gen: 0,
+            connect_start_ns: 0,
+            pending: false,
+            admit: Admit::Warmup,
+            seq: 0,
+            key: 0,
+            origin_ns: 0,
+            sent_ns: 0,
+            written: 0,
+            check: StreamCheck::new(),
+            next_k: 0,
+            schedule: Schedule {
+                first_ns: 0,
+                interval_ns: 0.0,
+            },
+        };
+        let mut conns: Vec<Conn> = active.iter().map(|&u| conn(u, Role::Active)).collect();
+        conns.extend(idle.iter().map(|&u| conn(u, Role::Idle)));
+        let open = matches!(shared.mode, Mode::Open { .. });
+        Ok(StreamWorker {
+            shared,
+            target,
+            poll,
+            timers,
+            clock,
+            window: Window::new(u64::MAX, Default::default(), Default::default(), None),
+            conns,
+            rec: Recorder::new(u64::MAX, shared.duration, open, shared.mode == Mode::Crr),
+            rbuf: vec![0; IO_BUF],
+            wbuf: vec![0; IO_BUF],
+            req_len: request_len(&shared.workload),
+            outstanding: 0,
+            connecting: 0,
+            setup: true,
+            life: Lifecycle::new(0, shared.sweep_ns, shared.timeout_ns),
+            budget,
+        })
+    }
+
+    /// Opens the idle connections (a bounded number of handshakes at a time),
+    /// waits for the common start, then runs until the end and returns the measurements.
+    pub fn run(mut self, gate: &StartGate, stop: &AtomicBool) -> io::Result<WorkerResult> {
+        let mut events = Events::with_capacity(EVENTS);
+        let opened = self.open_idle(&mut events, stop);
+        let start_ns = gate.wait_start(&self.clock);
+        opened?;
+        self.setup = false;
+        self.window = Window::new(start_ns, self.shared.warmup, self.shared.duration, self.budget);
+        self.life = Lifecycle::new(start_ns, self.shared.sweep_ns, self.shared.timeout_ns);
+        self.rec.set_record_start(self.window.record_start_ns);
+        let end_ns = self.drive(&mut events, start_ns, stop)?;
+        Ok(WorkerResult {
+            ticks: self.rec.take_ticks(),
+            rec: self.rec,
+            end_ns,
+        })
+    }
+
+    fn open_idle(&mut self, events: &mut Events, stop: &AtomicBool) -> io::Result<()> {
+        let idle: Vec<usize> = (0..self.conns.len())
+            .filter(|&i| self.conns[i].role == Role::Idle)
+            .collect();
+        let mut next = 0;
+        let mut next_sweep = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let now = self.clock.now_ns();
+            while self.connecting < IDLE_CONNECTS_IN_FLIGHT && next < idle.len() {
+                self.reconnect(idle[next], now);
+                next += 1;
+            }
+            if next == idle.len() && self.connecting == 0 {
+                break;
+            }
+            if now >= next_sweep {
+                self.sweep(now);
+                next_sweep = now + self.shared.sweep_ns;
+            }
+            self.wait(events, next_sweep.saturating_sub(now))?;
+        }
+        Ok(())
+    }
+
+    /// The main loop: returns when the run is over and nothing is outstanding.
+    fn drive(&mut self, events: &mut Events, start_ns: u64, stop: &AtomicBool) -> io::Result<u64> {
+        for i in 0..self.conns.len() {
+            if self.conns[i].role != Role::Active {
+                continue;
+            }
+            match self.shared.mode {
+                Mode::Crr => self.begin_crr(i, start_ns),
+                Mode::Open { .. } => {
+                    let c = &mut self.conns[i];
+                    c.schedule = self.shared.schedule(c.uid, start_ns);
+                    self.reconnect(i, start_ns);
+                }
+                _ => self.reconnect(i, start_ns),
+            }
+        }
+        loop {
+            let now = self.clock.now_ns();
+            match self.life.step(now, stop, &mut self.window, self.outstanding) {
+                Step::Done => break,
+                Step::Abandon => {
+                    self.abandon(now);
+                    break;
+                }
+                Step::Go { sweep } => {
+                    if sweep {
+                        self.sweep(now);
+                    }
+                }
+            }
+            while let Some((i, generation)) = self.timers.pop_due(now) {
+                if self.conns[i].timer_gen == generation {
+                    self.on_timer(i, now);
+                }
+            }
+            self.timers.arm(now)?;
+            let wake = self.life.wake_ns(&self.window);
+            self.wait(events, wake.saturating_sub(now))?;
+        }
+        Ok(self.life.end_ns(self.clock.now_ns()))
+    }
+
+    /// Polls for up to `timeout_ns` and handles what became ready.
+    fn wait(&mut self, events: &mut Events, timeout_ns: u64) -> io::Result<()> {
+        let timeout = std::time::Duration::from_nanos(timeout_ns);
+        match self.poll.poll(events, Some(timeout)) {
+            Ok(()) => {}
+            // A signal (Ctrl-C) arrived: the loop looks at the stop flag.
+            Err(e) if interrupted(&e) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let now = self.clock.now_ns();
+        for event in events.iter() {
+            if event.token() == TIMER {
+                self.timers.fired();
+            } else {
+                self.on_event(event.token().0, event, now);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, i: usize, event: &Event, now: u64) {
+        let Some(c) = self.conns.get(i) else { return };
+        let (state, written) = (c.state, c.written);
+        match state {
+            State::Connecting => {
+                let result = c.stream.as_ref().map_or(Ok(false), Stream::finish_connect);
+                match result {
+                    Ok(true) => self.on_connected(i, now),
+                    // An early event: the handshake is still going on.
+                    Ok(false) => {}
+                    Err(e) => self.connect_failed(i, connect_error_kind(&e), now),
+                }
+            }
+            State::Busy => {
+                if event.is_writable() && written < self.req_len {
+                    self.write_request(i, now);
+                }
+                if self.conns[i].state == State::Busy {
+                    self.read_response(i, now);
+                }
+            }
+            State::Ready => self.read_unasked(i, now),
+            // A stale event for a socket already closed.
+            State::Closed | State::Done => {}
+        }
+    }
+
+    fn on_timer(&mut self, i: usize, now: u64) {
+        match (self.conns[i].state, self.conns[i].role) {
+            (State::Closed, Role::Active) if self.shared.mode == Mode::Crr => self.begin_crr(i, now),
+            (State::Closed, _) => self.reconnect(i, now),
+            (State::Ready, Role::Active) => self.start_request(i, now),
+            _ => {}
+        }
+    }
+
+    fn set_timer(&mut self, i: usize, at_ns: u64) {
+        let c = &mut self.conns[i];
+        c.timer_gen = c.timer_gen.wrapping_add(1);
+        self.timers.schedule(at_ns, i, c.timer_gen);
+    }
+
+    /// Opens a connection that is not carrying a request (rr, open, idle).
+    fn reconnect(&mut self, i: usize, now: u64) {
+        if self.life.closing && self.conns[i].role == Role::Active {
+            self.conns[i].state = State::Done;
+            return;
+        }
+        self.connect(i, now);
+    }
+
+    fn connect(&mut self, i: usize, now: u64) {
+        let c = &mut self.conns[i];
+        c.connect_start_ns = now;
+        let opened = Stream::connect(&self.target, self.shared.options).and_then(|mut s| {
+            self.poll
+                .registry()
+                .register(&mut s, Token(i), Interest::READABLE | Interest::WRITABLE)
+                .map(|()| s)
+        });
+        match opened {
+            Ok(s) => {
+                c.stream = Some(s);
+                c.state = State::Connecting;
+                self.connecting += 1;
+            }
+            Err(e) => {
+                self.connecting += 1; // connect_failed balances it
+                self.connect_failed(i, connect_error_kind(&e), now);
+            }
+        }
+    }
+
+    fn on_connected(&mut self, i: usize, now: u64) {
+        self.connecting -= 1;
+        let c = &mut self.conns[i];
+        c.state = State::Ready;
+        if c.role == Role::Idle {
+            return;
+        }
+        match self.shared.mode {
+            Mode::Crr => {
+                if c.admit == Admit::Recorded {
+                    self.rec.connected(now.saturating_sub(c.connect_start_ns));
+                }
+                self.send(i, now);
+            }
+            Mode::Open { .. } => self.next_open(i, now),
+            _ => self.start_request(i, now),
+        }
+    }
+
+    fn connect_failed(&mut self, i: usize, kind: ErrorKind, now: u64) {
+        self.connecting -= 1;
+        self.close(i);
+        let c = &self.conns[i];
+        if c.pending {
+            // crr: the connect was this request's first step.
+            self.finish_pending(i, now, Some(kind));
+        } else if c.role == Role::Idle || now >= self.window.record_start_ns {
+            self.rec.error(now, kind);
+        }
+        if self.setup {
+            self.conns[i].state = State::Done;
+        } else {
+            self.set_timer(i, now + CONNECT_RETRY_NS);
+        }
+    }
+
+    /// `crr`: a new request begins with a new connection.
+    fn begin_crr(&mut self, i: usize, now: u64) {
+        let admit = self.window.admit(now);
+        let c = &mut self.conns[i];
+        if admit == Admit::Closed {
+            c.state = State::Done;
+            return;
+        }
+        c.admit = admit;
+        c.origin_ns = now;
+        c.pending = true;
+        self.outstanding += 1;
+        self.connect(i, now);
+    }
+
+    /// `rr` and `open`: the next request on an established connection.
+    fn start_request(&mut self, i: usize, now: u64) {
+        let c = &mut self.conns[i];
+        let origin = match self.shared.mode {
+            Mode::Open { .. } => c.schedule.intended_ns(c.next_k),
+            _ => now,
+        };
+        let admit = self.window.admit(origin);
+        if admit == Admit::Closed {
+            c.state = State::Done;
+            return;
+        }
+        c.admit = admit;
+        c.origin_ns = origin;
+        c.pending = true;
+        self.outstanding += 1;
+        self.send(i, now);
+    }
+
+    /// `open`: send now if the schedule says so (or is behind), else wait for it.
+    fn next_open(&mut self, i: usize, now: u64) {
+        let c = &self.conns[i];
+        let intended = c.schedule.intended_ns(c.next_k);
+        if intended <= now {
+            self.start_request(i, now);
+        } else if intended < self.window.issue_end_ns {
+            self.set_timer(i, intended);
+        } else {
+            self.conns[i].state = State::Done;
+        }
+    }
+
+    fn send(&mut self, i: usize, now: u64) {
+        let c = &mut self.conns[i];
+        c.seq += 1;
+        c.key = request_key(c.uid, c.seq);
+        c.check.begin(&self.shared.workload, c.key);
+        c.written = 0;
+        c.sent_ns = now;
+        c.state = State::Busy;
+        self.write_request(i, now);
+    }
+
+    fn write_request(&mut self, i: usize, now: u64) {
+        let c = &mut self.conns[i];
+        let Some(stream) = c.stream.as_mut() else { return };
+        loop {
+            let n = fill_request(&self.shared.workload, c.key, c.written, &mut self.wbuf);
+            if n == 0 {
+                return;
+            }
+            match stream.write(&self.wbuf[..n]) {
+                Ok(m) => {
+                    c.written += m;
+                    if c.admit == Admit::Recorded {
+                        self.rec.bytes_sent += m as u64;
+                    }
+                    if m < n {
+                        // The send buffer is full: a writable event resumes.
+                        return;
+                    }
+                }
+                // The send buffer is full: a writable event resumes.
+                Err(e) if would_block(&e) => return,
+                // A signal arrived mid-call: write again.
+                Err(e) if interrupted(&e) => continue,
+                Err(e) => return self.fail(i, io_error_kind(&e), now),
+            }
+        }
+    }
+
+    fn read_response(&mut self, i: usize, now: u64) {
+        let c = &mut self.conns[i];
+        let Some(stream) = c.stream.as_mut() else { return };
+        loop {
+            match stream.read(&mut self.rbuf) {
+                // The server closed before the whole response arrived.
+                Ok(0) => return self.fail(i, ErrorKind::ShortResponse, now),
+                Ok(n) => {
+                    if c.admit == Admit::Recorded {
+                        self.rec.bytes_received += n as u64;
+                    }
+                    match c.check.feed(&self.shared.workload, &self.rbuf[..n]) {
+                        Progress::More if n == self.rbuf.len() => continue,
+                        // A short read drained the socket; the next bytes bring a new event.
+                        Progress::More => return,
+                        Progress::Done if c.written < self.req_len => {
+                            // Answered before the request was all sent: out of step.
+                            return self.fail(i, ErrorKind::Mismatch, now);
+                        }
+                        Progress::Done => {
+                            let done_ns = self.clock.now_ns();
+                            return self.complete(i, done_ns);
+                        }
+                        Progress::Fault(kind) => return self.fail(i, kind, now),
+                    }
+                }
+                // Drained; the next bytes bring a new event.
+                Err(e) if would_block(&e) => return,
+                // A signal arrived mid-call: read again.
+                Err(e) if interrupted(&e) => continue,
+                Err(e) => return self.fail(i, io_error_kind(&e), now),
+            }
+        }
+    }
+
+    /// Bytes or a close on a connection with nothing outstanding.
+    fn read_unasked(&mut self, i: usize, now: u64) {
+        let c = &mut self.conns[i];
+        let Some(stream) = c.stream.as_mut() else { return };
+        let kind = loop {
+            match stream.read(&mut self.rbuf) {
+                // The server closed a connection between requests.
+                Ok(0) => break ErrorKind::DroppedIdle,
+                // Bytes nobody asked for: the server is out of step.
+                Ok(_) => break ErrorKind::Mismatch,
+                // Nothing there: a writable edge or a stale event.
+                Err(e) if would_block(&e) => return,
+                // A signal arrived mid-call: read again.
+                Err(e) if interrupted(&e) => continue,
+                Err(e) => break io_error_kind(&e),
+            }
+        };
+        if c.role == Role::Idle || now >= self.window.record_start_ns {
+            self.rec.error(now, kind);
+        }
+        self.close(i);
+        self.reconnect(i, now);
+    }
+
+    fn complete(&mut self, i: usize, now: u64) {
+        let c = &self.conns[i];
+        let late = now.saturating_sub(c.sent_ns) > self.shared.timeout_ns;
+        self.finish_pending(i, now, late.then_some(ErrorKind::Timeout));
+        self.conns[i].state = State::Ready;
+        self.after_request(i, now);
+    }
+
+    /// A request failed on an established connection: count it, close, go on.
+    fn fail(&mut self, i: usize, kind: ErrorKind, now: u64) {
+        self.finish_pending(i, now, Some(kind));
+        self.close(i);
+        match self.shared.mode {
+            Mode::Crr => self.after_request(i, now),
+            Mode::Open { .. } => {
+                self.conns[i].next_k += 1;
+                self.reconnect(i, now);
+            }
+            _ => self.reconnect(i, now),
+        }
+    }
+
+    /// Ends the outstanding request: a sample if it succeeded, else an error.
+    fn finish_pending(&mut self, i: usize, now: u64, error: Option<ErrorKind>) {
+        let c = &mut self.conns[i];
+        if !c.pending {
+            return;
+        }
+        c.pending = false;
+        self.outstanding -= 1;
+        if c.admit != Admit::Recorded {
+            return;
+        }
+        match error {
+            Some(kind) => self.rec.error(now, kind),
+            None => {
+                let uncorrected = now.saturating_sub(c.sent_ns);
+                let open = matches!(self.shared.mode, Mode::Open { .. });
+                self.rec.success(
+                    now,
+                    now.saturating_sub(c.origin_ns),
+                    open.then_some(uncorrected),
+                );
+            }
+        }
+    }
+
+    /// What a connection does once its request is over.
+    fn after_request(&mut self, i: usize, now: u64) {
+        let think = self.shared.think_ns;
+        match self.shared.mode {
+            Mode::Crr => {
+                self.close(i);
+                if think > 0 {
+                    self.set_timer(i, now + think);
+                } else {
+                    self.begin_crr(i, now);
+                }
+            }
+            Mode::Open { .. } => {
+                self.conns[i].next_k += 1;
+                self.next_open(i, now);
+            }
+            _ if think > 0 => self.set_timer(i, now + think),
+            _ => self.start_request(i, now),
+        }
+    }
+
+    fn close(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        // Dropping the socket closes it, which also removes it from the poll set.
+        c.stream = None;
+        c.state = State::Closed;
+        c.timer_gen = c.timer_gen.wrapping_add(1);
+    }
+
+    /// Fails connects and requests older than the request timeout.
+    fn sweep(&mut self, now: u64) {
+        let timeout = self.shared.timeout_ns;
+        for i in 0..self.conns.len() {
+            let c = &self.conns[i];
+            match c.state {
+                State::Connecting if now.saturating_sub(c.connect_start_ns) > timeout => {
+                    self.connect_failed(i, ErrorKind::ConnectTimeout, now)
+                }
+                State::Busy if now.saturating_sub(c.sent_ns) > timeout => {
+                    self.fail(i, ErrorKind::Timeout, now)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The drain time is over: what is still outstanding timed out (or, after
+    /// Ctrl-C, is left out of the figures).
+    fn abandon(&mut self, now: u64) {
+        for i in 0..self.conns.len() {
+            if self.conns[i].pending {
+                if self.life.stopped {
+                    self.conns[i].admit = Admit::Warmup;
+                }
+                self.finish_pending(i, now, Some(ErrorKind::Timeout));
+                self.close(i);
+            }
+        }
+    }
+}
