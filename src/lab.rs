@@ -123,11 +123,19 @@ pub enum LabTarget {
     Unix(PathBuf),
 }
 
+/// Looks `host` up as the lab's `gethostbyname()` does: its IPv4 address if it
+/// has one (the lab servers bind IPv4; `localhost` usually lists `::1` first),
+/// else the first address.
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, LabError> {
-    (host, port)
+    let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
+        .map_err(|_| LabError::NoSuchHost)?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
         .ok_or(LabError::NoSuchHost)
 }
 

@@ -137,6 +137,12 @@ impl Server for ForkServer {
         }
 
         drop(listener);
+        // Reaching `--stop-after` ends the loop while the last children may
+        // still be serving: let them finish (a stop signal still cuts this
+        // short) instead of terminating their clients below.
+        while !ctx.stop.is_set() && !table.live().is_empty() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         std::hint::black_box(&ballast);
         sys::stop_reaping(config.reap).map_err(ServeError::setup("block SIGCHLD for shutdown"))?;
         sys::reap_all(&table.live(), SHUTDOWN_GRACE);

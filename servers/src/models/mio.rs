@@ -142,11 +142,17 @@ impl Connection {
         // reading, and the WRITABLE event that drains it brings us back here.
         while self.pending() <= max_pending {
             let n = match self.socket.read(scratch) {
-                // The peer closed; a half-read frame is its fault.
+                // The peer closed its side; a half-read frame is its fault.
+                // A half-closed peer may still be reading: output it is owed
+                // stays open for WRITABLE, which brings us back here (and this
+                // read returns 0 again) until it is all sent.
                 Ok(0) => {
                     let fault = self.session.finish().err().map(|e| e.fault());
-                    let _ = self.flush();
-                    return Turn::Close(fault);
+                    return match self.flush() {
+                        Ok(()) if fault.is_none() && self.pending() > 0 => Turn::Open,
+                        Ok(()) => Turn::Close(fault),
+                        Err(f) => Turn::Close(fault.or(Some(f))),
+                    };
                 }
                 Ok(n) => n,
                 // Drained: wait for the next READABLE edge.
@@ -239,6 +245,10 @@ impl EventLoop<'_> {
         let mut events = Events::with_capacity(1024);
         let mut next_sweep = Instant::now() + SWEEP_EVERY;
         while !self.ctx.stop.is_set() {
+            if super::quota_reached(self.ctx) && self.connections.is_empty() {
+                // `--stop-after`: every connection we took has been served.
+                break;
+            }
             let timeout = if self.retry_accept {
                 Some(super::RESOURCE_BACKOFF)
             } else if self.connections.is_empty() {
