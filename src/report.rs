@@ -36,11 +36,16 @@ pub fn write(results: &ResultSet) -> Result<Written> {
         footnote: footnote(results),
     };
     let chart_dir = results.dir.join("charts");
-    fs::create_dir_all(&chart_dir).with_context(|| format!("failed to create {}", chart_dir.display()))?;
+    fs::create_dir_all(&chart_dir)
+        .with_context(|| format!("failed to create {}", chart_dir.display()))?;
     let mut written = Vec::new();
     let mut sections = Vec::new();
     for experiment in experiments::all() {
-        if !results.measurements.iter().any(|m| m.experiment == experiment.id) {
+        if !results
+            .measurements
+            .iter()
+            .any(|m| m.experiment == experiment.id)
+        {
             continue;
         }
         let finding = (experiment.analyze)(results, &ctx);
@@ -62,9 +67,19 @@ pub fn write(results: &ResultSet) -> Result<Written> {
     let mut md = String::new();
     header(&mut md, results);
     let _ = writeln!(md, "## Verdicts\n");
-    let _ = writeln!(md, "| # | claim | verdict | the number that decides |\n| --- | --- | --- | --- |");
+    let _ = writeln!(
+        md,
+        "| # | claim | verdict | the number that decides |\n| --- | --- | --- | --- |"
+    );
     for (i, (e, f, _)) in sections.iter().enumerate() {
-        let _ = writeln!(md, "| {i} | [{}](#{}) | **{}** | {} |", short(e.claim), e.id, f.verdict.label(), f.because);
+        let _ = writeln!(
+            md,
+            "| {i} | [{}](#{}) | **{}** | {} |",
+            short(e.claim),
+            e.id,
+            f.verdict.label(),
+            f.because
+        );
     }
     let _ = writeln!(
         md,
@@ -80,7 +95,10 @@ pub fn write(results: &ResultSet) -> Result<Written> {
 
     let report = results.dir.join("REPORT.md");
     fs::write(&report, md).with_context(|| format!("failed to write {}", report.display()))?;
-    Ok(Written { report, charts: written })
+    Ok(Written {
+        report,
+        charts: written,
+    })
 }
 
 fn short(claim: &str) -> String {
@@ -91,9 +109,15 @@ fn short(claim: &str) -> String {
 fn header(md: &mut String, results: &ResultSet) {
     let info = &results.info;
     let m = &info.machine;
-    let _ = writeln!(md, "# sockbench report — what does each server design really cost?\n");
+    let _ = writeln!(
+        md,
+        "# sockbench report — what does each server design really cost?\n"
+    );
     if info.partial {
-        let _ = writeln!(md, "> **Partial run**: it was interrupted; some points are missing.\n");
+        let _ = writeln!(
+            md,
+            "> **Partial run**: it was interrupted; some points are missing.\n"
+        );
     }
     let _ = writeln!(
         md,
@@ -133,7 +157,8 @@ fn undistorted(md: &mut String, results: &ResultSet) {
         md,
         "On a small machine the load generator and the server compete for the cores, so raw throughput says as much about \
          the machine as about the server. The figures below do not depend on that sharing: the server's CPU per request \
-         (service demand), latency with one client, and memory. Collected across all experiments, per model and workload.\n"
+         (service demand), latency with one client, and memory. Collected across all experiments, per model and workload \
+         (points with a background load are left out: their server also served the background requests).\n"
     );
     let mut table = experiments::stats::Table::new(&[
         "model",
@@ -146,7 +171,7 @@ fn undistorted(md: &mut String, results: &ResultSet) {
     let mut keys: Vec<(String, String)> = results
         .measurements
         .iter()
-        .filter(|m| m.report.is_some())
+        .filter(|m| m.report.is_some() && m.background.is_none())
         .map(|m| (m.model.clone(), workload_name(m)))
         .collect();
     keys.sort();
@@ -156,9 +181,13 @@ fn undistorted(md: &mut String, results: &ResultSet) {
             let values: Vec<f64> = results
                 .measurements
                 .iter()
-                .filter(|m| m.model == model && workload_name(m) == workload)
+                .filter(|m| {
+                    m.model == model && workload_name(m) == workload && m.background.is_none()
+                })
                 .filter_map(|m| m.ok_report())
-                .filter(|r| !one_client || (r.plan.connections == 1 && r.plan.idle_connections == 0))
+                .filter(|r| {
+                    !one_client || (r.plan.connections == 1 && r.plan.idle_connections == 0)
+                })
                 .filter_map(f)
                 .collect();
             stat(&values)
@@ -168,7 +197,13 @@ fn undistorted(md: &mut String, results: &ResultSet) {
             workload.clone(),
             experiments::stats::cell(of(&experiments::stats::service_demand_us, false), 1),
             experiments::stats::cell(of(&experiments::stats::p50_us, true), 1),
-            experiments::stats::cell(of(&|r| r.server.as_ref().map(|s| s.peak_rss_kb as f64 / 1024.0), false), 1),
+            experiments::stats::cell(
+                of(
+                    &|r| r.server.as_ref().map(|s| s.peak_rss_kb as f64 / 1024.0),
+                    false,
+                ),
+                1,
+            ),
             experiments::stats::cell(of(&|r| Some(r.loadgen.utilization * 100.0), false), 0) + "%",
         ]);
     }
@@ -180,7 +215,9 @@ fn workload_name(m: &crate::results::Measurement) -> String {
         Some(r) => {
             let service = match r.plan.workload {
                 loadgen::Workload::Echo { size } => format!("echo {size} B"),
-                loadgen::Workload::Synthetic { cpu_us, wait_us, .. } => format!("synthetic cpu {cpu_us} µs, wait {wait_us} µs"),
+                loadgen::Workload::Synthetic {
+                    cpu_us, wait_us, ..
+                } => format!("synthetic cpu {cpu_us} µs, wait {wait_us} µs"),
             };
             format!("{} {service}", r.plan.mode.name())
         }
@@ -196,11 +233,19 @@ fn section(md: &mut String, i: usize, e: &experiments::Experiment, f: &Finding, 
     };
     let _ = writeln!(md, "<a id=\"{}\"></a>\n## {title}\n", e.id);
     let _ = writeln!(md, "**Claim.** {}\n", e.claim);
-    let _ = writeln!(md, "**Experiment** (`--experiments {}`). {}\n", e.id, e.method);
+    let _ = writeln!(
+        md,
+        "**Experiment** (`--experiments {}`). {}\n",
+        e.id, e.method
+    );
     let _ = writeln!(md, "**Verdict: {}** — {}.\n", f.verdict.label(), f.because);
     let _ = writeln!(md, "{}", f.table);
     for file in files {
-        let _ = writeln!(md, "![{}]({file})\n", file.trim_start_matches("charts/").trim_end_matches(".png"));
+        let _ = writeln!(
+            md,
+            "![{}]({file})\n",
+            file.trim_start_matches("charts/").trim_end_matches(".png")
+        );
     }
     if !f.notes.is_empty() {
         let _ = writeln!(md, "**Caveats** (errors are never averaged into the figures above; they are listed here):\n");
@@ -212,7 +257,11 @@ fn section(md: &mut String, i: usize, e: &experiments::Experiment, f: &Finding, 
 }
 
 fn appendix(md: &mut String, results: &ResultSet) {
-    let bad: Vec<_> = results.measurements.iter().filter(|m| m.outcome != Outcome::Ok).collect();
+    let bad: Vec<_> = results
+        .measurements
+        .iter()
+        .filter(|m| m.outcome != Outcome::Ok)
+        .collect();
     let _ = writeln!(md, "## Appendix: data\n");
     let _ = writeln!(
         md,

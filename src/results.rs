@@ -83,7 +83,13 @@ impl Measurement {
         let series: String = self
             .series
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         PathBuf::from("data")
             .join(&self.experiment)
@@ -126,7 +132,8 @@ impl ResultSet {
             );
         }
         let info: RunInfo = serde_json::from_str(
-            &fs::read_to_string(&info_path).with_context(|| format!("failed to read {}", info_path.display()))?,
+            &fs::read_to_string(&info_path)
+                .with_context(|| format!("failed to read {}", info_path.display()))?,
         )
         .with_context(|| format!("{} is not a sockbench run description", info_path.display()))?;
         let mut measurements = Vec::new();
@@ -137,9 +144,10 @@ impl ResultSet {
         }
         files.sort();
         for file in files {
-            let text = fs::read_to_string(&file).with_context(|| format!("failed to read {}", file.display()))?;
-            let m: Measurement =
-                serde_json::from_str(&text).with_context(|| format!("{} is not a measurement", file.display()))?;
+            let text = fs::read_to_string(&file)
+                .with_context(|| format!("failed to read {}", file.display()))?;
+            let m: Measurement = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a measurement", file.display()))?;
             measurements.push(m);
         }
         Ok(ResultSet {
@@ -231,7 +239,9 @@ pub fn csv_row(m: &Measurement) -> String {
                 opt(r.udp.map(|u| u.sent.to_string())),
                 opt(r.udp.map(|u| u.lost.to_string())),
                 opt(server.map(|s| format!("{:.2}", s.cpu_us_per_req))),
-                opt(server.and_then(|s| s.cpuset_us_per_req).map(|v| format!("{v:.2}"))),
+                opt(server
+                    .and_then(|s| s.cpuset_us_per_req)
+                    .map(|v| format!("{v:.2}"))),
                 opt(server.map(|s| s.peak_rss_kb.to_string())),
                 opt(server.map(|s| s.peak_processes.to_string())),
                 opt(server.map(|s| s.peak_zombies.to_string())),

@@ -46,7 +46,10 @@ pub fn default_split() -> (Option<Vec<usize>>, Option<Vec<usize>>) {
         return (None, None);
     }
     let half = cores / 2;
-    ((half..cores).collect::<Vec<_>>().into(), (0..half).collect::<Vec<_>>().into())
+    (
+        (half..cores).collect::<Vec<_>>().into(),
+        (0..half).collect::<Vec<_>>().into(),
+    )
 }
 
 /// The selected experiments, with their points filtered to the selected models.
@@ -84,7 +87,8 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     if selected.is_empty() {
         anyhow::bail!("nothing to run: no selected experiment measures the selected models");
     }
-    std::fs::create_dir_all(&config.out).with_context(|| format!("failed to create {}", config.out.display()))?;
+    std::fs::create_dir_all(&config.out)
+        .with_context(|| format!("failed to create {}", config.out.display()))?;
     if let Some(cpus) = &config.loadgen_cpus {
         crate::pin::pin_self(cpus)?;
     }
@@ -103,12 +107,15 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     };
     results::write_json(&config.out.join("run.json"), &info)?;
 
-    let total: u64 = selected.iter().map(|(_, p)| p.len() as u64).sum::<u64>() * u64::from(config.repeats);
+    let total: u64 =
+        selected.iter().map(|(_, p)| p.len() as u64).sum::<u64>() * u64::from(config.repeats);
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} (about {eta} left) {msg}")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} (about {eta} left) {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     let mut measurements = Vec::new();
     'all: for (experiment, points) in &selected {
@@ -163,14 +170,23 @@ fn server_args(point: &Point, cpus: Option<&[usize]>, unix_path: &Path) -> Vec<S
         args.extend(["--path".into(), unix_path.display().to_string()]);
     }
     if let Some(cpus) = cpus {
-        let list = cpus.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(",");
+        let list = cpus
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         args.extend(["--cpus".into(), list]);
     }
     args.extend(s.args.iter().cloned());
     args
 }
 
-fn load_plan(config: &RunConfig, spec: &LoadSpec, target: Target, server_pid: Option<u32>) -> LoadPlan {
+fn load_plan(
+    config: &RunConfig,
+    spec: &LoadSpec,
+    target: Target,
+    server_pid: Option<u32>,
+) -> LoadPlan {
     let mut plan = LoadPlan::new(target, spec.mode);
     plan.workload = spec.workload;
     plan.connections = spec.connections;
@@ -188,12 +204,20 @@ fn load_plan(config: &RunConfig, spec: &LoadSpec, target: Target, server_pid: Op
 }
 
 /// One measurement: start the server, load it, stop it, judge how it went.
-fn measure(config: &RunConfig, experiment: &str, point: &Point, repeat: u32, stop: &AtomicBool) -> Measurement {
+fn measure(
+    config: &RunConfig,
+    experiment: &str,
+    point: &Point,
+    repeat: u32,
+    stop: &AtomicBool,
+) -> Measurement {
     let socket_dir = tempfile::Builder::new().prefix("sockbench-").tempdir();
     let unix_path = socket_dir
         .as_ref()
         .map(|d| d.path().join("server.sock"))
-        .unwrap_or_else(|_| std::env::temp_dir().join(format!("sockbench-{}.sock", std::process::id())));
+        .unwrap_or_else(|_| {
+            std::env::temp_dir().join(format!("sockbench-{}.sock", std::process::id()))
+        });
     let args = server_args(point, config.server_cpus.as_deref(), &unix_path);
     let mut m = Measurement {
         experiment: experiment.to_string(),
@@ -213,7 +237,9 @@ fn measure(config: &RunConfig, experiment: &str, point: &Point, repeat: u32, sto
     let mut server = match ServerProcess::spawn(command, START_TIMEOUT) {
         Ok(s) => s,
         Err(e) => {
-            m.outcome = Outcome::ServerFailedToStart { message: e.to_string() };
+            m.outcome = Outcome::ServerFailedToStart {
+                message: e.to_string(),
+            };
             return m;
         }
     };
@@ -223,15 +249,24 @@ fn measure(config: &RunConfig, experiment: &str, point: &Point, repeat: u32, sto
         _ => Target::Unix(unix_path.clone()),
     };
     let plan = load_plan(config, &point.load, target.clone(), Some(server.pid()));
-    let background = point.background.as_ref().map(|spec| load_plan(config, spec, target, None));
+    let background = point
+        .background
+        .as_ref()
+        .map(|spec| load_plan(config, spec, target, None));
     let (report, background_report) = std::thread::scope(|scope| {
-        let bg = background.as_ref().map(|plan| scope.spawn(move || loadgen::run(plan, stop)));
+        let bg = background
+            .as_ref()
+            .map(|plan| scope.spawn(move || loadgen::run(plan, stop)));
         let report = loadgen::run(&plan, stop);
         (report, bg.map(|h| h.join()))
     });
     match report {
         Ok(r) => m.report = Some(r),
-        Err(e) => m.outcome = Outcome::LoadFailed { message: e.to_string() },
+        Err(e) => {
+            m.outcome = Outcome::LoadFailed {
+                message: e.to_string(),
+            }
+        }
     }
     if let Some(Ok(Ok(r))) = background_report {
         m.background = Some(r);
@@ -250,7 +285,9 @@ fn measure(config: &RunConfig, experiment: &str, point: &Point, repeat: u32, sto
         }
         Err(e) => {
             if m.outcome == Outcome::Ok {
-                m.outcome = Outcome::ServerCrashed { message: e.to_string() };
+                m.outcome = Outcome::ServerCrashed {
+                    message: e.to_string(),
+                };
             }
         }
     }

@@ -18,7 +18,7 @@ pub fn machine() -> Machine {
     Machine {
         hostname: proc_line("/proc/sys/kernel/hostname"),
         cpu_model: cpu_model(&cpuinfo).unwrap_or_else(|| UNKNOWN.to_string()),
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cores: online_cpus(),
         memory_kb: mem_total_kb(&meminfo).unwrap_or(0),
         kernel: proc_line("/proc/sys/kernel/osrelease"),
         rustc: env!("SOCKBENCH_RUSTC").to_string(),
@@ -57,6 +57,18 @@ fn field(text: &str, key: &str) -> Option<String> {
         let (k, v) = line.split_once(':')?;
         (k.trim() == key && !v.trim().is_empty()).then(|| v.trim().to_string())
     })
+}
+
+/// CPUs online on the machine, whatever this process is pinned to
+/// (`available_parallelism` follows the affinity mask, and the harness pins itself).
+fn online_cpus() -> usize {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_ONLN)
+        .ok()
+        .flatten()
+        .map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |n| n as usize,
+        )
 }
 
 #[cfg(test)]

@@ -148,9 +148,12 @@ fn bind_unix(path: &Path, backlog: i32) -> Result<UnixListener, BindError> {
                         path: path.to_path_buf(),
                     })
                 }
-                Err(_) => {
+                // Nobody accepts there: a server died without removing it.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                     std::fs::remove_file(path).map_err(io_err("remove the stale socket", &shown))?
                 }
+                // Anything else (permissions, say) is no proof that it is stale.
+                Err(e) => return Err(io_err("check whether a server listens on", &shown)(e)),
             }
         }
         Ok(_) => {

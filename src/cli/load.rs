@@ -121,7 +121,9 @@ impl LoadArgs {
         let target = match (transport.as_str(), &self.target, &self.path) {
             ("unix", _, Some(path)) => Target::Unix(path.clone()),
             ("unix", _, None) => bail!("--transport unix needs --path FILE"),
-            (_, _, Some(_)) => bail!("--path is for unix sockets; give --target HOST:PORT for {transport}"),
+            (_, _, Some(_)) => {
+                bail!("--path is for unix sockets; give --target HOST:PORT for {transport}")
+            }
             (_, None, None) => bail!("no target: give --target HOST:PORT or --path FILE"),
             ("udp", Some(t), None) => Target::Udp(resolve(t)?),
             (_, Some(t), None) => Target::Tcp(resolve(t)?),
@@ -184,8 +186,12 @@ pub fn execute(args: LoadArgs) -> Result<()> {
     // The first Ctrl-C ends the run (results are still written, marked
     // partial); a second one exits at once.
     let stop = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register_conditional_shutdown(signal_hook::consts::SIGINT, 1, Arc::clone(&stop))
-        .context("failed to install the SIGINT handler")?;
+    signal_hook::flag::register_conditional_shutdown(
+        signal_hook::consts::SIGINT,
+        1,
+        Arc::clone(&stop),
+    )
+    .context("failed to install the SIGINT handler")?;
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))
         .context("failed to install the SIGINT handler")?;
 

@@ -23,7 +23,10 @@ pub fn execute(args: MergeArgs) -> Result<()> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("failed to read {}", path.display()))?;
         let report = serde_json::from_str(&text).with_context(|| {
-            format!("{} is not a load result (written by sockbench load --json)", path.display())
+            format!(
+                "{} is not a load result (written by sockbench load --json)",
+                path.display()
+            )
         })?;
         reports.push(report);
     }

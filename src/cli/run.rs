@@ -54,7 +54,16 @@ pub struct RunArgs {
 
 fn default_out() -> PathBuf {
     let host = loadgen::machine::machine().hostname;
-    let host: String = host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let host: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     PathBuf::from("results").join(format!("{}-{host}", chrono::Utc::now().format("%Y-%m-%d")))
 }
 
@@ -87,9 +96,20 @@ pub fn execute(args: RunArgs) -> Result<()> {
     };
     if args.list {
         for (e, points) in runner::plan(&config)? {
-            println!("{} ({} points × {} repeats)", e.id, points.len(), config.repeats);
+            println!(
+                "{} ({} points × {} repeats)",
+                e.id,
+                points.len(),
+                config.repeats
+            );
             for p in points {
-                println!("    {} x={} [{} {}]", p.series, p.x, p.server.model, p.load.mode.name());
+                println!(
+                    "    {} x={} [{} {}]",
+                    p.series,
+                    p.x,
+                    p.server.model,
+                    p.load.mode.name()
+                );
             }
         }
         return Ok(());

@@ -4,7 +4,10 @@ use loadgen::Mode;
 use servers::Model;
 
 use super::stats::{self, bar_group, cell, Table};
-use super::{ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use super::{
+    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
+    Verdict,
+};
 use crate::charts::{BarChart, Scale};
 use crate::results::ResultSet;
 
@@ -28,19 +31,39 @@ pub fn experiment() -> Experiment {
 }
 
 fn points(_: Profile) -> Vec<Point> {
-    let mut points = vec![Point::new(UDP, 4.0, ServerSpec::new(Model::UdpIterative), LoadSpec::new(Mode::Udp).connections(4))];
+    let mut points = vec![Point::new(
+        UDP,
+        4.0,
+        ServerSpec::new(Model::UdpIterative),
+        LoadSpec::new(Mode::Udp).connections(4),
+    )];
     for model in [Model::TcpIterative, Model::Mio] {
-        points.push(Point::new(tcp_series(model, "crr"), 4.0, ServerSpec::new(model), LoadSpec::new(Mode::Crr).connections(4)));
+        points.push(Point::new(
+            tcp_series(model, "crr"),
+            4.0,
+            ServerSpec::new(model),
+            LoadSpec::new(Mode::Crr).connections(4),
+        ));
     }
     // A persistent connection per client: tcp-iterative would serve only the first, so one client there.
-    points.push(Point::new(tcp_series(Model::Mio, "rr"), 4.0, ServerSpec::new(Model::Mio), LoadSpec::new(Mode::Rr).connections(4)));
+    points.push(Point::new(
+        tcp_series(Model::Mio, "rr"),
+        4.0,
+        ServerSpec::new(Model::Mio),
+        LoadSpec::new(Mode::Rr).connections(4),
+    ));
     points
 }
 
 fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let points = results.experiment(ID);
     let names: Vec<String> = points.keys().cloned().collect();
-    let mut table = Table::new(&["server (exchange)", "server CPU µs/request", "requests/s", "p50 latency µs"]);
+    let mut table = Table::new(&[
+        "server (exchange)",
+        "server CPU µs/request",
+        "requests/s",
+        "p50 latency µs",
+    ]);
     for n in &names {
         table.row(vec![
             n.clone(),
@@ -80,7 +103,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 ),
             )
         }
-        _ => (Verdict::NoData, "UDP or TCP CRR has no usable measurement".to_string()),
+        _ => (
+            Verdict::NoData,
+            "UDP or TCP CRR has no usable measurement".to_string(),
+        ),
     };
     let charts = vec![NamedChart {
         name: "demand".into(),
@@ -88,7 +114,13 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             title: "Claim 3 — server CPU per request: datagram vs connection".into(),
             y_label: "server CPU per request (µs)".into(),
             categories: names.clone(),
-            groups: vec![bar_group("service demand", &points, &names, 4.0, stats::service_demand_us)],
+            groups: vec![bar_group(
+                "service demand",
+                &points,
+                &names,
+                4.0,
+                stats::service_demand_us,
+            )],
             footnote: ctx.footnote.clone(),
             y_scale: Scale::Linear,
         }),

@@ -6,7 +6,10 @@ use loadgen::{LoadReport, Mode};
 use servers::{Model, ServiceKind};
 
 use super::stats::{self, cell, Table};
-use super::{cpu_work, ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use super::{
+    cpu_work, ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile,
+    ServerSpec, Verdict,
+};
 use crate::charts::{LineChart, Scale};
 use crate::results::ResultSet;
 
@@ -31,11 +34,21 @@ pub fn experiment() -> Experiment {
 fn points(profile: Profile) -> Vec<Point> {
     let work = cpu_work(WORK_US);
     let mut points = Vec::new();
-    for clients in profile.sweep(&[1, 512], &[1, 64, 512, 2048], &[1, 16, 64, 256, 512, 1024, 2048, 4096]) {
-        let load = LoadSpec::new(Mode::Udp).connections(clients).workload(work).timeout(Duration::from_millis(500));
+    for clients in profile.sweep(
+        &[1, 512],
+        &[1, 64, 512, 2048],
+        &[1, 16, 64, 256, 512, 1024, 2048, 4096],
+    ) {
+        let load = LoadSpec::new(Mode::Udp)
+            .connections(clients)
+            .workload(work)
+            .timeout(Duration::from_millis(500));
         let server = ServerSpec::new(Model::UdpIterative).service(ServiceKind::Synthetic);
         points.push(Point::new(UDP, clients as f64, server, load));
-        let load = LoadSpec::new(Mode::Rr).connections(clients).workload(work).timeout(Duration::from_secs(5));
+        let load = LoadSpec::new(Mode::Rr)
+            .connections(clients)
+            .workload(work)
+            .timeout(Duration::from_secs(5));
         let server = ServerSpec::new(Model::Mio).service(ServiceKind::Synthetic);
         points.push(Point::new(TCP, clients as f64, server, load));
     }
@@ -60,7 +73,14 @@ fn kernel_drops(r: &LoadReport) -> Option<f64> {
 
 fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let points = results.experiment(ID);
-    let mut table = Table::new(&["outstanding requests", "UDP lost %", "UDP kernel buffer drops", "UDP requests/s", "TCP failed %", "TCP p99 µs"]);
+    let mut table = Table::new(&[
+        "outstanding requests",
+        "UDP lost %",
+        "UDP kernel buffer drops",
+        "UDP requests/s",
+        "TCP failed %",
+        "TCP p99 µs",
+    ]);
     let xs = stats::all_x(&points);
     for x in &xs {
         table.row(vec![
@@ -72,8 +92,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             cell(stats::at(&points, TCP, *x, stats::p99_us), 0),
         ]);
     }
-    let worst_udp = xs.iter().filter_map(|x| stats::at(&points, UDP, *x, loss_pct).map(|s| (*x, s.median))).max_by(|a, b| a.1.total_cmp(&b.1));
-    let worst_tcp = xs.iter().filter_map(|x| stats::at(&points, TCP, *x, loss_pct).map(|s| s.median)).fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let worst_udp = xs
+        .iter()
+        .filter_map(|x| stats::at(&points, UDP, *x, loss_pct).map(|s| (*x, s.median)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let worst_tcp = xs
+        .iter()
+        .filter_map(|x| stats::at(&points, TCP, *x, loss_pct).map(|s| s.median))
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
     let (verdict, because) = match (worst_udp, worst_tcp) {
         (Some((x, udp)), Some(tcp)) => {
             let verdict = if udp > 0.0 && tcp == 0.0 {
@@ -91,7 +117,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 ),
             )
         }
-        _ => (Verdict::NoData, "UDP or TCP has no usable measurement".to_string()),
+        _ => (
+            Verdict::NoData,
+            "UDP or TCP has no usable measurement".to_string(),
+        ),
     };
     let charts = vec![NamedChart {
         name: "loss".into(),

@@ -4,12 +4,19 @@ use loadgen::Mode;
 use servers::Model;
 
 use super::stats::{self, bar_group, cell, ratio, Table};
-use super::{Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use super::{
+    Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
+};
 use crate::charts::{BarChart, LineChart, Scale};
 use crate::results::ResultSet;
 
 const ID: &str = "fork-cost";
-const MODELS: [Model; 4] = [Model::TcpIterative, Model::Fork, Model::ThreadPool, Model::Mio];
+const MODELS: [Model; 4] = [
+    Model::TcpIterative,
+    Model::Fork,
+    Model::ThreadPool,
+    Model::Mio,
+];
 const BALLAST: &str = "fork, parent ballast";
 
 pub fn experiment() -> Experiment {
@@ -44,8 +51,18 @@ fn points(profile: Profile) -> Vec<Point> {
 
 fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let points = results.experiment(ID);
-    let names: Vec<String> = MODELS.iter().map(|m| m.name().to_string()).filter(|n| points.contains_key(n)).collect();
-    let mut table = Table::new(&["model", "connections/s", "server CPU µs/conn", "pinned-CPU busy µs/conn", "p50 latency µs"]);
+    let names: Vec<String> = MODELS
+        .iter()
+        .map(|m| m.name().to_string())
+        .filter(|n| points.contains_key(n))
+        .collect();
+    let mut table = Table::new(&[
+        "model",
+        "connections/s",
+        "server CPU µs/conn",
+        "pinned-CPU busy µs/conn",
+        "p50 latency µs",
+    ]);
     for n in &names {
         table.row(vec![
             n.clone(),
@@ -85,7 +102,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     };
     let mut because = because;
     if let (Some((lo_x, lo)), Some((hi_x, hi))) = (
-        points.get(BALLAST).and_then(|xs| xs.iter().next()).and_then(|(x, r)| stats::over(r, stats::throughput).map(|s| (x.0, s))),
+        points
+            .get(BALLAST)
+            .and_then(|xs| xs.iter().next())
+            .and_then(|(x, r)| stats::over(r, stats::throughput).map(|s| (x.0, s))),
         stats::at_max_x(&points, BALLAST, stats::throughput),
     ) {
         if hi_x > lo_x && lo.median > 0.0 {
@@ -103,7 +123,13 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 title: "Claim 1 — connections per second (CRR, 4 clients)".into(),
                 y_label: "connections per second".into(),
                 categories: names.clone(),
-                groups: vec![bar_group("CRR rate", &points, &names, 0.0, stats::throughput)],
+                groups: vec![bar_group(
+                    "CRR rate",
+                    &points,
+                    &names,
+                    0.0,
+                    stats::throughput,
+                )],
                 footnote: ctx.footnote.clone(),
                 y_scale: Scale::Linear,
             }),
@@ -115,8 +141,20 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 y_label: "server CPU per connection (µs)".into(),
                 categories: names.clone(),
                 groups: vec![
-                    bar_group("process tree (/proc)", &points, &names, 0.0, stats::service_demand_us),
-                    bar_group("pinned CPU busy (/proc/stat)", &points, &names, 0.0, stats::cpuset_demand_us),
+                    bar_group(
+                        "process tree (/proc)",
+                        &points,
+                        &names,
+                        0.0,
+                        stats::service_demand_us,
+                    ),
+                    bar_group(
+                        "pinned CPU busy (/proc/stat)",
+                        &points,
+                        &names,
+                        0.0,
+                        stats::cpuset_demand_us,
+                    ),
                 ],
                 footnote: ctx.footnote.clone(),
                 y_scale: Scale::Linear,

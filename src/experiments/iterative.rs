@@ -6,7 +6,10 @@ use loadgen::{Mode, Workload};
 use servers::{Model, ServiceKind};
 
 use super::stats::{self, cell, Table};
-use super::{ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use super::{
+    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
+    Verdict,
+};
 use crate::charts::{LineChart, Scale};
 use crate::results::ResultSet;
 
@@ -32,12 +35,24 @@ fn points(profile: Profile) -> Vec<Point> {
         cpu_us: 0,
         wait_us: SERVICE_US,
     };
-    let models = [Model::UdpIterative, Model::TcpIterative, Model::Fork, Model::ThreadPool];
+    let models = [
+        Model::UdpIterative,
+        Model::TcpIterative,
+        Model::Fork,
+        Model::ThreadPool,
+    ];
     let mut points = Vec::new();
     for clients in profile.sweep(&[1, 8], &[1, 4, 16], &[1, 2, 4, 8, 16, 32]) {
         for model in models {
-            let mode = if model == Model::UdpIterative { Mode::Udp } else { Mode::Crr };
-            let load = LoadSpec::new(mode).connections(clients).workload(work).timeout(Duration::from_secs(5));
+            let mode = if model == Model::UdpIterative {
+                Mode::Udp
+            } else {
+                Mode::Crr
+            };
+            let load = LoadSpec::new(mode)
+                .connections(clients)
+                .workload(work)
+                .timeout(Duration::from_secs(5));
             let server = ServerSpec::new(model).service(ServiceKind::Synthetic);
             points.push(Point::new(model.name(), clients as f64, server, load));
         }
@@ -70,7 +85,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let iterative = "tcp-iterative";
     let (verdict, because) = match (
         stats::at_max_x(&points, iterative, stats::throughput),
-        xs.first().and_then(|x| stats::at(&points, iterative, *x, stats::p50_us)),
+        xs.first()
+            .and_then(|x| stats::at(&points, iterative, *x, stats::p50_us)),
         stats::at_max_x(&points, iterative, stats::p50_us),
     ) {
         (Some((n, rate)), Some(lat1), Some((_, latn))) if lat1.median > 0.0 => {
@@ -91,7 +107,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 ),
             )
         }
-        _ => (Verdict::NoData, "tcp-iterative has no usable measurement".to_string()),
+        _ => (
+            Verdict::NoData,
+            "tcp-iterative has no usable measurement".to_string(),
+        ),
     };
     let charts = vec![
         NamedChart {

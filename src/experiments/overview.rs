@@ -6,7 +6,10 @@ use loadgen::{LoadReport, Mode};
 use servers::Model;
 
 use super::stats::{self, cell, Table};
-use super::{ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use super::{
+    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
+    Verdict,
+};
 use crate::charts::{LineChart, Scale, SpectrumChart, SpectrumSeries};
 use crate::results::ResultSet;
 
@@ -35,14 +38,33 @@ fn points(profile: Profile) -> Vec<Point> {
     let mut points = Vec::new();
     for c in profile.sweep(&[1, 16], &[1, 8, 64], &[1, 2, 4, 8, 16, 32, 64, 128]) {
         for model in CLOSED {
-            points.push(Point::new(model.name(), c as f64, ServerSpec::new(model), LoadSpec::new(Mode::Rr).connections(c)));
+            points.push(Point::new(
+                model.name(),
+                c as f64,
+                ServerSpec::new(model),
+                LoadSpec::new(Mode::Rr).connections(c),
+            ));
         }
     }
-    let rates: Vec<u32> = profile.sweep(&[5_000, 60_000], &[5_000, 20_000, 50_000, 100_000], &[2_000, 5_000, 10_000, 20_000, 35_000, 50_000, 75_000, 100_000, 150_000]);
+    let rates: Vec<u32> = profile.sweep(
+        &[5_000, 60_000],
+        &[5_000, 20_000, 50_000, 100_000],
+        &[
+            2_000, 5_000, 10_000, 20_000, 35_000, 50_000, 75_000, 100_000, 150_000,
+        ],
+    );
     for rate in rates {
         for model in OPEN {
-            let load = LoadSpec::new(Mode::Open { rate_rps: rate as f64 }).connections(OPEN_CONNECTIONS);
-            points.push(Point::new(open_series(model), rate as f64, ServerSpec::new(model), load));
+            let load = LoadSpec::new(Mode::Open {
+                rate_rps: rate as f64,
+            })
+            .connections(OPEN_CONNECTIONS);
+            points.push(Point::new(
+                open_series(model),
+                rate as f64,
+                ServerSpec::new(model),
+                load,
+            ));
         }
     }
     points
@@ -60,7 +82,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let open_refs: Vec<&str> = open_names.iter().map(String::as_str).collect();
     let open = stats::only(&all, &open_refs);
 
-    let mut table = Table::new(&["model", "connections", "requests/s", "p50 µs", "p99 µs", "server CPU µs/req"]);
+    let mut table = Table::new(&[
+        "model",
+        "connections",
+        "requests/s",
+        "p50 µs",
+        "p99 µs",
+        "server CPU µs/req",
+    ]);
     for n in &closed_names {
         for x in stats::all_x(&closed) {
             table.row(vec![
@@ -73,7 +102,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ]);
         }
     }
-    let mut open_table = Table::new(&["model", "offered req/s", "achieved req/s", "p50 µs", "p99 µs (corrected)", "p99 µs (uncorrected)"]);
+    let mut open_table = Table::new(&[
+        "model",
+        "offered req/s",
+        "achieved req/s",
+        "p50 µs",
+        "p99 µs (corrected)",
+        "p99 µs (uncorrected)",
+    ]);
     for n in &open_names {
         for x in stats::all_x(&open) {
             open_table.row(vec![
@@ -82,7 +118,12 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 cell(stats::at(&open, n, x, stats::throughput), 0),
                 cell(stats::at(&open, n, x, stats::p50_us), 1),
                 cell(stats::at(&open, n, x, stats::p99_us), 1),
-                cell(stats::at(&open, n, x, |r| r.uncorrected_latency_ns.map(|p| p.p99 as f64 / 1000.0)), 1),
+                cell(
+                    stats::at(&open, n, x, |r| {
+                        r.uncorrected_latency_ns.map(|p| p.p99 as f64 / 1000.0)
+                    }),
+                    1,
+                ),
             ]);
         }
     }
@@ -112,7 +153,11 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let lowest = stats::all_x(&open).first().copied().unwrap_or(0.0);
 
     let mut open_lines = Vec::new();
-    for (label, f) in [("p50", stats::p50_us as fn(&LoadReport) -> Option<f64>), ("p99", stats::p99_us), ("p99.9", p999_us)] {
+    for (label, f) in [
+        ("p50", stats::p50_us as fn(&LoadReport) -> Option<f64>),
+        ("p99", stats::p99_us),
+        ("p99.9", p999_us),
+    ] {
         for mut s in stats::series(&open, f) {
             s.name = format!("{} {label}", s.name.trim_end_matches(" (open loop)"));
             open_lines.push(s);
@@ -146,7 +191,9 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         NamedChart {
             name: "spectrum".into(),
             chart: ChartSpec::Spectrum(SpectrumChart {
-                title: format!("Baseline — latency distribution at {lowest} requests/s (open loop)"),
+                title: format!(
+                    "Baseline — latency distribution at {lowest} requests/s (open loop)"
+                ),
                 y_label: "latency (µs)".into(),
                 series: spectrum,
                 footnote: ctx.footnote.clone(),

@@ -6,7 +6,10 @@ use loadgen::{LoadReport, Mode};
 use servers::{Model, ServiceKind};
 
 use super::stats::{self, bar_group, cell, ratio, Table};
-use super::{cpu_work, ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use super::{
+    cpu_work, ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile,
+    ServerSpec, Verdict,
+};
 use crate::charts::{BarChart, LineChart, Scale};
 use crate::results::ResultSet;
 
@@ -39,14 +42,27 @@ fn points(profile: Profile) -> Vec<Point> {
             // Forked children and threads are capped by default; lift the caps
             // so the design, not a safety limit, is what is measured.
             let server = ServerSpec::new(model).arg("--max-children", 4096);
-            let load = LoadSpec::new(Mode::Rr).connections(2).idle(idle).timeout(Duration::from_secs(1));
+            let load = LoadSpec::new(Mode::Rr)
+                .connections(2)
+                .idle(idle)
+                .timeout(Duration::from_secs(1));
             points.push(Point::new(model.name(), idle as f64, server, load));
         }
     }
     for model in MODELS {
         let server = ServerSpec::new(model).service(ServiceKind::Synthetic);
-        let mut point = Point::new(heavy(model), HEAVY_X, server, LoadSpec::new(Mode::Rr).workload(cpu_work(0)));
-        point.background = Some(LoadSpec::new(Mode::Rr).connections(2).workload(cpu_work(HEAVY_US)).timeout(Duration::from_secs(5)));
+        let mut point = Point::new(
+            heavy(model),
+            HEAVY_X,
+            server,
+            LoadSpec::new(Mode::Rr).workload(cpu_work(0)),
+        );
+        point.background = Some(
+            LoadSpec::new(Mode::Rr)
+                .connections(2)
+                .workload(cpu_work(HEAVY_US))
+                .timeout(Duration::from_secs(5)),
+        );
         points.push(point);
     }
     points
@@ -61,7 +77,15 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let names: Vec<&str> = MODELS.iter().map(|m| m.name()).collect();
     let idle = stats::only(&all, &names);
     let xs = stats::all_x(&idle);
-    let mut table = Table::new(&["model", "idle connections", "active p50 µs", "active p99 µs", "errors", "server memory MB", "processes"]);
+    let mut table = Table::new(&[
+        "model",
+        "idle connections",
+        "active p50 µs",
+        "active p99 µs",
+        "errors",
+        "server memory MB",
+        "processes",
+    ]);
     for n in &names {
         for x in &xs {
             table.row(vec![
@@ -71,7 +95,12 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 cell(stats::at(&idle, n, *x, stats::p99_us), 1),
                 cell(stats::at(&idle, n, *x, stats::errors), 0),
                 cell(stats::at(&idle, n, *x, rss_mb), 1),
-                cell(stats::at(&idle, n, *x, |r| r.server.as_ref().map(|s| s.peak_processes as f64)), 0),
+                cell(
+                    stats::at(&idle, n, *x, |r| {
+                        r.server.as_ref().map(|s| s.peak_processes as f64)
+                    }),
+                    0,
+                ),
             ]);
         }
     }
@@ -86,11 +115,16 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     }
 
     let first = xs.first().copied();
-    let mio_flat = match (first.and_then(|x| stats::at(&idle, "mio", x, stats::p50_us)), stats::at_max_x(&idle, "mio", stats::p50_us)) {
+    let mio_flat = match (
+        first.and_then(|x| stats::at(&idle, "mio", x, stats::p50_us)),
+        stats::at_max_x(&idle, "mio", stats::p50_us),
+    ) {
         (Some(a), Some((k, b))) if a.median > 0.0 => Some((k, b.median / a.median)),
         _ => None,
     };
-    let mio_errors = stats::at_max_x(&idle, "mio", stats::errors).map(|(_, s)| s.median).unwrap_or(0.0);
+    let mio_errors = stats::at_max_x(&idle, "mio", stats::errors)
+        .map(|(_, s)| s.median)
+        .unwrap_or(0.0);
     let hol = ratio(
         stats::at(&all, &heavy(Model::Mio), HEAVY_X, stats::p99_us),
         stats::at(&all, &heavy(Model::ThreadPool), HEAVY_X, stats::p99_us),
@@ -116,7 +150,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 ),
             )
         }
-        None => (Verdict::NoData, "mio has no usable idle-connection measurement".to_string()),
+        None => (
+            Verdict::NoData,
+            "mio has no usable idle-connection measurement".to_string(),
+        ),
     };
     let charts = vec![
         NamedChart {

@@ -54,7 +54,11 @@ pub fn stat(values: &[f64]) -> Option<Stat> {
 
 /// The figure `f` over the usable repeats of one point.
 pub fn over(repeats: &[&Measurement], f: impl Fn(&LoadReport) -> Option<f64>) -> Option<Stat> {
-    let values: Vec<f64> = repeats.iter().filter_map(|m| m.ok_report()).filter_map(&f).collect();
+    let values: Vec<f64> = repeats
+        .iter()
+        .filter_map(|m| m.ok_report())
+        .filter_map(&f)
+        .collect();
     stat(&values)
 }
 
@@ -79,7 +83,12 @@ pub fn series(points: &Points<'_>, f: impl Fn(&LoadReport) -> Option<f64> + Copy
 }
 
 /// The stat of `f` for one series at one x, if measured.
-pub fn at(points: &Points<'_>, series: &str, x: f64, f: impl Fn(&LoadReport) -> Option<f64>) -> Option<Stat> {
+pub fn at(
+    points: &Points<'_>,
+    series: &str,
+    x: f64,
+    f: impl Fn(&LoadReport) -> Option<f64>,
+) -> Option<Stat> {
     points
         .get(series)?
         .iter()
@@ -88,19 +97,29 @@ pub fn at(points: &Points<'_>, series: &str, x: f64, f: impl Fn(&LoadReport) -> 
 }
 
 /// The stat of `f` for one series at its largest x.
-pub fn at_max_x(points: &Points<'_>, series: &str, f: impl Fn(&LoadReport) -> Option<f64>) -> Option<(f64, Stat)> {
+pub fn at_max_x(
+    points: &Points<'_>,
+    series: &str,
+    f: impl Fn(&LoadReport) -> Option<f64>,
+) -> Option<(f64, Stat)> {
     let (x, repeats) = points.get(series)?.iter().next_back()?;
     over(repeats, f).map(|s| (x.0, s))
 }
 
 /// Server CPU per request (service demand), in microseconds.
 pub fn service_demand_us(r: &LoadReport) -> Option<f64> {
-    r.server.as_ref().map(|s| s.cpu_us_per_req).filter(|v| *v > 0.0)
+    r.server
+        .as_ref()
+        .map(|s| s.cpu_us_per_req)
+        .filter(|v| *v > 0.0)
 }
 
 /// Busy time of the server's pinned CPUs per request, in microseconds.
 pub fn cpuset_demand_us(r: &LoadReport) -> Option<f64> {
-    r.server.as_ref().and_then(|s| s.cpuset_us_per_req).filter(|v| *v > 0.0)
+    r.server
+        .as_ref()
+        .and_then(|s| s.cpuset_us_per_req)
+        .filter(|v| *v > 0.0)
 }
 
 pub fn throughput(r: &LoadReport) -> Option<f64> {
@@ -124,7 +143,10 @@ pub fn cell(s: Option<Stat>, digits: usize) -> String {
     match s {
         None => "–".to_string(),
         Some(s) if s.n == 1 => format!("{:.*}", digits, s.median),
-        Some(s) => format!("{:.*} [{:.*}–{:.*}]", digits, s.median, digits, s.lo, digits, s.hi),
+        Some(s) => format!(
+            "{:.*} [{:.*}–{:.*}]",
+            digits, s.median, digits, s.lo, digits, s.hi
+        ),
     }
 }
 
@@ -184,7 +206,10 @@ mod tests {
         let s = stat(&v).unwrap();
         assert!(s.is_ci);
         assert_eq!(s.median, 5.0);
-        assert!(s.lo >= 1.0 && s.lo < 5.0 && s.hi > 5.0 && s.hi <= 9.0, "{s:?}");
+        assert!(
+            s.lo >= 1.0 && s.lo < 5.0 && s.hi > 5.0 && s.hi <= 9.0,
+            "{s:?}"
+        );
     }
 }
 
@@ -232,6 +257,7 @@ pub fn verdict_from_ratio(r: f64, yes: f64, no: f64) -> super::Verdict {
 
 /// Every x measured in any series, ascending.
 pub fn all_x(points: &Points<'_>) -> Vec<f64> {
-    let set: std::collections::BTreeSet<crate::results::OrderedX> = points.values().flat_map(|v| v.keys().copied()).collect();
+    let set: std::collections::BTreeSet<crate::results::OrderedX> =
+        points.values().flat_map(|v| v.keys().copied()).collect();
     set.into_iter().map(|x| x.0).collect()
 }

@@ -4,7 +4,10 @@ use loadgen::Mode;
 use servers::Model;
 
 use super::stats::{self, bar_group, cell, ratio, Table};
-use super::{ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use super::{
+    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
+    Verdict,
+};
 use crate::charts::{BarChart, Scale};
 use crate::results::ResultSet;
 
@@ -26,16 +29,41 @@ pub fn experiment() -> Experiment {
 
 fn points(_: Profile) -> Vec<Point> {
     vec![
-        Point::new(RR, 1.0, ServerSpec::new(Model::Mio), LoadSpec::new(Mode::Rr)),
-        Point::new(CRR, 1.0, ServerSpec::new(Model::Mio), LoadSpec::new(Mode::Crr)),
-        Point::new(UDP, 1.0, ServerSpec::new(Model::UdpIterative), LoadSpec::new(Mode::Udp)),
+        Point::new(
+            RR,
+            1.0,
+            ServerSpec::new(Model::Mio),
+            LoadSpec::new(Mode::Rr),
+        ),
+        Point::new(
+            CRR,
+            1.0,
+            ServerSpec::new(Model::Mio),
+            LoadSpec::new(Mode::Crr),
+        ),
+        Point::new(
+            UDP,
+            1.0,
+            ServerSpec::new(Model::UdpIterative),
+            LoadSpec::new(Mode::Udp),
+        ),
     ]
 }
 
 fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let points = results.experiment(ID);
-    let names: Vec<String> = [RR, CRR, UDP].iter().map(|s| s.to_string()).filter(|n| points.contains_key(n)).collect();
-    let mut table = Table::new(&["exchange", "p50 latency µs", "p99 latency µs", "exchanges/s", "server CPU µs/exchange"]);
+    let names: Vec<String> = [RR, CRR, UDP]
+        .iter()
+        .map(|s| s.to_string())
+        .filter(|n| points.contains_key(n))
+        .collect();
+    let mut table = Table::new(&[
+        "exchange",
+        "p50 latency µs",
+        "p99 latency µs",
+        "exchanges/s",
+        "server CPU µs/exchange",
+    ]);
     for n in &names {
         table.row(vec![
             n.clone(),
@@ -45,7 +73,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             cell(stats::at(&points, n, 1.0, stats::service_demand_us), 2),
         ]);
     }
-    let setup = ratio(stats::at(&points, CRR, 1.0, stats::p50_us), stats::at(&points, RR, 1.0, stats::p50_us));
+    let setup = ratio(
+        stats::at(&points, CRR, 1.0, stats::p50_us),
+        stats::at(&points, RR, 1.0, stats::p50_us),
+    );
     let transmit = ratio(
         stats::at(&points, RR, 1.0, stats::service_demand_us),
         stats::at(&points, UDP, 1.0, stats::service_demand_us),
@@ -69,7 +100,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 ),
             )
         }
-        _ => (Verdict::NoData, "RR, CRR or UDP has no usable measurement".to_string()),
+        _ => (
+            Verdict::NoData,
+            "RR, CRR or UDP has no usable measurement".to_string(),
+        ),
     };
     let charts = vec![
         NamedChart {
@@ -92,7 +126,13 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 title: "Claim 2 — server CPU per exchange".into(),
                 y_label: "server CPU per exchange (µs)".into(),
                 categories: names.clone(),
-                groups: vec![bar_group("service demand", &points, &names, 1.0, stats::service_demand_us)],
+                groups: vec![bar_group(
+                    "service demand",
+                    &points,
+                    &names,
+                    1.0,
+                    stats::service_demand_us,
+                )],
                 footnote: ctx.footnote.clone(),
                 y_scale: Scale::Linear,
             }),

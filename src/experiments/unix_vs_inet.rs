@@ -4,7 +4,10 @@ use loadgen::Mode;
 use servers::{Model, Transport};
 
 use super::stats::{self, cell, ratio, Table};
-use super::{ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use super::{
+    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
+    Verdict,
+};
 use crate::charts::{LineChart, Scale};
 use crate::results::ResultSet;
 
@@ -27,8 +30,18 @@ fn points(profile: Profile) -> Vec<Point> {
     let mut points = Vec::new();
     for clients in profile.sweep(&[1, 16], &[1, 4, 16], &[1, 2, 4, 8, 16, 64]) {
         let load = LoadSpec::new(Mode::Rr).connections(clients);
-        points.push(Point::new(TCP, clients as f64, ServerSpec::new(Model::Mio), load.clone()));
-        points.push(Point::new(UNIX, clients as f64, ServerSpec::new(Model::Mio).transport(Transport::Unix), load));
+        points.push(Point::new(
+            TCP,
+            clients as f64,
+            ServerSpec::new(Model::Mio),
+            load.clone(),
+        ));
+        points.push(Point::new(
+            UNIX,
+            clients as f64,
+            ServerSpec::new(Model::Mio).transport(Transport::Unix),
+            load,
+        ));
     }
     points
 }
@@ -36,7 +49,15 @@ fn points(profile: Profile) -> Vec<Point> {
 fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let points = results.experiment(ID);
     let xs = stats::all_x(&points);
-    let mut table = Table::new(&["clients", "tcp p50 µs", "unix p50 µs", "tcp req/s", "unix req/s", "tcp CPU µs/req", "unix CPU µs/req"]);
+    let mut table = Table::new(&[
+        "clients",
+        "tcp p50 µs",
+        "unix p50 µs",
+        "tcp req/s",
+        "unix req/s",
+        "tcp CPU µs/req",
+        "unix CPU µs/req",
+    ]);
     for x in &xs {
         table.row(vec![
             format!("{x}"),
@@ -49,7 +70,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         ]);
     }
     let one = xs.first().copied().unwrap_or(1.0);
-    let (verdict, because) = match ratio(stats::at(&points, UNIX, one, stats::p50_us), stats::at(&points, TCP, one, stats::p50_us)) {
+    let (verdict, because) = match ratio(
+        stats::at(&points, UNIX, one, stats::p50_us),
+        stats::at(&points, TCP, one, stats::p50_us),
+    ) {
         Some(r) => {
             let verdict = if r <= 0.9 {
                 Verdict::Supported
@@ -60,14 +84,22 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             };
             let tput = stats::at_max_x(&points, UNIX, stats::throughput)
                 .zip(stats::at_max_x(&points, TCP, stats::throughput))
-                .map(|((x, u), (_, t))| format!("; with {x} clients unix serves {:.2}× the requests per second of tcp", u.median / t.median.max(1e-9)))
+                .map(|((x, u), (_, t))| {
+                    format!(
+                        "; with {x} clients unix serves {:.2}× the requests per second of tcp",
+                        u.median / t.median.max(1e-9)
+                    )
+                })
                 .unwrap_or_default();
             (
                 verdict,
                 format!("with {one} client a Unix-domain round trip takes {r:.2}× the time of a TCP one (supported at 0.9× or less){tput}"),
             )
         }
-        None => (Verdict::NoData, "tcp or unix has no usable measurement".to_string()),
+        None => (
+            Verdict::NoData,
+            "tcp or unix has no usable measurement".to_string(),
+        ),
     };
     let charts = vec![
         NamedChart {

@@ -4,7 +4,10 @@ use loadgen::Mode;
 use servers::{Model, ReapPolicy};
 
 use super::stats::{self, cell, Table};
-use super::{ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict};
+use super::{
+    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
+    Verdict,
+};
 use crate::charts::{LineChart, Point as ChartPoint, Scale, Series};
 use crate::results::ResultSet;
 
@@ -33,7 +36,9 @@ fn points(_: Profile) -> Vec<Point> {
         .iter()
         .map(|&p| {
             let server = ServerSpec::new(Model::Fork).arg("--reap", p.name());
-            let load = LoadSpec::new(Mode::Crr).connections(32).requests(CONNECTIONS);
+            let load = LoadSpec::new(Mode::Crr)
+                .connections(32)
+                .requests(CONNECTIONS);
             Point::new(series_name(p), 0.0, server, load)
         })
         .collect()
@@ -49,7 +54,13 @@ fn zombies_peak(r: &loadgen::LoadReport) -> Option<f64> {
 
 fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let points = results.experiment(ID);
-    let mut table = Table::new(&["policy", "connections served", "zombies at the end", "peak zombies", "connections/s"]);
+    let mut table = Table::new(&[
+        "policy",
+        "connections served",
+        "zombies at the end",
+        "peak zombies",
+        "connections/s",
+    ]);
     for p in ReapPolicy::ALL {
         let n = series_name(p);
         table.row(vec![
@@ -60,8 +71,13 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             cell(stats::at(&points, &n, 0.0, stats::throughput), 0),
         ]);
     }
-    let end = |p: ReapPolicy| stats::at(&points, &series_name(p), 0.0, zombies_end).map(|s| s.median);
-    let (verdict, because) = match (end(ReapPolicy::None), end(ReapPolicy::Handler), end(ReapPolicy::Ignore)) {
+    let end =
+        |p: ReapPolicy| stats::at(&points, &series_name(p), 0.0, zombies_end).map(|s| s.median);
+    let (verdict, because) = match (
+        end(ReapPolicy::None),
+        end(ReapPolicy::Handler),
+        end(ReapPolicy::Ignore),
+    ) {
         (Some(none), Some(handler), Some(ignore)) => {
             let verdict = if none > 0.0 && handler == 0.0 && ignore == 0.0 {
                 Verdict::Supported
@@ -80,14 +96,22 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 ),
             )
         }
-        _ => (Verdict::NoData, "a reaping policy has no usable measurement".to_string()),
+        _ => (
+            Verdict::NoData,
+            "a reaping policy has no usable measurement".to_string(),
+        ),
     };
     // One repeat's timeline per policy: the first that has samples.
     let timeline: Vec<Series> = ReapPolicy::ALL
         .iter()
         .filter_map(|p| {
             let name = series_name(*p);
-            let report = points.get(&name)?.values().flatten().filter_map(|m| m.ok_report()).find(|r| r.server.is_some())?;
+            let report = points
+                .get(&name)?
+                .values()
+                .flatten()
+                .filter_map(|m| m.ok_report())
+                .find(|r| r.server.is_some())?;
             let samples = &report.server.as_ref()?.samples;
             Some(Series {
                 name,

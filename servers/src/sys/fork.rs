@@ -36,10 +36,11 @@ pub fn ensure_single_threaded() -> io::Result<()> {
 
 /// Forks. Call [`ensure_single_threaded`] once before the first fork.
 ///
-/// In the child, SIGINT/SIGTERM/SIGCHLD go back to their defaults (a child
-/// dies on SIGTERM instead of setting the parent's stop flag, and reaps
-/// nothing), and the child asks to be killed if the parent dies, so a crashed
-/// or killed server never leaves its connections' processes behind.
+/// In the child, SIGCHLD goes back to its default (the child reaps nothing);
+/// SIGINT and SIGTERM keep the stop-flag handler, so a child told to stop
+/// finishes its current request, adds its tally to the shared counters and
+/// exits within one tick. The child also asks to be killed if the parent
+/// dies, so a crashed or killed server never leaves its children behind.
 pub fn fork() -> io::Result<Forked> {
     // SAFETY: fork() is sound when the caller is single-threaded, which the
     // fork model checks with ensure_single_threaded() before it starts
@@ -48,11 +49,9 @@ pub fn fork() -> io::Result<Forked> {
     match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
         ForkResult::Parent { child } => Ok(Forked::Parent(child)),
         ForkResult::Child => {
-            for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
-                // SAFETY: installing SIG_DFL runs no handler code of ours, so
-                // it cannot break any async-signal-safety rule.
-                let _ = unsafe { signal(sig, SigHandler::SigDfl) };
-            }
+            // SAFETY: installing SIG_DFL runs no handler code of ours, so it
+            // cannot break any async-signal-safety rule.
+            let _ = unsafe { signal(Signal::SIGCHLD, SigHandler::SigDfl) };
             let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
             Ok(Forked::Child)
         }
