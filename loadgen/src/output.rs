@@ -196,6 +196,13 @@ pub fn summary(r: &LoadReport) -> String {
             "  Kernel TCP: ListenOverflows +{}, ListenDrops +{}",
             r.kernel_tcp.listen_overflows, r.kernel_tcp.listen_drops
         );
+        if r.kernel_tcp.listen_overflows > 0 {
+            let _ = writeln!(
+                out,
+                "    an accept backlog overflowed (on this host): handshakes were dropped and \
+                 retried, and a connection held idle may be dead on the server's side"
+            );
+        }
     }
     let _ = writeln!(
         out,

@@ -271,7 +271,10 @@ impl<'a> StreamWorker<'a> {
                     self.write_request(i, now);
                 }
                 if self.conns[i].state == State::Busy {
-                    self.read_response(i, now);
+                    // With the peer's FIN or an error already reported, read to
+                    // the end: no later event will announce it again.
+                    let to_end = event.is_read_closed() || event.is_error();
+                    self.read_response(i, now, to_end);
                 }
             }
             State::Ready => self.read_unasked(i, now),
@@ -448,7 +451,7 @@ impl<'a> StreamWorker<'a> {
         }
     }
 
-    fn read_response(&mut self, i: usize, now: u64) {
+    fn read_response(&mut self, i: usize, now: u64, to_end: bool) {
         let c = &mut self.conns[i];
         let Some(stream) = c.stream.as_mut() else { return };
         loop {
@@ -460,8 +463,9 @@ impl<'a> StreamWorker<'a> {
                         self.rec.bytes_received += n as u64;
                     }
                     match c.check.feed(&self.shared.workload, &self.rbuf[..n]) {
-                        Progress::More if n == self.rbuf.len() => continue,
-                        // A short read drained the socket; the next bytes bring a new event.
+                        Progress::More if n == self.rbuf.len() || to_end => continue,
+                        // A short read drained the socket; the next bytes (or
+                        // the FIN) bring a new edge-triggered event.
                         Progress::More => return,
                         Progress::Done if c.written < self.req_len => {
                             // Answered before the request was all sent: out of step.
