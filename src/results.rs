@@ -176,10 +176,22 @@ impl ResultSet {
 pub type Points<'a> = BTreeMap<String, BTreeMap<OrderedX, Vec<&'a Measurement>>>;
 
 /// An x value usable as a map key (never NaN: x values come from our own sweeps).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Debug, Clone, Copy)]
 pub struct OrderedX(pub f64);
 
+impl PartialEq for OrderedX {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
 impl Eq for OrderedX {}
+
+impl PartialOrd for OrderedX {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Ord for OrderedX {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {

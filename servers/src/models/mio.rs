@@ -385,8 +385,9 @@ impl EventLoop<'_> {
     }
 
     fn close(&mut self, key: usize, fault: Option<Fault>) {
-        let mut conn = self.connections.remove(key);
-        let _ = self.poll.registry().deregister(conn.socket.source());
+        // Dropping the socket closes it, and closing the last descriptor of a
+        // socket removes it from the epoll set: no EPOLL_CTL_DEL needed.
+        let conn = self.connections.remove(key);
         if let Some(f) = fault {
             self.ctx.counters.fault(f);
         }
