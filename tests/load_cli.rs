@@ -1,0 +1,262 @@
+//! `sockbench load` and `sockbench merge` as a user runs them, against the
+//! project's server models started as separate processes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use servers::ServerProcess;
+
+/// Load runs measure time: one at a time (the machine is small).
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn sockbench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sockbench"))
+}
+
+fn serve(args: &[&str]) -> ServerProcess {
+    let mut command = sockbench();
+    command.arg("serve").args(args);
+    ServerProcess::spawn(command, Duration::from_secs(20)).expect("server starts")
+}
+
+fn addr_of(server: &ServerProcess) -> String {
+    server.ready().addr.expect("an Internet address").to_string()
+}
+
+fn load(args: &[&str]) -> Output {
+    sockbench().arg("load").args(args).output().expect("sockbench runs")
+}
+
+/// A short run (1 s after 250 ms of warm-up) writing JSON; returns stdout and the JSON.
+fn load_json(dir: &Path, name: &str, args: &[&str]) -> (String, serde_json::Value) {
+    let json = dir.join(name);
+    let mut all = vec!["--duration", "1s", "--warmup", "250ms", "--json", json.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = load(&all);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "load {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (stdout, value)
+}
+
+fn u(v: &serde_json::Value, path: &str) -> u64 {
+    v.pointer(path)
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or_else(|| panic!("{path} missing in {v}"))
+}
+
+#[test]
+fn crr_against_the_fork_and_mio_servers_has_no_errors() {
+    let _guard = serial();
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["fork", "mio"] {
+        let server = serve(&["--model", model]);
+        let addr = addr_of(&server);
+        let (stdout, v) = load_json(
+            dir.path(),
+            "crr.json",
+            &["--target", &addr, "--mode", "crr", "--connections", "4"],
+        );
+        assert_eq!(u(&v, "/errors/total"), 0, "{model}: {stdout}");
+        assert!(u(&v, "/requests") > 50, "{model}: {stdout}");
+        assert_eq!(u(&v, "/connect_latency_ns/count"), u(&v, "/requests"), "{model}");
+        assert!(stdout.contains("Connect latency"), "{stdout}");
+        let stopped = server.stop(Duration::from_secs(5)).unwrap();
+        assert!(stopped.status.success() || stopped.killed, "{model} stopped");
+    }
+}
+
+#[test]
+fn rr_with_the_server_pid_reports_the_server_cost() {
+    let _guard = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&["--model", "mio"]);
+    let (addr, pid) = (addr_of(&server), server.pid().to_string());
+    let (stdout, v) = load_json(
+        dir.path(),
+        "rr.json",
+        &["--target", &addr, "--connections", "8", "--server-pid", &pid],
+    );
+    assert_eq!(u(&v, "/errors/total"), 0, "{stdout}");
+    assert_eq!(u(&v, "/server/pid"), server.pid() as u64);
+    let demand = v.pointer("/server/cpu_us_per_req").and_then(|x| x.as_f64()).unwrap();
+    assert!(demand > 0.0, "service demand {demand}");
+    assert!(stdout.contains(&format!("Server pid {pid}")), "{stdout}");
+    assert!(stdout.contains("us CPU/request"), "{stdout}");
+}
+
+#[test]
+fn udp_against_udp_iterative_accounts_for_every_datagram() {
+    let _guard = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&["--model", "udp-iterative"]);
+    let addr = addr_of(&server);
+    let (stdout, v) = load_json(
+        dir.path(),
+        "udp.json",
+        &["--target", &addr, "--mode", "udp", "--connections", "4", "--timeout", "100ms"],
+    );
+    let (sent, answered, lost) = (u(&v, "/udp/sent"), u(&v, "/udp/answered"), u(&v, "/udp/lost"));
+    assert!(sent > 100, "{stdout}");
+    assert_eq!(sent, answered + lost, "{stdout}");
+    for field in ["late", "duplicates", "kernel_rcvbuf_errors", "kernel_in_errors"] {
+        u(&v, &format!("/udp/{field}"));
+    }
+    assert!(stdout.contains("UDP: sent"), "{stdout}");
+}
+
+#[test]
+fn the_json_has_the_stable_fields_and_the_summary_ends_like_wrk() {
+    let _guard = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&["--model", "mio"]);
+    let addr = addr_of(&server);
+    let (stdout, v) = load_json(
+        dir.path(),
+        "open.json",
+        &["--target", &addr, "--mode", "open", "--rate", "2000", "--connections", "4"],
+    );
+    assert!(v["throughput_rps"].as_f64().unwrap() > 1900.0, "{stdout}");
+    for field in ["p50", "p90", "p99", "p999", "p9999", "max", "count"] {
+        u(&v, &format!("/latency_ns/{field}"));
+        u(&v, &format!("/uncorrected_latency_ns/{field}"));
+    }
+    assert!(v["latency_ns"]["mean"].is_f64() && v["latency_ns"]["stdev"].is_f64());
+    u(&v, "/errors/total");
+    assert_eq!(v["offered_rps"].as_f64(), Some(2000.0));
+    assert_eq!(v["plan"]["mode"]["mode"], "open");
+    for field in ["cpu_model", "cores", "kernel", "rustc", "git_revision"] {
+        assert!(!v["machine"][field].is_null(), "machine.{field}");
+    }
+    assert!(v["histogram_v2"].as_str().unwrap().len() > 20);
+    assert!(v["interval_log"].as_str().unwrap().contains("Tag=latency,"));
+    assert_eq!(v["timeline"].as_array().unwrap().len(), 1);
+    assert_eq!(v["partial"], false);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[lines.len() - 2].starts_with("Requests/sec:"), "{stdout}");
+    assert!(lines[lines.len() - 1].starts_with("Transfer/sec:"), "{stdout}");
+    assert!(stdout.contains("uncorrected"), "{stdout}");
+    assert!(stdout.contains("Offered 2000.00 req/s"), "{stdout}");
+}
+
+#[test]
+fn merge_combines_two_results() {
+    let _guard = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&["--model", "mio"]);
+    let addr = addr_of(&server);
+    let (_, a) = load_json(dir.path(), "a.json", &["--target", &addr]);
+    let (_, b) = load_json(dir.path(), "b.json", &["--target", &addr, "--connections", "2"]);
+    let merged = dir.path().join("merged.json");
+    let out = sockbench()
+        .arg("merge")
+        .arg(dir.path().join("a.json"))
+        .arg(dir.path().join("b.json"))
+        .arg("--json")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.starts_with("Merged 2 runs"), "{stdout}");
+    assert!(stdout.contains("Requests/sec:"), "{stdout}");
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    assert_eq!(u(&m, "/requests"), u(&a, "/requests") + u(&b, "/requests"));
+    assert_eq!(u(&m, "/latency_ns/count"), u(&m, "/requests"));
+    assert_eq!(u(&m, "/plan/connections"), 3);
+
+    // A file that is not a result is a one-line error.
+    let bogus = dir.path().join("bogus.json");
+    std::fs::write(&bogus, "{}").unwrap();
+    let out = sockbench().arg("merge").arg(&bogus).output().unwrap();
+    assert_one_line_error(&out, "not a load result");
+}
+
+#[test]
+fn ten_thousand_connections_from_one_process() {
+    let _guard = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&["--model", "mio"]);
+    let addr = addr_of(&server);
+    let started = Instant::now();
+    let (stdout, v) = load_json(
+        dir.path(),
+        "c10k.json",
+        &["--target", &addr, "--connections", "10", "--idle", "9990", "--timeout", "5s"],
+    );
+    assert_eq!(u(&v, "/errors/total"), 0, "{stdout}");
+    assert_eq!(u(&v, "/plan/idle_connections"), 9990);
+    assert!(u(&v, "/requests") > 100, "{stdout}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn ctrl_c_writes_partial_results() {
+    let _guard = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&["--model", "mio"]);
+    let json = dir.path().join("partial.json");
+    let child = sockbench()
+        .args(["load", "--target", &addr_of(&server), "--duration", "30s", "--warmup", "0s"])
+        .arg("--json")
+        .arg(&json)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["partial"], true);
+    assert!(u(&v, "/requests") > 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PARTIAL"));
+}
+
+fn assert_one_line_error(out: &Output, hint: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "should fail: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(hint), "'{stderr}' should mention '{hint}'");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+}
+
+#[test]
+fn bad_input_is_a_one_line_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--target", "127.0.0.1:9", "--mode", "zigzag"], "unknown mode"),
+        (vec!["--target", "127.0.0.1:9", "--transport", "sctp"], "unknown transport"),
+        (vec!["--mode", "rr"], "no target"),
+        (vec!["--target", "127.0.0.1:9", "--rate", "100"], "--rate applies to --mode open"),
+        (vec!["--target", "127.0.0.1:9", "--mode", "open"], "needs --rate"),
+        (vec!["--target", "127.0.0.1:9", "--connections", "0"], "zero connections"),
+        (vec!["--target", "nosuchhost.invalid:80"], "cannot resolve"),
+        (vec!["--target", "127.0.0.1:9", "--service", "gopher"], "unknown service"),
+        (vec!["--target", "127.0.0.1:9", "--transport", "unix"], "needs --path"),
+        (vec!["--target", &dead, "--duration", "1s"], "nothing answers"),
+        (vec!["--path", "/nonexistent/sock", "--duration", "1s"], "nothing answers"),
+    ];
+    for (args, hint) in cases {
+        let out = load(&args);
+        assert_one_line_error(&out, hint);
+    }
+}
