@@ -25,17 +25,32 @@ fn serve(args: &[&str]) -> ServerProcess {
 }
 
 fn addr_of(server: &ServerProcess) -> String {
-    server.ready().addr.expect("an Internet address").to_string()
+    server
+        .ready()
+        .addr
+        .expect("an Internet address")
+        .to_string()
 }
 
 fn load(args: &[&str]) -> Output {
-    sockbench().arg("load").args(args).output().expect("sockbench runs")
+    sockbench()
+        .arg("load")
+        .args(args)
+        .output()
+        .expect("sockbench runs")
 }
 
 /// A short run (1 s after 250 ms of warm-up) writing JSON; returns stdout and the JSON.
 fn load_json(dir: &Path, name: &str, args: &[&str]) -> (String, serde_json::Value) {
     let json = dir.join(name);
-    let mut all = vec!["--duration", "1s", "--warmup", "250ms", "--json", json.to_str().unwrap()];
+    let mut all = vec![
+        "--duration",
+        "1s",
+        "--warmup",
+        "250ms",
+        "--json",
+        json.to_str().unwrap(),
+    ];
     all.extend_from_slice(args);
     let out = load(&all);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -68,10 +83,17 @@ fn crr_against_the_fork_and_mio_servers_has_no_errors() {
         );
         assert_eq!(u(&v, "/errors/total"), 0, "{model}: {stdout}");
         assert!(u(&v, "/requests") > 50, "{model}: {stdout}");
-        assert_eq!(u(&v, "/connect_latency_ns/count"), u(&v, "/requests"), "{model}");
+        assert_eq!(
+            u(&v, "/connect_latency_ns/count"),
+            u(&v, "/requests"),
+            "{model}"
+        );
         assert!(stdout.contains("Connect latency"), "{stdout}");
         let stopped = server.stop(Duration::from_secs(5)).unwrap();
-        assert!(stopped.status.success() || stopped.killed, "{model} stopped");
+        assert!(
+            stopped.status.success() || stopped.killed,
+            "{model} stopped"
+        );
     }
 }
 
@@ -84,11 +106,21 @@ fn rr_with_the_server_pid_reports_the_server_cost() {
     let (stdout, v) = load_json(
         dir.path(),
         "rr.json",
-        &["--target", &addr, "--connections", "8", "--server-pid", &pid],
+        &[
+            "--target",
+            &addr,
+            "--connections",
+            "8",
+            "--server-pid",
+            &pid,
+        ],
     );
     assert_eq!(u(&v, "/errors/total"), 0, "{stdout}");
     assert_eq!(u(&v, "/server/pid"), server.pid() as u64);
-    let demand = v.pointer("/server/cpu_us_per_req").and_then(|x| x.as_f64()).unwrap();
+    let demand = v
+        .pointer("/server/cpu_us_per_req")
+        .and_then(|x| x.as_f64())
+        .unwrap();
     assert!(demand > 0.0, "service demand {demand}");
     assert!(stdout.contains(&format!("Server pid {pid}")), "{stdout}");
     assert!(stdout.contains("us CPU/request"), "{stdout}");
@@ -103,12 +135,30 @@ fn udp_against_udp_iterative_accounts_for_every_datagram() {
     let (stdout, v) = load_json(
         dir.path(),
         "udp.json",
-        &["--target", &addr, "--mode", "udp", "--connections", "4", "--timeout", "100ms"],
+        &[
+            "--target",
+            &addr,
+            "--mode",
+            "udp",
+            "--connections",
+            "4",
+            "--timeout",
+            "100ms",
+        ],
     );
-    let (sent, answered, lost) = (u(&v, "/udp/sent"), u(&v, "/udp/answered"), u(&v, "/udp/lost"));
+    let (sent, answered, lost) = (
+        u(&v, "/udp/sent"),
+        u(&v, "/udp/answered"),
+        u(&v, "/udp/lost"),
+    );
     assert!(sent > 100, "{stdout}");
     assert_eq!(sent, answered + lost, "{stdout}");
-    for field in ["late", "duplicates", "kernel_rcvbuf_errors", "kernel_in_errors"] {
+    for field in [
+        "late",
+        "duplicates",
+        "kernel_rcvbuf_errors",
+        "kernel_in_errors",
+    ] {
         u(&v, &format!("/udp/{field}"));
     }
     assert!(stdout.contains("UDP: sent"), "{stdout}");
@@ -123,7 +173,16 @@ fn the_json_has_the_stable_fields_and_the_summary_ends_like_wrk() {
     let (stdout, v) = load_json(
         dir.path(),
         "open.json",
-        &["--target", &addr, "--mode", "open", "--rate", "2000", "--connections", "4"],
+        &[
+            "--target",
+            &addr,
+            "--mode",
+            "open",
+            "--rate",
+            "2000",
+            "--connections",
+            "4",
+        ],
     );
     assert!(v["throughput_rps"].as_f64().unwrap() > 1900.0, "{stdout}");
     for field in ["p50", "p90", "p99", "p999", "p9999", "max", "count"] {
@@ -142,8 +201,14 @@ fn the_json_has_the_stable_fields_and_the_summary_ends_like_wrk() {
     assert_eq!(v["timeline"].as_array().unwrap().len(), 1);
     assert_eq!(v["partial"], false);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[lines.len() - 2].starts_with("Requests/sec:"), "{stdout}");
-    assert!(lines[lines.len() - 1].starts_with("Transfer/sec:"), "{stdout}");
+    assert!(
+        lines[lines.len() - 2].starts_with("Requests/sec:"),
+        "{stdout}"
+    );
+    assert!(
+        lines[lines.len() - 1].starts_with("Transfer/sec:"),
+        "{stdout}"
+    );
     assert!(stdout.contains("uncorrected"), "{stdout}");
     assert!(stdout.contains("Offered 2000.00 req/s"), "{stdout}");
 }
@@ -155,7 +220,11 @@ fn merge_combines_two_results() {
     let server = serve(&["--model", "mio"]);
     let addr = addr_of(&server);
     let (_, a) = load_json(dir.path(), "a.json", &["--target", &addr]);
-    let (_, b) = load_json(dir.path(), "b.json", &["--target", &addr, "--connections", "2"]);
+    let (_, b) = load_json(
+        dir.path(),
+        "b.json",
+        &["--target", &addr, "--connections", "2"],
+    );
     let merged = dir.path().join("merged.json");
     let out = sockbench()
         .arg("merge")
@@ -166,10 +235,15 @@ fn merge_combines_two_results() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.starts_with("Merged 2 runs"), "{stdout}");
     assert!(stdout.contains("Requests/sec:"), "{stdout}");
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
     assert_eq!(u(&m, "/requests"), u(&a, "/requests") + u(&b, "/requests"));
     assert_eq!(u(&m, "/latency_ns/count"), u(&m, "/requests"));
     assert_eq!(u(&m, "/plan/connections"), 3);
@@ -191,7 +265,16 @@ fn ten_thousand_connections_from_one_process() {
     let (stdout, v) = load_json(
         dir.path(),
         "c10k.json",
-        &["--target", &addr, "--connections", "10", "--idle", "9990", "--timeout", "5s"],
+        &[
+            "--target",
+            &addr,
+            "--connections",
+            "10",
+            "--idle",
+            "9990",
+            "--timeout",
+            "5s",
+        ],
     );
     assert_eq!(u(&v, "/errors/total"), 0, "{stdout}");
     assert_eq!(u(&v, "/plan/idle_connections"), 9990);
@@ -206,7 +289,15 @@ fn ctrl_c_writes_partial_results() {
     let server = serve(&["--model", "mio"]);
     let json = dir.path().join("partial.json");
     let child = sockbench()
-        .args(["load", "--target", &addr_of(&server), "--duration", "30s", "--warmup", "0s"])
+        .args([
+            "load",
+            "--target",
+            &addr_of(&server),
+            "--duration",
+            "30s",
+            "--warmup",
+            "0s",
+        ])
         .arg("--json")
         .arg(&json)
         .stdout(std::process::Stdio::piped())
@@ -222,7 +313,8 @@ fn ctrl_c_writes_partial_results() {
     let out = child.wait_with_output().unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["partial"], true);
     assert!(u(&v, "/requests") > 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("PARTIAL"));
@@ -234,7 +326,10 @@ fn assert_one_line_error(out: &Output, hint: &str) {
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert!(stderr.contains(hint), "'{stderr}' should mention '{hint}'");
-    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -243,17 +338,44 @@ fn bad_input_is_a_one_line_error() {
     let dead = listener.local_addr().unwrap().to_string();
     drop(listener);
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--target", "127.0.0.1:9", "--mode", "zigzag"], "unknown mode"),
-        (vec!["--target", "127.0.0.1:9", "--transport", "sctp"], "unknown transport"),
+        (
+            vec!["--target", "127.0.0.1:9", "--mode", "zigzag"],
+            "unknown mode",
+        ),
+        (
+            vec!["--target", "127.0.0.1:9", "--transport", "sctp"],
+            "unknown transport",
+        ),
         (vec!["--mode", "rr"], "no target"),
-        (vec!["--target", "127.0.0.1:9", "--rate", "100"], "--rate applies to --mode open"),
-        (vec!["--target", "127.0.0.1:9", "--mode", "open"], "needs --rate"),
-        (vec!["--target", "127.0.0.1:9", "--connections", "0"], "zero connections"),
+        (
+            vec!["--target", "127.0.0.1:9", "--rate", "100"],
+            "--rate applies to --mode open",
+        ),
+        (
+            vec!["--target", "127.0.0.1:9", "--mode", "open"],
+            "needs --rate",
+        ),
+        (
+            vec!["--target", "127.0.0.1:9", "--connections", "0"],
+            "zero connections",
+        ),
         (vec!["--target", "nosuchhost.invalid:80"], "cannot resolve"),
-        (vec!["--target", "127.0.0.1:9", "--service", "gopher"], "unknown service"),
-        (vec!["--target", "127.0.0.1:9", "--transport", "unix"], "needs --path"),
-        (vec!["--target", &dead, "--duration", "1s"], "nothing answers"),
-        (vec!["--path", "/nonexistent/sock", "--duration", "1s"], "nothing answers"),
+        (
+            vec!["--target", "127.0.0.1:9", "--service", "gopher"],
+            "unknown service",
+        ),
+        (
+            vec!["--target", "127.0.0.1:9", "--transport", "unix"],
+            "needs --path",
+        ),
+        (
+            vec!["--target", &dead, "--duration", "1s"],
+            "nothing answers",
+        ),
+        (
+            vec!["--path", "/nonexistent/sock", "--duration", "1s"],
+            "nothing answers",
+        ),
     ];
     for (args, hint) in cases {
         let out = load(&args);

@@ -68,9 +68,7 @@ pub fn pattern_byte(key: u64, i: usize) -> u8 {
 pub fn request_len(workload: &Workload) -> usize {
     match *workload {
         Workload::Echo { size } => size,
-        Workload::Synthetic { payload_len, .. } => {
-            wire::REQUEST_HEADER_LEN + payload_len as usize
-        }
+        Workload::Synthetic { payload_len, .. } => wire::REQUEST_HEADER_LEN + payload_len as usize,
     }
 }
 
@@ -313,7 +311,11 @@ pub fn check_datagram(workload: &Workload, uid: u64, data: &[u8]) -> Answer {
                 .enumerate()
                 .all(|(i, &b)| b == wire::body_byte(h.tag, i));
             match seq {
-                Some(seq) if h.body_len == response_len && body.len() == response_len as usize && body_ok => {
+                Some(seq)
+                    if h.body_len == response_len
+                        && body.len() == response_len as usize
+                        && body_ok =>
+                {
                     Answer::Ok { seq }
                 }
                 _ => Answer::Fault {
@@ -362,7 +364,10 @@ mod tests {
         assert_eq!(c.feed(&ECHO, &stale), Progress::Fault(ErrorKind::Mismatch));
         let other_conn = whole_request(&ECHO, request_key(4, 7));
         c.begin(&ECHO, key);
-        assert_eq!(c.feed(&ECHO, &other_conn), Progress::Fault(ErrorKind::Mismatch));
+        assert_eq!(
+            c.feed(&ECHO, &other_conn),
+            Progress::Fault(ErrorKind::Mismatch)
+        );
 
         let mut long = req.clone();
         long.push(0);
@@ -391,12 +396,18 @@ mod tests {
         let mut wrong_tag = Vec::new();
         wire::emit_ok_response(&mut wrong_tag, key + 1, 300);
         c.begin(&SYN, key);
-        assert_eq!(c.feed(&SYN, &wrong_tag), Progress::Fault(ErrorKind::Mismatch));
+        assert_eq!(
+            c.feed(&SYN, &wrong_tag),
+            Progress::Fault(ErrorKind::Mismatch)
+        );
 
         let mut err = Vec::new();
         wire::emit_error_response(&mut err, key, &wire::FrameError::BadMagic { found: [0; 4] });
         c.begin(&SYN, key);
-        assert_eq!(c.feed(&SYN, &err[..20]), Progress::Fault(ErrorKind::ServerError));
+        assert_eq!(
+            c.feed(&SYN, &err[..20]),
+            Progress::Fault(ErrorKind::ServerError)
+        );
 
         let mut corrupt = resp.clone();
         corrupt[200] ^= 1;
@@ -413,10 +424,16 @@ mod tests {
         assert_eq!(&d[..8], &41u64.to_be_bytes());
         assert_eq!(check_datagram(&w, 9, &d), Answer::Ok { seq: 41 });
         // Another flow's datagram, a corrupt byte, a short one: all wrong.
-        assert!(matches!(check_datagram(&w, 8, &d), Answer::Fault { seq: Some(41), .. }));
+        assert!(matches!(
+            check_datagram(&w, 8, &d),
+            Answer::Fault { seq: Some(41), .. }
+        ));
         d[30] ^= 0xff;
         assert!(matches!(check_datagram(&w, 9, &d), Answer::Fault { .. }));
-        assert!(matches!(check_datagram(&w, 9, &d[..4]), Answer::Fault { seq: None, .. }));
+        assert!(matches!(
+            check_datagram(&w, 9, &d[..4]),
+            Answer::Fault { seq: None, .. }
+        ));
 
         let s = Workload::Synthetic {
             payload_len: 0,
@@ -430,6 +447,9 @@ mod tests {
         wire::emit_ok_response(&mut resp, request_key(2, 5), 50);
         assert_eq!(check_datagram(&s, 2, &resp), Answer::Ok { seq: 5 });
         resp.pop();
-        assert!(matches!(check_datagram(&s, 2, &resp), Answer::Fault { seq: Some(5), .. }));
+        assert!(matches!(
+            check_datagram(&s, 2, &resp),
+            Answer::Fault { seq: Some(5), .. }
+        ));
     }
 }

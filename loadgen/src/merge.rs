@@ -22,7 +22,9 @@ pub enum MergeError {
     #[error("nothing to merge: give one or more result files")]
     Empty,
     /// The runs measured different things: merge only runs of one mode and workload.
-    #[error("run {index} is {found} but run 1 is {expected}: merge only runs of one mode and workload")]
+    #[error(
+        "run {index} is {found} but run 1 is {expected}: merge only runs of one mode and workload"
+    )]
     Different {
         index: usize,
         found: String,
@@ -82,11 +84,8 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, MergeError> {
     merged.histogram_v2 = encode(&latency)?;
     merged.uncorrected_latency_ns = uncorrected.as_ref().map(stats::percentiles);
     merged.uncorrected_histogram_v2 = uncorrected.as_ref().map(encode).transpose()?;
-    merged.connect_latency_ns = match &connect {
-        Some(h) => Some(stats::percentiles(h)),
-        // Older results without a connect histogram cannot be merged exactly.
-        None => None,
-    };
+    // Older results without a connect histogram cannot be merged exactly: none then.
+    merged.connect_latency_ns = connect.as_ref().map(stats::percentiles);
     merged.connect_histogram_v2 = connect.as_ref().map(encode).transpose()?;
 
     let rest = &reports[1..];
@@ -193,7 +192,11 @@ fn merge_timelines(reports: &[LoadReport]) -> Result<(Vec<Tick>, String), MergeE
         }
     }
     for (tick, h) in ticks.iter_mut().zip(&histograms) {
-        tick.p99_ns = if h.is_empty() { 0 } else { h.value_at_quantile(0.99) };
+        tick.p99_ns = if h.is_empty() {
+            0
+        } else {
+            h.value_at_quantile(0.99)
+        };
     }
     let start = start.map_or_else(SystemTime::now, |s| UNIX_EPOCH + s);
     let comment = format!("sockbench merge of {} runs", reports.len());

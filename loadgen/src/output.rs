@@ -90,7 +90,11 @@ pub fn summary(r: &LoadReport) -> String {
         plan.mode.name(),
         target_name(&plan.target),
         humanish(plan.warmup.as_secs_f64()),
-        if r.partial { " [PARTIAL: interrupted]" } else { "" }
+        if r.partial {
+            " [PARTIAL: interrupted]"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         out,
@@ -108,7 +112,12 @@ pub fn summary(r: &LoadReport) -> String {
                 "  Latency (from intended send time)   uncorrected (service time)"
             );
             for ((name, c), (_, s)) in rows(&r.latency_ns).into_iter().zip(rows(u)) {
-                let _ = writeln!(out, "    {name:<7} {:>12}          {:>12}", cell(name, c), cell(name, s));
+                let _ = writeln!(
+                    out,
+                    "    {name:<7} {:>12}          {:>12}",
+                    cell(name, c),
+                    cell(name, s)
+                );
             }
         }
         None => {
@@ -137,7 +146,12 @@ pub fn summary(r: &LoadReport) -> String {
         format_bytes(r.bytes_sent as f64)
     );
     if r.errors.total > 0 {
-        let _ = writeln!(out, "  Errors: {} ({})", r.errors.total, error_kinds(&r.errors));
+        let _ = writeln!(
+            out,
+            "  Errors: {} ({})",
+            r.errors.total,
+            error_kinds(&r.errors)
+        );
     }
     if r.errors.ports_exhausted > 0 {
         let _ = writeln!(
@@ -157,7 +171,13 @@ pub fn summary(r: &LoadReport) -> String {
             out,
             "  UDP: sent {}, answered {}, lost {} ({lost_pct:.2}%), late {}, duplicates {}; \
              kernel RcvbufErrors +{}, InErrors +{}",
-            u.sent, u.answered, u.lost, u.late, u.duplicates, u.kernel_rcvbuf_errors, u.kernel_in_errors
+            u.sent,
+            u.answered,
+            u.lost,
+            u.late,
+            u.duplicates,
+            u.kernel_rcvbuf_errors,
+            u.kernel_in_errors
         );
     }
     if let Some(offered) = r.offered_rps {

@@ -405,7 +405,10 @@ mod tests {
         assert_eq!(t.ticks[1].t_s, 2.0);
         assert!(t.ticks[1].p99_ns >= 300);
         let log = interval_log(&t.histograms, &t.ticks, SystemTime::now(), "test").unwrap();
-        let intervals = log.lines().filter(|l| l.starts_with("Tag=latency,")).count();
+        let intervals = log
+            .lines()
+            .filter(|l| l.starts_with("Tag=latency,"))
+            .count();
         assert_eq!(intervals, 2);
     }
 }

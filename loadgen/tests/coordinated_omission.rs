@@ -47,32 +47,61 @@ fn open_loop_sees_the_stall_that_closed_loop_hides() {
     // The stall delayed ~300 of the 1500 requests, by up to 300 ms: a fifth of the samples.
     let open_p = open.latency_ns;
     assert!(open_p.max >= STALL_NS * 9 / 10, "open max {}", open_p.max);
-    assert!(open_p.p99 >= STALL_NS * 3 / 4, "open p99 {} should show the stall", open_p.p99);
-    assert!(open_p.p90 >= STALL_NS / 4, "open p90 {} should show the stall", open_p.p90);
+    assert!(
+        open_p.p99 >= STALL_NS * 3 / 4,
+        "open p99 {} should show the stall",
+        open_p.p99
+    );
+    assert!(
+        open_p.p90 >= STALL_NS / 4,
+        "open p90 {} should show the stall",
+        open_p.p90
+    );
 
     // The uncorrected (service time) view sees one slow answer only.
     let service = open.uncorrected_latency_ns.unwrap();
     assert!(service.max >= STALL_NS * 9 / 10);
-    assert!(service.p99 < STALL_NS / 10, "uncorrected p99 {}", service.p99);
+    assert!(
+        service.p99 < STALL_NS / 10,
+        "uncorrected p99 {}",
+        service.p99
+    );
 
     // Closed loop: one slow sample among thousands; p99 hides the stall.
     let closed_p = closed.latency_ns;
-    assert!(closed_p.max >= STALL_NS * 9 / 10, "closed max {}", closed_p.max);
-    assert!(closed_p.p99 < STALL_NS / 10, "closed p99 {} hides the stall", closed_p.p99);
+    assert!(
+        closed_p.max >= STALL_NS * 9 / 10,
+        "closed max {}",
+        closed_p.max
+    );
+    assert!(
+        closed_p.p99 < STALL_NS / 10,
+        "closed p99 {} hides the stall",
+        closed_p.p99
+    );
     assert!(open_p.p99 > 5 * closed_p.p99);
 }
 
 #[test]
 fn open_loop_offers_the_rate_asked_for() {
     let _guard = serial();
-    let server = common::FaultyServer::start(loadgen::Workload::Echo { size: 64 }, common::Fault::None, 0);
+    let server =
+        common::FaultyServer::start(loadgen::Workload::Echo { size: 64 }, common::Fault::None, 0);
     let mut p = plan(Target::Tcp(server.addr), Mode::Open { rate_rps: 2000.0 });
     p.connections = 4;
     let r = loadgen::run(&p, &AtomicBool::new(false)).unwrap();
     assert_eq!(r.offered_rps, Some(2000.0));
     assert_eq!(r.errors.total, 0);
-    assert!((1990..=2000).contains(&r.requests), "{} requests", r.requests);
-    assert!((r.throughput_rps - 2000.0).abs() < 40.0, "{} req/s", r.throughput_rps);
+    assert!(
+        (1990..=2000).contains(&r.requests),
+        "{} requests",
+        r.requests
+    );
+    assert!(
+        (r.throughput_rps - 2000.0).abs() < 40.0,
+        "{} req/s",
+        r.throughput_rps
+    );
     // Corrected latency is never below the service time it includes.
     let u = r.uncorrected_latency_ns.unwrap();
     assert!(r.latency_ns.p50 >= u.p50);

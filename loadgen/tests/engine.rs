@@ -37,7 +37,10 @@ fn assert_clean(r: &LoadReport, what: &str) {
     assert_eq!(r.errors, LoadErrors::default(), "{what}");
     assert!(r.requests > 50, "{what}: {} requests", r.requests);
     assert_eq!(r.latency_ns.count, r.requests, "{what}");
-    assert!(r.latency_ns.p50 > 0 && r.latency_ns.p50 <= r.latency_ns.p99, "{what}");
+    assert!(
+        r.latency_ns.p50 > 0 && r.latency_ns.p50 <= r.latency_ns.p99,
+        "{what}"
+    );
     assert!(!r.partial, "{what}");
 }
 
@@ -63,11 +66,18 @@ fn every_stream_mode_runs_clean_against_mio_over_tcp_and_unix() {
                 let r = run(&p);
                 let what = format!("{transport:?} {service:?} {}", mode.name());
                 assert_clean(&r, &what);
-                let size = (loadgen::check::request_len(&workload), loadgen::check::response_len(&workload));
+                let size = (
+                    loadgen::check::request_len(&workload),
+                    loadgen::check::response_len(&workload),
+                );
                 assert_eq!(r.bytes_sent, r.requests * size.0 as u64, "{what}");
                 assert_eq!(r.bytes_received, r.requests * size.1 as u64, "{what}");
                 assert_eq!(r.connect_latency_ns.is_some(), mode == Mode::Crr, "{what}");
-                assert_eq!(r.uncorrected_latency_ns.is_some(), mode.name() == "open", "{what}");
+                assert_eq!(
+                    r.uncorrected_latency_ns.is_some(),
+                    mode.name() == "open",
+                    "{what}"
+                );
             }
         }
     }
@@ -92,7 +102,11 @@ fn crr_with_linger_zero_against_the_thread_pool() {
 fn a_request_count_bounds_the_run_exactly() {
     let _guard = serial();
     let server = FaultyServer::start(Workload::Echo { size: 64 }, Fault::None, 0);
-    for (mode, n) in [(Mode::Rr, 1001), (Mode::Crr, 77), (Mode::Open { rate_rps: 5000.0 }, 333)] {
+    for (mode, n) in [
+        (Mode::Rr, 1001),
+        (Mode::Crr, 77),
+        (Mode::Open { rate_rps: 5000.0 }, 333),
+    ] {
         let mut p = plan(Target::Tcp(server.addr), mode);
         p.connections = 3;
         p.max_requests = Some(n);
@@ -110,7 +124,10 @@ fn a_request_count_bounds_the_run_exactly() {
     let before = server.requests();
     let r = run(&p);
     assert_eq!(r.requests, 100);
-    assert!(server.requests() - before > 100, "the warm-up ran requests too");
+    assert!(
+        server.requests() - before > 100,
+        "the warm-up ran requests too"
+    );
 }
 
 #[test]
@@ -163,7 +180,11 @@ fn ctrl_c_ends_the_run_early_with_a_partial_report() {
         let started = Instant::now();
         let r = loadgen::run(&p, &stop).unwrap();
         setter.join().unwrap();
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
         assert!(r.partial);
         assert!(r.requests > 0);
         assert!(r.duration_s > 0.2 && r.duration_s < 1.0, "{}", r.duration_s);
@@ -180,8 +201,14 @@ fn the_timeline_and_interval_log_cover_the_recorded_seconds() {
     p.warmup = Duration::from_millis(200);
     let r = run(&p);
     assert_eq!(r.timeline.len(), 3);
-    assert_eq!(r.timeline.iter().map(|t| t.t_s).collect::<Vec<_>>(), vec![1.0, 2.0, r.duration_s]);
-    assert_eq!(r.timeline.iter().map(|t| t.requests).sum::<u64>(), r.requests);
+    assert_eq!(
+        r.timeline.iter().map(|t| t.t_s).collect::<Vec<_>>(),
+        vec![1.0, 2.0, r.duration_s]
+    );
+    assert_eq!(
+        r.timeline.iter().map(|t| t.requests).sum::<u64>(),
+        r.requests
+    );
     assert!(r.timeline.iter().all(|t| t.requests > 0 && t.p99_ns > 0));
     let whole = decode_v2(&r.histogram_v2).unwrap();
     let mut sum = loadgen::stats::new_histogram();
@@ -221,22 +248,80 @@ fn plans_that_cannot_run_are_refused_with_the_setting_to_change() {
     let tcp = Target::Tcp("127.0.0.1:9".parse().unwrap());
     let udp = Target::Udp("127.0.0.1:9".parse().unwrap());
     let cases: Vec<(LoadPlan, &str)> = vec![
-        ({ let mut p = plan(tcp.clone(), Mode::Rr); p.connections = 0; p }, "connections"),
+        (
+            {
+                let mut p = plan(tcp.clone(), Mode::Rr);
+                p.connections = 0;
+                p
+            },
+            "connections",
+        ),
         (plan(udp.clone(), Mode::Rr), "stream target"),
         (plan(tcp.clone(), Mode::Udp), "UDP target"),
         (plan(tcp.clone(), Mode::Open { rate_rps: 0.0 }), "rate"),
         (plan(tcp.clone(), Mode::Open { rate_rps: f64::NAN }), "rate"),
-        ({ let mut p = plan(tcp.clone(), Mode::Open { rate_rps: 10.0 }); p.think_time = Duration::from_millis(1); p }, "think"),
-        ({ let mut p = plan(udp.clone(), Mode::Udp); p.idle_connections = 3; p }, "idle"),
-        ({ let mut p = plan(udp.clone(), Mode::Udp); p.workload = Workload::Echo { size: 4 }; p }, "--size"),
-        ({ let mut p = plan(tcp.clone(), Mode::Rr); p.workload = Workload::Echo { size: 0 }; p }, "--size"),
-        ({ let mut p = plan(tcp.clone(), Mode::Rr); p.duration = Duration::ZERO; p }, "bounds"),
-        ({ let mut p = plan(tcp.clone(), Mode::Rr); p.max_requests = Some(0); p }, "request count"),
-        ({ let mut p = plan(tcp.clone(), Mode::Rr); p.request_timeout = Duration::ZERO; p }, "timeout"),
+        (
+            {
+                let mut p = plan(tcp.clone(), Mode::Open { rate_rps: 10.0 });
+                p.think_time = Duration::from_millis(1);
+                p
+            },
+            "think",
+        ),
+        (
+            {
+                let mut p = plan(udp.clone(), Mode::Udp);
+                p.idle_connections = 3;
+                p
+            },
+            "idle",
+        ),
+        (
+            {
+                let mut p = plan(udp.clone(), Mode::Udp);
+                p.workload = Workload::Echo { size: 4 };
+                p
+            },
+            "--size",
+        ),
+        (
+            {
+                let mut p = plan(tcp.clone(), Mode::Rr);
+                p.workload = Workload::Echo { size: 0 };
+                p
+            },
+            "--size",
+        ),
+        (
+            {
+                let mut p = plan(tcp.clone(), Mode::Rr);
+                p.duration = Duration::ZERO;
+                p
+            },
+            "bounds",
+        ),
+        (
+            {
+                let mut p = plan(tcp.clone(), Mode::Rr);
+                p.max_requests = Some(0);
+                p
+            },
+            "request count",
+        ),
+        (
+            {
+                let mut p = plan(tcp.clone(), Mode::Rr);
+                p.request_timeout = Duration::ZERO;
+                p
+            },
+            "timeout",
+        ),
     ];
     for (p, hint) in cases {
         match loadgen::run(&p, &AtomicBool::new(false)) {
-            Err(LoadError::BadPlan { why }) => assert!(why.contains(hint), "'{why}' should mention {hint}"),
+            Err(LoadError::BadPlan { why }) => {
+                assert!(why.contains(hint), "'{why}' should mention {hint}")
+            }
             other => panic!("{p:?} should be refused, got {other:?}"),
         }
     }
@@ -247,7 +332,8 @@ fn a_target_nobody_listens_at_is_one_clear_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let err = loadgen::run(&plan(Target::Tcp(addr), Mode::Rr), &AtomicBool::new(false)).unwrap_err();
+    let err =
+        loadgen::run(&plan(Target::Tcp(addr), Mode::Rr), &AtomicBool::new(false)).unwrap_err();
     assert!(matches!(err, LoadError::Unreachable { .. }), "{err:?}");
     assert!(err.to_string().contains("start the server first"), "{err}");
 

@@ -37,14 +37,39 @@ fn run_against(workload: Workload, fault: Fault, mode: Mode) -> (LoadReport, Fau
 }
 
 /// The one error kind expected, and the accounting around it.
-fn assert_faults(report: &LoadReport, server: &FaultyServer, pick: fn(&LoadErrors) -> u64, name: &str) {
+fn assert_faults(
+    report: &LoadReport,
+    server: &FaultyServer,
+    pick: fn(&LoadErrors) -> u64,
+    name: &str,
+) {
     let faults = server.faults();
     assert_eq!(faults, REQUESTS / EVERY, "the server faulted as planned");
-    assert_eq!(server.requests(), REQUESTS, "the server saw every request once");
-    assert_eq!(pick(&report.errors), faults, "{name} counted once per fault: {:?}", report.errors);
-    assert_eq!(report.errors.total, faults, "no other error: {:?}", report.errors);
-    assert_eq!(report.requests + report.errors.total, REQUESTS, "each request ends once");
-    assert_eq!(report.latency_ns.count, report.requests, "only successes are samples");
+    assert_eq!(
+        server.requests(),
+        REQUESTS,
+        "the server saw every request once"
+    );
+    assert_eq!(
+        pick(&report.errors),
+        faults,
+        "{name} counted once per fault: {:?}",
+        report.errors
+    );
+    assert_eq!(
+        report.errors.total, faults,
+        "no other error: {:?}",
+        report.errors
+    );
+    assert_eq!(
+        report.requests + report.errors.total,
+        REQUESTS,
+        "each request ends once"
+    );
+    assert_eq!(
+        report.latency_ns.count, report.requests,
+        "only successes are samples"
+    );
     assert!(!report.partial);
 }
 
@@ -76,7 +101,12 @@ fn truncated_answers_are_short_responses() {
     let (r, s) = run_against(ECHO, Fault::Truncate, Mode::Rr);
     assert_faults(&r, &s, |e| e.short_response, "short_response");
     // The connection was reopened each time and the run went on.
-    assert!(s.counts.connections.load(std::sync::atomic::Ordering::SeqCst) > REQUESTS / EVERY);
+    assert!(
+        s.counts
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > REQUESTS / EVERY
+    );
 }
 
 #[test]
@@ -134,6 +164,14 @@ fn delays_are_latency_not_errors() {
     assert_eq!(r.requests, REQUESTS);
     let h = loadgen::stats::decode_v2(&r.histogram_v2).unwrap();
     let slow = h.count_between(delay.as_nanos() as u64, u64::MAX);
-    assert!(slow >= s.faults(), "{slow} samples at or above the delay, {} delayed", s.faults());
-    assert!(slow <= s.faults() + 2, "{slow} slow samples for {} delays", s.faults());
+    assert!(
+        slow >= s.faults(),
+        "{slow} samples at or above the delay, {} delayed",
+        s.faults()
+    );
+    assert!(
+        slow <= s.faults() + 2,
+        "{slow} slow samples for {} delays",
+        s.faults()
+    );
 }

@@ -70,7 +70,8 @@ fn merging_two_real_runs_adds_everything_up() {
 
     // The uncorrected distributions merge too.
     let mut both = decode_v2(a.uncorrected_histogram_v2.as_ref().unwrap()).unwrap();
-    both.add(decode_v2(b.uncorrected_histogram_v2.as_ref().unwrap()).unwrap()).unwrap();
+    both.add(decode_v2(b.uncorrected_histogram_v2.as_ref().unwrap()).unwrap())
+        .unwrap();
     assert_eq!(m.uncorrected_latency_ns, Some(percentiles(&both)));
 
     // The timeline and interval log merge second by second.
@@ -81,7 +82,9 @@ fn merging_two_real_runs_adds_everything_up() {
     let mut intervals = 0;
     for entry in IntervalLogIterator::new(m.interval_log.as_bytes()) {
         if let Ok(LogEntry::Interval(i)) = entry {
-            from_log.add(decode_v2(i.encoded_histogram()).unwrap()).unwrap();
+            from_log
+                .add(decode_v2(i.encoded_histogram()).unwrap())
+                .unwrap();
             intervals += 1;
         }
     }
@@ -93,8 +96,14 @@ fn merging_two_real_runs_adds_everything_up() {
     let back: LoadReport = serde_json::from_str(&json).unwrap();
     assert_eq!(back.histogram_v2, m.histogram_v2);
     assert_eq!(back.interval_log, m.interval_log);
-    assert_eq!((back.requests, back.errors, back.udp), (m.requests, m.errors, m.udp));
-    assert_eq!(merge(std::slice::from_ref(&a)).unwrap().latency_ns, a.latency_ns);
+    assert_eq!(
+        (back.requests, back.errors, back.udp),
+        (m.requests, m.errors, m.udp)
+    );
+    assert_eq!(
+        merge(std::slice::from_ref(&a)).unwrap().latency_ns,
+        a.latency_ns
+    );
 }
 
 #[test]
@@ -103,11 +112,17 @@ fn runs_of_different_kinds_do_not_merge() {
     let server = FaultyServer::start(Workload::Echo { size: 64 }, Fault::None, 0);
     let rr = short_run(&server, Mode::Rr);
     let crr = short_run(&server, Mode::Crr);
-    assert!(matches!(merge(&[rr.clone(), crr.clone()]), Err(MergeError::Different { .. })));
+    assert!(matches!(
+        merge(&[rr.clone(), crr.clone()]),
+        Err(MergeError::Different { .. })
+    ));
     assert!(matches!(merge(&[]), Err(MergeError::Empty)));
     let mut broken = rr.clone();
     broken.histogram_v2 = "not a histogram".into();
-    assert!(matches!(merge(&[rr, broken]), Err(MergeError::Histogram { index: 2, .. })));
+    assert!(matches!(
+        merge(&[rr, broken]),
+        Err(MergeError::Histogram { index: 2, .. })
+    ));
     // crr's connect latency merges exactly as well.
     let m = merge(&[crr.clone(), crr.clone()]).unwrap();
     let c = crr.connect_latency_ns.unwrap();

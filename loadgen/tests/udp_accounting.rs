@@ -39,21 +39,41 @@ fn drops_duplicates_and_late_answers_are_told_apart() {
     let flows = flows as u64;
 
     assert!(u.sent > 500, "{u:?}");
-    assert_eq!(u.sent, u.answered + u.lost, "sent == answered + lost: {u:?}");
+    assert_eq!(
+        u.sent,
+        u.answered + u.lost,
+        "sent == answered + lost: {u:?}"
+    );
     // The preflight probe is the one datagram the server saw outside the run.
     assert_eq!(server.get(|c| &c.received), u.sent + 1, "{u:?}");
     // Dropped and late-answered datagrams are exactly the lost ones.
     let dropped = server.get(|c| &c.dropped);
     let held = server.get(|c| &c.late);
-    assert_eq!(u.lost, dropped + held, "{u:?}, dropped {dropped}, held {held}");
+    assert_eq!(
+        u.lost,
+        dropped + held,
+        "{u:?}, dropped {dropped}, held {held}"
+    );
     // Late answers still in flight when the run ended are not seen.
-    assert!(u.late <= held && u.late + flows >= held, "late {} of {held}", u.late);
+    assert!(
+        u.late <= held && u.late + flows >= held,
+        "late {} of {held}",
+        u.late
+    );
     let duplicated = server.get(|c| &c.duplicated);
-    assert!(u.duplicates <= duplicated && u.duplicates + flows >= duplicated, "dups {} of {duplicated}", u.duplicates);
+    assert!(
+        u.duplicates <= duplicated && u.duplicates + flows >= duplicated,
+        "dups {} of {duplicated}",
+        u.duplicates
+    );
     // Only answers in time are samples, and they are the requests.
     assert_eq!(r.requests, u.answered);
     assert_eq!(r.latency_ns.count, u.answered);
-    assert!(r.latency_ns.max < 20_000_000, "no late answer is a sample: max {}", r.latency_ns.max);
+    assert!(
+        r.latency_ns.max < 20_000_000,
+        "no late answer is a sample: max {}",
+        r.latency_ns.max
+    );
     assert_eq!(r.errors.total, 0, "{:?}", r.errors);
 }
 
@@ -76,7 +96,10 @@ fn random_loss_is_measured_within_statistical_bounds() {
     assert!(n >= 1000.0, "{u:?}");
     let sigma = (0.2 * 0.8 / n).sqrt();
     let ratio = u.lost as f64 / n;
-    assert!((ratio - 0.2).abs() < 5.0 * sigma, "loss {ratio:.4} vs 0.2 (sigma {sigma:.4})");
+    assert!(
+        (ratio - 0.2).abs() < 5.0 * sigma,
+        "loss {ratio:.4} vs 0.2 (sigma {sigma:.4})"
+    );
     assert_eq!((u.late, u.duplicates), (0, 0));
 }
 

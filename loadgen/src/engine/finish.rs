@@ -106,7 +106,12 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         workload_name(plan),
         target_name(&plan.target)
     );
-    let interval_log = interval_log(&timeline.histograms, &timeline.ticks, recording.wall, &comment)?;
+    let interval_log = interval_log(
+        &timeline.histograms,
+        &timeline.ticks,
+        recording.wall,
+        &comment,
+    )?;
 
     let kernel_tcp = match (before.tcp, after.tcp) {
         (Some(b), Some(a)) => a.delta_since(&b),

@@ -164,7 +164,13 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
                 Err(source) => {
                     // The threads already started wait at the gate: release them.
                     stop.store(true, Ordering::SeqCst);
-                    return (Err(LoadError::Setup { what: "starting threads", source }), None);
+                    return (
+                        Err(LoadError::Setup {
+                            what: "starting threads",
+                            source,
+                        }),
+                        None,
+                    );
                 }
             }
         }
@@ -176,7 +182,10 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
         }
         let results: Result<Vec<WorkerResult>, LoadError> = handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect();
         (results, Some((record_start_ns, recording)))
     });
@@ -262,9 +271,9 @@ fn worker(
                 Target::Unix(path) => StreamTarget::unix(path),
                 Target::Udp(_) => unreachable!("handled above"),
             };
-            match stream_target.and_then(|st| {
-                stream::StreamWorker::new(shared, st, clock, &active, &idle, budget)
-            }) {
+            match stream_target
+                .and_then(|st| stream::StreamWorker::new(shared, st, clock, &active, &idle, budget))
+            {
                 Ok(w) => w.run(gate, stop),
                 Err(e) => {
                     gate.wait_start(&clock);
@@ -327,7 +336,9 @@ pub fn validate(plan: &LoadPlan) -> Result<(), LoadError> {
     }
     if let Mode::Open { rate_rps } = plan.mode {
         if !(rate_rps.is_finite() && rate_rps > 0.0) {
-            return Err(bad_plan("open mode needs a rate above 0 requests/s (--rate R)"));
+            return Err(bad_plan(
+                "open mode needs a rate above 0 requests/s (--rate R)",
+            ));
         }
         if !plan.think_time.is_zero() {
             return Err(bad_plan(
@@ -336,16 +347,22 @@ pub fn validate(plan: &LoadPlan) -> Result<(), LoadError> {
         }
     }
     if udp_target && plan.idle_connections > 0 {
-        return Err(bad_plan("idle connections need a stream target (tcp or unix)"));
+        return Err(bad_plan(
+            "idle connections need a stream target (tcp or unix)",
+        ));
     }
     if (plan.connections + plan.idle_connections) as u64 >= 1 << (64 - SEQ_BITS) {
         return Err(bad_plan("too many connections: at most 16 million"));
     }
     if plan.duration.is_zero() && plan.max_requests.is_none() {
-        return Err(bad_plan("nothing bounds the run: give a duration above 0 or a request count"));
+        return Err(bad_plan(
+            "nothing bounds the run: give a duration above 0 or a request count",
+        ));
     }
     if plan.max_requests == Some(0) {
-        return Err(bad_plan("a request count of 0 runs nothing: give 1 or more"));
+        return Err(bad_plan(
+            "a request count of 0 runs nothing: give 1 or more",
+        ));
     }
     if plan.request_timeout.is_zero() {
         return Err(bad_plan("the request timeout must be above 0"));
@@ -354,20 +371,22 @@ pub fn validate(plan: &LoadPlan) -> Result<(), LoadError> {
         Workload::Echo { size: 0 } => {
             return Err(bad_plan("an echo request needs at least 1 byte (--size)"));
         }
-        Workload::Echo { size } if udp_target && !(check::UDP_SEQ_LEN..=MAX_DATAGRAM).contains(&size) => {
+        Workload::Echo { size }
+            if udp_target && !(check::UDP_SEQ_LEN..=MAX_DATAGRAM).contains(&size) =>
+        {
             return Err(bad_plan(format!(
                 "UDP echo datagrams carry an 8-byte sequence number and fit in {MAX_DATAGRAM} bytes: \
                  give --size between 8 and {MAX_DATAGRAM}"
             )));
         }
-        Workload::Synthetic { response_len, .. } if udp_target => {
-            if check::request_len(&plan.workload) > MAX_DATAGRAM
-                || RESPONSE_HEADER_LEN + response_len as usize > MAX_DATAGRAM
-            {
-                return Err(bad_plan(format!(
-                    "a synthetic datagram (request or response) must fit in {MAX_DATAGRAM} bytes"
-                )));
-            }
+        Workload::Synthetic { response_len, .. }
+            if udp_target
+                && (check::request_len(&plan.workload) > MAX_DATAGRAM
+                    || RESPONSE_HEADER_LEN + response_len as usize > MAX_DATAGRAM) =>
+        {
+            return Err(bad_plan(format!(
+                "a synthetic datagram (request or response) must fit in {MAX_DATAGRAM} bytes"
+            )));
         }
         _ => {}
     }
@@ -408,8 +427,9 @@ fn preflight(plan: &LoadPlan) -> Result<(), LoadError> {
         Target::Unix(path) => std::os::unix::net::UnixStream::connect(path)
             .map(drop)
             .map_err(unreachable(path.display().to_string())),
-        Target::Udp(addr) => probe_udp(*addr, &plan.workload, timeout)
-            .map_err(unreachable(format!("udp {addr}"))),
+        Target::Udp(addr) => {
+            probe_udp(*addr, &plan.workload, timeout).map_err(unreachable(format!("udp {addr}")))
+        }
     }
 }
 
@@ -432,7 +452,9 @@ fn probe_udp(addr: SocketAddr, workload: &Workload, timeout: Duration) -> io::Re
         socket.send(&datagram)?;
         match socket.recv(&mut buf) {
             Ok(_) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {}
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
+            }
             Err(e) => return Err(e),
         }
     }

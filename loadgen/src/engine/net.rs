@@ -90,7 +90,10 @@ impl Stream {
     /// An `Err` here is a synchronous failure (e.g. EADDRNOTAVAIL, no socket file).
     pub fn connect(target: &StreamTarget, options: StreamOptions) -> io::Result<Stream> {
         let (domain, protocol) = if target.tcp {
-            (Domain::for_address(target.addr.as_socket().expect("tcp")), Some(Protocol::TCP))
+            (
+                Domain::for_address(target.addr.as_socket().expect("tcp")),
+                Some(Protocol::TCP),
+            )
         } else {
             (Domain::UNIX, None)
         };
@@ -112,7 +115,9 @@ impl Stream {
         Ok(if target.tcp {
             Stream::Tcp(TcpStream::from_std(std::net::TcpStream::from(fd)))
         } else {
-            Stream::Unix(UnixStream::from_std(std::os::unix::net::UnixStream::from(fd)))
+            Stream::Unix(UnixStream::from_std(std::os::unix::net::UnixStream::from(
+                fd,
+            )))
         })
     }
 
@@ -156,7 +161,12 @@ impl Stream {
 }
 
 impl Source for Stream {
-    fn register(&mut self, registry: &Registry, token: Token, interests: Interest) -> io::Result<()> {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.register(registry, token, interests),
             Stream::Unix(s) => s.register(registry, token, interests),

@@ -200,7 +200,8 @@ pub(crate) struct Schedule {
 impl Schedule {
     #[inline]
     pub fn intended_ns(&self, k: u64) -> u64 {
-        self.first_ns.saturating_add((k as f64 * self.interval_ns) as u64)
+        self.first_ns
+            .saturating_add((k as f64 * self.interval_ns) as u64)
     }
 }
 
@@ -249,9 +250,10 @@ impl Timers {
     #[inline]
     pub fn pop_due(&mut self, now_ns: u64) -> Option<(usize, u32)> {
         match self.heap.peek() {
-            Some(Reverse((at, _, _))) if *at <= now_ns => {
-                self.heap.pop().map(|Reverse((_, key, generation))| (key, generation))
-            }
+            Some(Reverse((at, _, _))) if *at <= now_ns => self
+                .heap
+                .pop()
+                .map(|Reverse((_, key, generation))| (key, generation)),
             _ => None,
         }
     }
@@ -288,7 +290,12 @@ mod tests {
 
     #[test]
     fn window_records_after_warmup_until_budget() {
-        let mut w = Window::new(100, Duration::from_nanos(50), Duration::from_nanos(1000), Some(2));
+        let mut w = Window::new(
+            100,
+            Duration::from_nanos(50),
+            Duration::from_nanos(1000),
+            Some(2),
+        );
         assert_eq!(w.admit(120), Admit::Warmup);
         assert_eq!(w.admit(150), Admit::Recorded);
         assert!(!w.budget_spent());

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use mio::event::Event;
 use mio::{Events, Interest, Poll, Token};
 
-use super::net::{connect_error_kind, interrupted, io_error_kind, would_block, Stream, StreamTarget};
+use super::net::{
+    connect_error_kind, interrupted, io_error_kind, would_block, Stream, StreamTarget,
+};
 use super::pacing::{Admit, Clock, Lifecycle, Schedule, Step, Timers, Window};
 use super::{Shared, StartGate, WorkerResult, IO_BUF};
 use crate::check::{fill_request, request_key, request_len, Progress, StreamCheck};
@@ -156,7 +158,12 @@ impl<'a> StreamWorker<'a> {
         let start_ns = gate.wait_start(&self.clock);
         opened?;
         self.setup = false;
-        self.window = Window::new(start_ns, self.shared.warmup, self.shared.duration, self.budget);
+        self.window = Window::new(
+            start_ns,
+            self.shared.warmup,
+            self.shared.duration,
+            self.budget,
+        );
         self.life = Lifecycle::new(start_ns, self.shared.sweep_ns, self.shared.timeout_ns);
         self.rec.set_record_start(self.window.record_start_ns);
         let end_ns = self.drive(&mut events, start_ns, stop)?;
@@ -209,7 +216,10 @@ impl<'a> StreamWorker<'a> {
         }
         loop {
             let now = self.clock.now_ns();
-            match self.life.step(now, stop, &mut self.window, self.outstanding) {
+            match self
+                .life
+                .step(now, stop, &mut self.window, self.outstanding)
+            {
                 Step::Done => break,
                 Step::Abandon => {
                     self.abandon(now);
@@ -285,7 +295,9 @@ impl<'a> StreamWorker<'a> {
 
     fn on_timer(&mut self, i: usize, now: u64) {
         match (self.conns[i].state, self.conns[i].role) {
-            (State::Closed, Role::Active) if self.shared.mode == Mode::Crr => self.begin_crr(i, now),
+            (State::Closed, Role::Active) if self.shared.mode == Mode::Crr => {
+                self.begin_crr(i, now)
+            }
             (State::Closed, _) => self.reconnect(i, now),
             (State::Ready, Role::Active) => self.start_request(i, now),
             _ => {}
@@ -425,7 +437,9 @@ impl<'a> StreamWorker<'a> {
 
     fn write_request(&mut self, i: usize, now: u64) {
         let c = &mut self.conns[i];
-        let Some(stream) = c.stream.as_mut() else { return };
+        let Some(stream) = c.stream.as_mut() else {
+            return;
+        };
         loop {
             let n = fill_request(&self.shared.workload, c.key, c.written, &mut self.wbuf);
             if n == 0 {
@@ -453,7 +467,9 @@ impl<'a> StreamWorker<'a> {
 
     fn read_response(&mut self, i: usize, now: u64, to_end: bool) {
         let c = &mut self.conns[i];
-        let Some(stream) = c.stream.as_mut() else { return };
+        let Some(stream) = c.stream.as_mut() else {
+            return;
+        };
         loop {
             match stream.read(&mut self.rbuf) {
                 // The server closed before the whole response arrived.
@@ -490,7 +506,9 @@ impl<'a> StreamWorker<'a> {
     /// Bytes or a close on a connection with nothing outstanding.
     fn read_unasked(&mut self, i: usize, now: u64) {
         let c = &mut self.conns[i];
-        let Some(stream) = c.stream.as_mut() else { return };
+        let Some(stream) = c.stream.as_mut() else {
+            return;
+        };
         let kind = loop {
             match stream.read(&mut self.rbuf) {
                 // The server closed a connection between requests.

@@ -81,8 +81,11 @@ impl<'a> UdpWorker<'a> {
         let mut flows = Vec::with_capacity(uids.len());
         for (i, &uid) in uids.iter().enumerate() {
             let mut socket = udp_flow(target)?;
-            poll.registry()
-                .register(&mut socket, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+            poll.registry().register(
+                &mut socket,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
             flows.push(Flow {
                 uid,
                 socket,
@@ -117,7 +120,12 @@ impl<'a> UdpWorker<'a> {
     /// Waits for the common start, runs, and returns the measurements.
     pub fn run(mut self, gate: &StartGate, stop: &AtomicBool) -> io::Result<WorkerResult> {
         let start_ns = gate.wait_start(&self.clock);
-        self.window = Window::new(start_ns, self.shared.warmup, self.shared.duration, self.budget);
+        self.window = Window::new(
+            start_ns,
+            self.shared.warmup,
+            self.shared.duration,
+            self.budget,
+        );
         self.life = Lifecycle::new(start_ns, self.shared.sweep_ns, self.shared.timeout_ns);
         self.rec.set_record_start(self.window.record_start_ns);
         let mut events = Events::with_capacity(EVENTS);
@@ -126,7 +134,10 @@ impl<'a> UdpWorker<'a> {
         }
         loop {
             let now = self.clock.now_ns();
-            match self.life.step(now, stop, &mut self.window, self.outstanding) {
+            match self
+                .life
+                .step(now, stop, &mut self.window, self.outstanding)
+            {
                 Step::Done => break,
                 Step::Abandon => {
                     self.abandon(now);
@@ -145,7 +156,10 @@ impl<'a> UdpWorker<'a> {
             }
             self.timers.arm(now)?;
             let wait = self.life.wake_ns(&self.window).saturating_sub(now);
-            match self.poll.poll(&mut events, Some(std::time::Duration::from_nanos(wait))) {
+            match self
+                .poll
+                .poll(&mut events, Some(std::time::Duration::from_nanos(wait)))
+            {
                 Ok(()) => {}
                 // A signal (Ctrl-C) arrived: the loop looks at the stop flag.
                 Err(e) if interrupted(&e) => continue,
@@ -208,7 +222,11 @@ impl<'a> UdpWorker<'a> {
 
     fn transmit(&mut self, i: usize, now: u64) {
         let f = &mut self.flows[i];
-        build_datagram(&self.shared.workload, request_key(f.uid, f.seq), &mut self.datagram);
+        build_datagram(
+            &self.shared.workload,
+            request_key(f.uid, f.seq),
+            &mut self.datagram,
+        );
         let kind = loop {
             match f.socket.send(&self.datagram) {
                 Ok(n) => {
@@ -257,7 +275,8 @@ impl<'a> UdpWorker<'a> {
         if self.shared.think_ns > 0 {
             let f = &mut self.flows[i];
             f.timer_gen = f.timer_gen.wrapping_add(1);
-            self.timers.schedule(now + self.shared.think_ns, i, f.timer_gen);
+            self.timers
+                .schedule(now + self.shared.think_ns, i, f.timer_gen);
         } else {
             self.issue(i, now);
         }
@@ -270,7 +289,8 @@ impl<'a> UdpWorker<'a> {
             let got = self.flows[i].socket.recv(&mut self.rbuf);
             match got {
                 Ok(n) => {
-                    let answer = check_datagram(&self.shared.workload, self.flows[i].uid, &self.rbuf[..n]);
+                    let answer =
+                        check_datagram(&self.shared.workload, self.flows[i].uid, &self.rbuf[..n]);
                     if self.classify(i, answer, n, now) && go_on {
                         let done_ns = self.clock.now_ns();
                         self.next(i, done_ns);

@@ -39,7 +39,12 @@ pub struct InProcess {
 }
 
 impl InProcess {
-    pub fn start(model: Model, transport: Transport, service: ServiceKind, path: Option<PathBuf>) -> Self {
+    pub fn start(
+        model: Model,
+        transport: Transport,
+        service: ServiceKind,
+        path: Option<PathBuf>,
+    ) -> Self {
         let mut config = ServerConfig::new(model);
         config.transport = transport;
         config.service = service;
@@ -131,7 +136,10 @@ impl FaultyServer {
     }
 
     /// `decide(n)` says what to do with the n-th request (from 0).
-    pub fn start_with(workload: Workload, decide: impl Fn(u64) -> Fault + Send + Sync + 'static) -> Self {
+    pub fn start_with(
+        workload: Workload,
+        decide: impl Fn(u64) -> Fault + Send + Sync + 'static,
+    ) -> Self {
         let listener = listen_big("127.0.0.1:0".parse().unwrap());
         let addr = listener.local_addr().unwrap();
         let counts = Arc::new(Counts::default());
@@ -181,7 +189,12 @@ fn listen_big(addr: SocketAddr) -> TcpListener {
     socket.into()
 }
 
-fn serve_conn(mut s: TcpStream, workload: Workload, counts: &Counts, decide: &dyn Fn(u64) -> Fault) {
+fn serve_conn(
+    mut s: TcpStream,
+    workload: Workload,
+    counts: &Counts,
+    decide: &dyn Fn(u64) -> Fault,
+) {
     s.set_nodelay(true).unwrap();
     let mut req = Vec::new();
     loop {
@@ -221,7 +234,10 @@ fn serve_conn(mut s: TcpStream, workload: Workload, counts: &Counts, decide: &dy
                     Fault::ServerError => wire::emit_error_response(
                         &mut out,
                         tag,
-                        &wire::FrameError::TooSlow { cpu_us: 0, wait_us: 0 },
+                        &wire::FrameError::TooSlow {
+                            cpu_us: 0,
+                            wait_us: 0,
+                        },
                     ),
                     _ => wire::emit_ok_response(&mut out, tag, response_len),
                 }
@@ -302,7 +318,9 @@ pub struct FaultyUdp {
 impl FaultyUdp {
     pub fn start(decide: impl Fn(u64) -> UdpFault + Send + 'static) -> Self {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_read_timeout(Some(Duration::from_millis(2))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(2)))
+            .unwrap();
         let addr = socket.local_addr().unwrap();
         let counts = Arc::new(UdpCounts::default());
         let stop = Arc::new(AtomicBool::new(false));
@@ -320,7 +338,9 @@ impl FaultyUdp {
                         true
                     }
                 });
-                let Ok((n, peer)) = socket.recv_from(&mut buf) else { continue };
+                let Ok((n, peer)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
                 c.received.fetch_add(1, Ordering::SeqCst);
                 let seq = u64::from_be_bytes(buf[..8].try_into().unwrap());
                 match decide(seq) {
