@@ -22,7 +22,7 @@
 //! | [`check`] | requests built and every response byte checked (echo, synthetic) |
 //! | [`stats`] | per-worker histograms, percentiles, timeline, V2 encoding, interval log |
 //! | [`output`] | the human summary in wrk2's shape |
-//! | [`merge`] | [`merge()`](merge::merge): several runs (hosts) into one distribution |
+//! | [`mod@merge`] | [`merge()`](fn@merge): several runs (hosts) into one distribution |
 //! | [`procfs`] | the server's process-tree cost, kernel counters, our own CPU |
 //! | [`machine`] | the machine and build a result came from |
 #![deny(unsafe_code)]

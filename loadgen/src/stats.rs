@@ -1,5 +1,5 @@
 //! Statistics: per-worker recorders merged at the end, as wrk2 and
-//! HdrHistogram_rust do it. Each engine thread owns one [`Recorder`] (no locks,
+//! HdrHistogram_rust do it. Each engine thread owns one `Recorder` (no locks,
 //! no atomics while recording); the run merges them into one distribution, a
 //! per-second timeline and an HdrHistogram interval log.
 //!

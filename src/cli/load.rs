@@ -35,7 +35,7 @@ pub struct LoadArgs {
     /// Extra connections held open and idle (the C10K shape).
     #[arg(long, default_value_t = 0)]
     pub idle: usize,
-    /// Engine threads (default: one per core).
+    /// Engine threads; 0 means one per core (never more than --connections).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Request size in bytes (echo payload; synthetic payload).
