@@ -264,7 +264,7 @@ fn measure(
         Ok(r) => m.report = Some(r),
         Err(e) => {
             m.outcome = Outcome::LoadFailed {
-                message: e.to_string(),
+                message: format!("{:#}", anyhow::Error::from(e)),
             }
         }
     }

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use loadgen::{LoadReport, Mode, Workload};
+use loadgen::{Mode, Workload};
 use servers::{Model, ServiceKind, Transport};
 
 use crate::charts::{BarChart, LineChart, SpectrumChart};
@@ -335,7 +335,7 @@ pub fn caveats(m: &Measurement) -> Vec<String> {
             notes.push(format!(
                 "{at}: {} request errors ({})",
                 r.errors.total,
-                error_kinds(r)
+                loadgen::output::error_kinds(&r.errors)
             ));
         }
         if r.loadgen.utilization > 0.9 {
@@ -346,28 +346,6 @@ pub fn caveats(m: &Measurement) -> Vec<String> {
         }
     }
     notes
-}
-
-fn error_kinds(r: &LoadReport) -> String {
-    let e = &r.errors;
-    let kinds = [
-        ("connect refused", e.connect_refused),
-        ("connect timeout", e.connect_timeout),
-        ("connect other", e.connect_other),
-        ("ports exhausted", e.ports_exhausted),
-        ("reset", e.reset),
-        ("short response", e.short_response),
-        ("mismatch", e.mismatch),
-        ("server error", e.server_error),
-        ("timeout", e.timeout),
-        ("io", e.io),
-    ];
-    kinds
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(k, n)| format!("{k}: {n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Caveats of every measurement of one experiment, deduplicated and capped.

@@ -186,33 +186,6 @@ pub fn ratio(a: Option<Stat>, b: Option<Stat>) -> Option<f64> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_and_spread() {
-        let s = stat(&[3.0, 1.0, 2.0]).unwrap();
-        assert_eq!((s.median, s.lo, s.hi, s.is_ci), (2.0, 1.0, 3.0, false));
-        let s = stat(&[1.0, 2.0, 3.0, 4.0]).unwrap();
-        assert_eq!(s.median, 2.5);
-        assert!(stat(&[]).is_none());
-        assert!(stat(&[f64::NAN]).is_none());
-    }
-
-    #[test]
-    fn ci_of_the_median_with_enough_repeats() {
-        let v: Vec<f64> = (1..=9).map(f64::from).collect();
-        let s = stat(&v).unwrap();
-        assert!(s.is_ci);
-        assert_eq!(s.median, 5.0);
-        assert!(
-            s.lo >= 1.0 && s.lo < 5.0 && s.hi > 5.0 && s.hi <= 9.0,
-            "{s:?}"
-        );
-    }
-}
-
 /// One bar group: `f` for each of `categories` (series names) at `x`.
 pub fn bar_group(
     name: &str,
@@ -260,4 +233,31 @@ pub fn all_x(points: &Points<'_>) -> Vec<f64> {
     let set: std::collections::BTreeSet<crate::results::OrderedX> =
         points.values().flat_map(|v| v.keys().copied()).collect();
     set.into_iter().map(|x| x.0).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_spread() {
+        let s = stat(&[3.0, 1.0, 2.0]).unwrap();
+        assert_eq!((s.median, s.lo, s.hi, s.is_ci), (2.0, 1.0, 3.0, false));
+        let s = stat(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(s.median, 2.5);
+        assert!(stat(&[]).is_none());
+        assert!(stat(&[f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn ci_of_the_median_with_enough_repeats() {
+        let v: Vec<f64> = (1..=9).map(f64::from).collect();
+        let s = stat(&v).unwrap();
+        assert!(s.is_ci);
+        assert_eq!(s.median, 5.0);
+        assert!(
+            s.lo >= 1.0 && s.lo < 5.0 && s.hi > 5.0 && s.hi <= 9.0,
+            "{s:?}"
+        );
+    }
 }
