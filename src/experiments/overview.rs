@@ -70,6 +70,31 @@ fn points(profile: Profile) -> Vec<Point> {
     points
 }
 
+/// The whole latency distribution, in µs, at quantiles spread evenly on the
+/// 1/(1-q) axis (ten per decade), from the stored HdrHistogram; the summary
+/// percentiles if the histogram cannot be read.
+fn spectrum_points(r: &LoadReport) -> Vec<(f64, f64)> {
+    let us = |ns: u64| ns as f64 / 1000.0;
+    match loadgen::stats::decode_v2(&r.histogram_v2) {
+        Ok(h) if !h.is_empty() => (0..=50)
+            .map(|k| 1.0 - 10f64.powf(-f64::from(k) / 10.0))
+            .map(|q| (q, us(h.value_at_quantile(q))))
+            .collect(),
+        _ => {
+            let p = r.latency_ns;
+            vec![
+                (0.0, us(p.min)),
+                (0.5, us(p.p50)),
+                (0.9, us(p.p90)),
+                (0.99, us(p.p99)),
+                (0.999, us(p.p999)),
+                (0.9999, us(p.p9999)),
+                (0.99999, us(p.max)),
+            ]
+        }
+    }
+}
+
 fn p999_us(r: &LoadReport) -> Option<f64> {
     (r.latency_ns.count > 0).then(|| r.latency_ns.p999 as f64 / 1000.0)
 }
@@ -134,19 +159,9 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         .filter_map(|n| {
             let (_, repeats) = open.get(n)?.iter().next()?;
             let r = repeats.iter().filter_map(|m| m.ok_report()).next()?;
-            let p = r.latency_ns;
-            let us = |ns: u64| ns as f64 / 1000.0;
             Some(SpectrumSeries {
                 name: n.clone(),
-                points: vec![
-                    (0.0, us(p.min)),
-                    (0.5, us(p.p50)),
-                    (0.9, us(p.p90)),
-                    (0.99, us(p.p99)),
-                    (0.999, us(p.p999)),
-                    (0.9999, us(p.p9999)),
-                    (0.99999, us(p.max)),
-                ],
+                points: spectrum_points(r),
             })
         })
         .collect();
