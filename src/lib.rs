@@ -9,6 +9,7 @@
 //! | [`cli`] | clap types for every subcommand, and the error-to-exit-code mapping |
 //! | [`experiments`] | one file per Comer & Stevens claim: what to measure, and the verdict from the data |
 //! | [`lab`] | the socket lab's `server` and `client` programs |
+//! | [`netns`] | two (or more) hosts on one machine: network namespaces, veth links, loss and delay |
 //! | [`pin`] | CPU pinning (server and load generator on disjoint cores) |
 //! | [`report`] | REPORT.md and the charts, from a results folder alone |
 //! | [`results`] | results as data: run.json, one JSON per measurement, summary.csv |
@@ -19,6 +20,7 @@ pub mod charts;
 pub mod cli;
 pub mod experiments;
 pub mod lab;
+pub mod netns;
 pub mod pin;
 pub mod report;
 pub mod results;

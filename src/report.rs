@@ -24,8 +24,21 @@ pub fn footnote(results: &ResultSet) -> String {
         (Some(s), Some(l)) => format!("server on CPU {s:?}, load generator on CPU {l:?}"),
         _ => "not pinned".to_string(),
     };
+    let link = match &results.info.link {
+        Some(l) => {
+            let mut s = " · two hosts".to_string();
+            if l.loss_pct > 0.0 {
+                s.push_str(&format!(", {}% loss each way", l.loss_pct));
+            }
+            if let (Some(ms), true) = (l.delay_ms, l.delay_applied) {
+                s.push_str(&format!(", {ms} ms delay each way"));
+            }
+            s
+        }
+        None => String::new(),
+    };
     format!(
-        "{} · {} cores · Linux {} · {} · profile {} × {} repeats · {pin}",
+        "{} · {} cores · Linux {} · {} · profile {} × {} repeats · {pin}{link}",
         m.cpu_model, m.cores, m.kernel, m.git_revision, results.info.profile, results.info.repeats
     )
 }
@@ -139,6 +152,13 @@ fn header(md: &mut String, results: &ResultSet) {
             match (&info.server_cpus, &info.loadgen_cpus) {
                 (Some(s), Some(l)) => format!("servers on CPUs {s:?}, load generator on CPUs {l:?}"),
                 _ => "none: server and load generator share every core".to_string(),
+            },
+        ),
+        (
+            "network",
+            match &info.link {
+                Some(link) => link.describe(),
+                None => "one host: servers on loopback (127.0.0.1)".to_string(),
             },
         ),
         ("started / finished (UTC)", format!("{} / {}", info.started_utc, info.finished_utc)),

@@ -38,6 +38,10 @@ pub struct RunInfo {
     pub models: Vec<String>,
     /// The run was interrupted; some points are missing.
     pub partial: bool,
+    /// `run --two-hosts`: the link between the server's and the load
+    /// generator's namespaces (loss, delay, netem). `None`: one host, loopback.
+    #[serde(default)]
+    pub link: Option<crate::netns::LinkInfo>,
 }
 
 /// How a measurement went.

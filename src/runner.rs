@@ -2,6 +2,7 @@
 //! the load generator, store one JSON per measurement, never leave a process
 //! behind, and go on when a server crashes or hangs.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +14,7 @@ use loadgen::{LoadPlan, Target};
 use servers::{Model, ServerProcess, Transport};
 
 use crate::experiments::{self, Experiment, LoadSpec, Point, Profile};
+use crate::netns::LinkInfo;
 use crate::results::{self, Measurement, Outcome, ResultSet, RunInfo};
 
 /// How long a server may take to print its readiness line.
@@ -36,6 +38,10 @@ pub struct RunConfig {
     pub exe: PathBuf,
     /// The command line, recorded in run.json.
     pub command: String,
+    /// Two hosts: the servers start in this link's server namespace and bind
+    /// its address; the caller has put this thread in the client namespace.
+    /// `None`: everything on this host's loopback.
+    pub link: Option<LinkInfo>,
 }
 
 /// The default CPU split: the load generator on the lower half of the
@@ -52,8 +58,22 @@ pub fn default_split() -> (Option<Vec<usize>>, Option<Vec<usize>>) {
     )
 }
 
-/// The selected experiments, with their points filtered to the selected models.
-pub fn plan(config: &RunConfig) -> Result<Vec<(Experiment, Vec<Point>)>> {
+/// Each selected experiment with the points to measure.
+pub type Plan = Vec<(Experiment, Vec<Point>)>;
+
+/// The selected experiments, with their points filtered to the selected
+/// models (and, across two hosts, to those that can cross them).
+pub fn plan(config: &RunConfig) -> Result<Plan> {
+    Ok(plan_counting_skips(config)?.0)
+}
+
+/// A Unix-domain socket is a file on one host: it cannot cross a link.
+fn crosses_hosts(point: &Point) -> bool {
+    point.server.transport != Transport::Unix
+}
+
+/// The plan, and how many points were left out because they cannot cross hosts.
+fn plan_counting_skips(config: &RunConfig) -> Result<(Plan, usize)> {
     let all = experiments::all();
     for wanted in &config.experiments {
         if !all.iter().any(|e| e.id == wanted) {
@@ -63,18 +83,25 @@ pub fn plan(config: &RunConfig) -> Result<Vec<(Experiment, Vec<Point>)>> {
             );
         }
     }
-    Ok(all
+    let mut skipped = 0;
+    let plan = all
         .into_iter()
         .filter(|e| config.experiments.is_empty() || config.experiments.iter().any(|w| w == e.id))
         .map(|e| {
-            let points: Vec<Point> = (e.points)(config.profile)
+            let mut points: Vec<Point> = (e.points)(config.profile)
                 .into_iter()
                 .filter(|p| config.models.is_empty() || config.models.contains(&p.server.model))
                 .collect();
+            if config.link.is_some() {
+                let before = points.len();
+                points.retain(crosses_hosts);
+                skipped += before - points.len();
+            }
             (e, points)
         })
         .filter(|(_, points)| !points.is_empty())
-        .collect())
+        .collect();
+    Ok((plan, skipped))
 }
 
 fn now_utc() -> String {
@@ -83,7 +110,12 @@ fn now_utc() -> String {
 
 /// Runs every point of every selected experiment and writes the results.
 pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
-    let selected = plan(config)?;
+    let (selected, skipped) = plan_counting_skips(config)?;
+    if skipped > 0 {
+        println!(
+            "two hosts: skipping {skipped} Unix-domain points (a Unix socket is a file on one host; it cannot cross a link)"
+        );
+    }
     if selected.is_empty() {
         anyhow::bail!("nothing to run: no selected experiment measures the selected models");
     }
@@ -104,6 +136,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         experiments: selected.iter().map(|(e, _)| e.id.to_string()).collect(),
         models: config.models.iter().map(|m| m.name().to_string()).collect(),
         partial: true,
+        link: config.link.clone(),
     };
     results::write_json(&config.out.join("run.json"), &info)?;
 
@@ -154,8 +187,14 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     })
 }
 
-/// The `sockbench serve` arguments of one point.
-fn server_args(point: &Point, cpus: Option<&[usize]>, unix_path: &Path) -> Vec<String> {
+/// The `sockbench serve` arguments of one point; `bind`: the address to
+/// serve on instead of loopback (port 0 either way).
+fn server_args(
+    point: &Point,
+    cpus: Option<&[usize]>,
+    unix_path: &Path,
+    bind: Option<IpAddr>,
+) -> Vec<String> {
     let s = &point.server;
     let mut args: Vec<String> = vec![
         "serve".into(),
@@ -166,8 +205,10 @@ fn server_args(point: &Point, cpus: Option<&[usize]>, unix_path: &Path) -> Vec<S
         "--service".into(),
         s.service.name().into(),
     ];
-    if s.transport == Transport::Unix {
-        args.extend(["--path".into(), unix_path.display().to_string()]);
+    match (s.transport, bind) {
+        (Transport::Unix, _) => args.extend(["--path".into(), unix_path.display().to_string()]),
+        (_, Some(ip)) => args.extend(["--addr".into(), format!("{ip}:0")]),
+        (_, None) => {}
     }
     if let Some(cpus) = cpus {
         let list = cpus
@@ -218,7 +259,8 @@ fn measure(
         .unwrap_or_else(|_| {
             std::env::temp_dir().join(format!("sockbench-{}.sock", std::process::id()))
         });
-    let args = server_args(point, config.server_cpus.as_deref(), &unix_path);
+    let bind = config.link.as_ref().map(|l| IpAddr::V4(l.server_addr));
+    let args = server_args(point, config.server_cpus.as_deref(), &unix_path, bind);
     let mut m = Measurement {
         experiment: experiment.to_string(),
         series: point.series.clone(),
@@ -232,7 +274,11 @@ fn measure(
         background: None,
         server_summary: None,
     };
-    let mut command = Command::new(&config.exe);
+    // Across two hosts the server starts in the server's namespace.
+    let mut command = match &config.link {
+        Some(link) => crate::netns::command_in(&link.server_netns, &config.exe),
+        None => Command::new(&config.exe),
+    };
     command.args(&args);
     let mut server = match ServerProcess::spawn(command, START_TIMEOUT) {
         Ok(s) => s,

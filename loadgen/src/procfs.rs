@@ -17,8 +17,9 @@
 //! thread's `/proc/<pid>/task/<tid>/status`) are summed per thread between
 //! samples, so a process born and gone within one interval is missed. A
 //! child reaped while a sample is being read can be missed or counted twice
-//! in that one sample. Kernel counters are those of this process's network
-//! namespace.
+//! in that one sample. Kernel counters are those of the server's network
+//! namespace when its pid is known (the same as ours on loopback; another
+//! host's with `run --two-hosts`), else of this process's.
 //!
 //! | file | what it does |
 //! | --- | --- |
@@ -130,25 +131,44 @@ impl KernelTcp {
     }
 }
 
-/// Absolute `TcpExt: ListenOverflows, ListenDrops` (/proc/net/netstat).
+/// Absolute `TcpExt: ListenOverflows, ListenDrops` (/proc/net/netstat) of
+/// this process's network namespace.
 pub fn kernel_tcp() -> io::Result<KernelTcp> {
-    const FILE: &str = "/proc/net/netstat";
-    let text = fs::read_to_string(FILE)?;
+    tcp_from("/proc/net/netstat")
+}
+
+/// The same counters in the network namespace of process `pid` (the server's:
+/// on another host, its backlog overflows are counted there, not here).
+pub fn kernel_tcp_of(pid: u32) -> io::Result<KernelTcp> {
+    tcp_from(&format!("/proc/{pid}/net/netstat"))
+}
+
+fn tcp_from(file: &str) -> io::Result<KernelTcp> {
+    let text = fs::read_to_string(file)?;
     let counters = keyed_counters(&text, "TcpExt:");
     Ok(KernelTcp {
-        listen_overflows: counter(&counters, FILE, "TcpExt", "ListenOverflows")?,
-        listen_drops: counter(&counters, FILE, "TcpExt", "ListenDrops")?,
+        listen_overflows: counter(&counters, file, "TcpExt", "ListenOverflows")?,
+        listen_drops: counter(&counters, file, "TcpExt", "ListenDrops")?,
     })
 }
 
-/// Absolute `Udp: RcvbufErrors, InErrors` (/proc/net/snmp).
+/// Absolute `Udp: RcvbufErrors, InErrors` (/proc/net/snmp) of this process's
+/// network namespace.
 pub fn kernel_udp() -> io::Result<KernelUdp> {
-    const FILE: &str = "/proc/net/snmp";
-    let text = fs::read_to_string(FILE)?;
+    udp_from("/proc/net/snmp")
+}
+
+/// The same counters in the network namespace of process `pid` (the server's).
+pub fn kernel_udp_of(pid: u32) -> io::Result<KernelUdp> {
+    udp_from(&format!("/proc/{pid}/net/snmp"))
+}
+
+fn udp_from(file: &str) -> io::Result<KernelUdp> {
+    let text = fs::read_to_string(file)?;
     let counters = keyed_counters(&text, "Udp:");
     Ok(KernelUdp {
-        rcvbuf_errors: counter(&counters, FILE, "Udp", "RcvbufErrors")?,
-        in_errors: counter(&counters, FILE, "Udp", "InErrors")?,
+        rcvbuf_errors: counter(&counters, file, "Udp", "RcvbufErrors")?,
+        in_errors: counter(&counters, file, "Udp", "InErrors")?,
     })
 }
 

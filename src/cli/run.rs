@@ -3,11 +3,13 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use servers::Model;
 
 use crate::experiments::Profile;
+use crate::netns::{LinkOptions, NetnsError, Network};
 use crate::runner::{self, RunConfig};
 
 /// How long and how thoroughly to measure.
@@ -50,6 +52,27 @@ pub struct RunArgs {
     /// List the experiments and their points, and exit.
     #[arg(long)]
     pub list: bool,
+    /// The lab's Server and Client VMs: servers in one network namespace, the
+    /// load generator in another, joined by a veth link (needs root and `ip`).
+    #[arg(long)]
+    pub two_hosts: bool,
+    /// With --two-hosts: drop this share of the packets on the link, each way (e.g. 1%; needs nft).
+    #[arg(long, requires = "two_hosts", value_parser = parse_loss)]
+    pub loss: Option<f64>,
+    /// With --two-hosts: one-way delay on the link, each way (e.g. 1ms; needs the kernel's sch_netem).
+    #[arg(long, requires = "two_hosts", value_parser = humantime::parse_duration)]
+    pub delay: Option<Duration>,
+}
+
+/// A loss rate: `1%`, `0.5%` or `1` (percent).
+fn parse_loss(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(pct) if (0.0..100.0).contains(&pct) => Ok(pct),
+        _ => Err(format!(
+            "'{text}' is not a loss rate: give a percentage from 0 up to 100, e.g. 1% or 0.5%"
+        )),
+    }
 }
 
 fn default_out() -> PathBuf {
@@ -83,7 +106,7 @@ pub fn execute(args: RunArgs) -> Result<()> {
             None => Ok(default),
         }
     };
-    let config = RunConfig {
+    let mut config = RunConfig {
         profile,
         repeats: args.repeats.unwrap_or(profile.repeats()).max(1),
         experiments: args.experiments.clone(),
@@ -93,6 +116,7 @@ pub fn execute(args: RunArgs) -> Result<()> {
         loadgen_cpus: parse(&args.loadgen_cpus, default_loadgen)?,
         exe: std::env::current_exe().context("failed to find the sockbench binary")?,
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        link: None,
     };
     if args.list {
         for (e, points) in runner::plan(&config)? {
@@ -112,14 +136,54 @@ pub fn execute(args: RunArgs) -> Result<()> {
                 );
             }
         }
+        if args.two_hosts {
+            println!(
+                "(with --two-hosts the Unix-domain points are skipped: they cannot cross hosts)"
+            );
+        }
         return Ok(());
     }
+    // The flags go in first, so Ctrl-C during the set-up of the two hosts
+    // still ends in their teardown.
     let stop = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))
         .context("failed to install the Ctrl-C handler")?;
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))
         .context("failed to install the SIGTERM handler")?;
-    let results = runner::run(&config, &stop)?;
+    if !args.two_hosts {
+        return run_and_report(&config, &stop);
+    }
+    let options = LinkOptions {
+        clients: 1,
+        loss_pct: args.loss.unwrap_or(0.0),
+        delay: args.delay,
+    };
+    let network = match Network::create(&options) {
+        Ok(n) => n,
+        Err(NetnsError::Unavailable(why)) => {
+            println!(
+                "two hosts: network namespaces cannot be created here ({why}); skipping the run"
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(e).context("failed to build the two hosts"),
+    };
+    for note in network.notes() {
+        println!("two hosts: {note}");
+    }
+    let info = network.info();
+    println!("{}", info.describe());
+    config.link = Some(info);
+    // This thread, and the load generator's threads it starts, now live on
+    // the client host; `_client` takes it home before `network` is removed.
+    let _client = network.clients[0]
+        .enter()
+        .context("failed to move the load generator to the client host")?;
+    run_and_report(&config, &stop)
+}
+
+fn run_and_report(config: &RunConfig, stop: &AtomicBool) -> Result<()> {
+    let results = runner::run(config, stop)?;
     let written = crate::report::write(&results)?;
     println!(
         "wrote {} measurements, {} chart files and {} in {}",

@@ -79,6 +79,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         "UDP kernel buffer drops",
         "UDP requests/s",
         "TCP failed %",
+        "TCP p50 µs",
         "TCP p99 µs",
     ]);
     let xs = stats::all_x(&points);
@@ -89,6 +90,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             cell(stats::at(&points, UDP, *x, kernel_drops), 0),
             cell(stats::at(&points, UDP, *x, stats::throughput), 0),
             cell(stats::at(&points, TCP, *x, loss_pct), 2),
+            cell(stats::at(&points, TCP, *x, stats::p50_us), 0),
             cell(stats::at(&points, TCP, *x, stats::p99_us), 0),
         ]);
     }
@@ -100,7 +102,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         .iter()
         .filter_map(|x| stats::at(&points, TCP, *x, loss_pct).map(|s| s.median))
         .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-    let (verdict, because) = match (worst_udp, worst_tcp) {
+    let (verdict, mut because) = match (worst_udp, worst_tcp) {
         (Some((x, udp)), Some(tcp)) => {
             let verdict = if udp > 0.0 && tcp == 0.0 {
                 Verdict::Supported
@@ -122,6 +124,25 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             "UDP or TCP has no usable measurement".to_string(),
         ),
     };
+    // Across a lossy link (`run --two-hosts --loss`), the same wire loss is
+    // counted loss for UDP and retransmission delay for TCP: say so with the
+    // one-client figures, where overload plays no part.
+    if let Some(link) = results.info.link.as_ref().filter(|l| l.loss_pct > 0.0) {
+        let one = xs.first().copied().unwrap_or(1.0);
+        let udp = stats::at(&points, UDP, one, loss_pct).map(|s| s.median);
+        let tcp = stats::at(&points, TCP, one, loss_pct).map(|s| s.median);
+        let p50 = stats::at(&points, TCP, one, stats::p50_us).map(|s| s.median);
+        let p99 = stats::at(&points, TCP, one, stats::p99_us).map(|s| s.median);
+        if let (Some(udp), Some(tcp), Some(p50), Some(p99)) = (udp, tcp, p50, p99) {
+            because.push_str(&format!(
+                "; on the two-host link dropping {}% of packets each way, with {one} client UDP lost {udp:.2}% \
+                 while TCP failed {tcp:.2}% and retransmitted instead (p50 {}, p99 {})",
+                link.loss_pct,
+                loadgen::output::format_ns(p50 * 1e3),
+                loadgen::output::format_ns(p99 * 1e3),
+            ));
+        }
+    }
     let charts = vec![NamedChart {
         name: "loss".into(),
         chart: ChartSpec::Line(LineChart {

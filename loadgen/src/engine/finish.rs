@@ -18,13 +18,23 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
+    /// Reads them where the server is: in its network namespace if its pid
+    /// is known (a server on another host drops and overflows there), else in ours.
     pub fn read(plan: &LoadPlan) -> Self {
-        match plan.target {
-            Target::Udp(_) => Counters {
+        match (&plan.target, plan.server_pid) {
+            (Target::Udp(_), Some(pid)) => Counters {
+                tcp: None,
+                udp: procfs::kernel_udp_of(pid).ok(),
+            },
+            (Target::Udp(_), None) => Counters {
                 tcp: None,
                 udp: procfs::kernel_udp().ok(),
             },
-            _ => Counters {
+            (_, Some(pid)) => Counters {
+                tcp: procfs::kernel_tcp_of(pid).ok(),
+                udp: None,
+            },
+            (_, None) => Counters {
                 tcp: procfs::kernel_tcp().ok(),
                 udp: None,
             },
