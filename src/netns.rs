@@ -22,21 +22,26 @@
 //! To run something on a host: [`Host::command`] wraps a program in
 //! `ip netns exec`; [`Host::enter`] moves the calling thread, and the threads
 //! it starts afterwards, into the namespace with setns(2) until the guard drops.
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `netns.rs` | [`Network`]: build, loss, delay, teardown; [`LinkInfo`] for run.json |
+//! | `host.rs` | [`Host`]: run a program there, move a thread there |
+//! | `tools.rs` | the `ip`, `nft` and `tc` calls, and the sweep of stale namespaces |
 
+mod host;
 mod tools;
 
-use std::ffi::OsStr;
 use std::fs::File;
-use std::marker::PhantomData;
 use std::net::Ipv4Addr;
-use std::os::unix::fs::MetadataExt;
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use nix::sched::{setns, CloneFlags};
 use serde::{Deserialize, Serialize};
 
+pub use host::{command_in, Entered, Host};
+use host::{same_file, NETNS_DIR, THREAD_NETNS};
 use tools::{ip, kill_pids_in, nft_script, sweep_stale, tc_netem, Tool};
 
 /// Why the hosts could not be built.
@@ -134,69 +139,6 @@ impl LinkInfo {
     }
 }
 
-/// One host: a network namespace with an address on its link.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Host {
-    /// The namespace's name (`ip netns list`).
-    pub netns: String,
-    /// This host's address (the server's on its first link).
-    pub addr: Ipv4Addr,
-    /// The other end's address: for a client, the server's address on its link.
-    pub peer: Ipv4Addr,
-}
-
-impl Host {
-    /// `program` to be run on this host: `ip netns exec NAME program`.
-    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
-        command_in(&self.netns, program)
-    }
-
-    /// Moves the calling thread into this host's namespace; threads it starts
-    /// from now on are born there too. Back where it was when the guard drops.
-    pub fn enter(&self) -> Result<Entered, NetnsError> {
-        let fail = |message: String| NetnsError::Enter {
-            name: self.netns.clone(),
-            message,
-        };
-        let original =
-            File::open(THREAD_NETNS).map_err(|e| fail(format!("{THREAD_NETNS}: {e}")))?;
-        let path = format!("{NETNS_DIR}/{}", self.netns);
-        let target = File::open(&path).map_err(|e| fail(format!("{path}: {e}")))?;
-        setns(&target, CloneFlags::CLONE_NEWNET).map_err(|e| fail(e.to_string()))?;
-        let entered = Entered {
-            original,
-            _same_thread: PhantomData,
-        };
-        // Never send traffic meant for the namespace from this host's own network.
-        if !same_file(THREAD_NETNS, &target) {
-            return Err(fail("setns returned but the thread is elsewhere".into()));
-        }
-        Ok(entered)
-    }
-}
-
-/// `program` to be run in network namespace `netns`: `ip netns exec NETNS program`.
-pub fn command_in(netns: &str, program: impl AsRef<OsStr>) -> Command {
-    let mut command = Command::new(Tool::Ip.path());
-    command.args(["netns", "exec", netns]).arg(program);
-    command
-}
-
-/// The calling thread is inside a host's namespace until this drops (on the
-/// same thread: the guard cannot be sent to another one).
-pub struct Entered {
-    original: File,
-    _same_thread: PhantomData<*const ()>,
-}
-
-impl Drop for Entered {
-    fn drop(&mut self) {
-        if let Err(e) = setns(&self.original, CloneFlags::CLONE_NEWNET) {
-            eprintln!("warning: failed to return to the original network namespace: {e}");
-        }
-    }
-}
-
 /// A server host and its client hosts, removed with everything in them on drop.
 pub struct Network {
     pub server: Host,
@@ -210,8 +152,6 @@ pub struct Network {
     home: Option<File>,
 }
 
-const NETNS_DIR: &str = "/run/netns";
-const THREAD_NETNS: &str = "/proc/thread-self/ns/net";
 /// The server's end of every link is named `to-cli<i>`, the client's `to-srv`.
 const CLIENT_END: &str = "to-srv";
 /// Most clients: one /30 each within 10.251.0.0/24.
@@ -227,13 +167,6 @@ fn link_addrs(client: usize) -> (Ipv4Addr, Ipv4Addr) {
         Ipv4Addr::new(10, 251, 0, base + 1),
         Ipv4Addr::new(10, 251, 0, base + 2),
     )
-}
-
-fn same_file(path: &str, file: &File) -> bool {
-    match (std::fs::metadata(path), file.metadata()) {
-        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-        _ => false,
-    }
 }
 
 impl Network {
