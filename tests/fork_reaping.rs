@@ -1,5 +1,7 @@
 //! The zombie problem, measured from `/proc`: the `fork` model after 200
-//! connections, many closing at the same moment, under each `--reap` policy.
+//! connections, many closing at the same moment, under each `--reap` policy;
+//! and `prefork`, whose workers outlive their connections and are reaped at
+//! shutdown.
 //!
 //! This test process makes itself a child subreaper, so a child the server
 //! failed to reap before exiting is re-parented to us (and seen) instead of
@@ -130,4 +132,32 @@ fn reap_once_survives_children_exiting_together() {
     churn(&server);
     let summary = stop_and_check_no_child_left(server);
     assert_eq!(summary.connections, CONNECTIONS, "{summary:?}");
+}
+
+#[test]
+fn prefork_workers_outlive_the_churn_and_are_reaped_on_shutdown() {
+    // More workers than connections at once, so every round is served together.
+    const WORKERS: usize = AT_ONCE + 14;
+    become_subreaper();
+    let server = Served::start("prefork", "tcp", &["--workers", &WORKERS.to_string()]);
+    let pid = server.pid();
+    wait_for_count("the preforked workers", SETTLE_TIMEOUT, WORKERS, || {
+        children_of(pid).len()
+    });
+    let workers = child_pids(pid);
+    churn(&server);
+    // Connections end, workers do not: the same processes, none a zombie.
+    let mut now = child_pids(pid);
+    now.sort_unstable();
+    let mut before = workers.clone();
+    before.sort_unstable();
+    assert_eq!(
+        now, before,
+        "the workers serving the churn are the ones forked at start"
+    );
+    assert_eq!(zombie_children(pid), 0);
+    let summary = stop_and_check_no_child_left(server);
+    assert_eq!(summary.connections, CONNECTIONS, "{summary:?}");
+    assert_eq!(summary.workers_replaced, 0, "{summary:?}");
+    assert_eq!(summary.errors, ErrorCounts::default(), "{summary:?}");
 }

@@ -15,7 +15,14 @@ use common::{
 use servers::wire::{ResponseHeader, Status, REQUEST_HEADER_LEN, RESPONSE_HEADER_LEN};
 use servers::{Endpoint, ErrorCounts};
 
-const STREAM_MODELS: [&str; 4] = ["tcp-iterative", "fork", "thread-pool", "mio"];
+const STREAM_MODELS: [&str; 6] = [
+    "tcp-iterative",
+    "fork",
+    "thread-pool",
+    "mio",
+    "prefork",
+    "thread-per-conn",
+];
 
 /// The frame limit the servers run with here.
 const MAX_FRAME: u32 = 4096;
@@ -205,6 +212,16 @@ fn thread_pool_closes_idle_connections() {
 #[test]
 fn mio_closes_idle_connections() {
     closes_idle_connections("mio");
+}
+
+#[test]
+fn prefork_closes_idle_connections() {
+    closes_idle_connections("prefork");
+}
+
+#[test]
+fn thread_per_conn_closes_idle_connections() {
+    closes_idle_connections("thread-per-conn");
 }
 
 #[test]

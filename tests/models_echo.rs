@@ -19,7 +19,12 @@ const CLIENTS: usize = 50;
 
 /// Runs [`CLIENTS`] echo clients at once and checks the server's tally.
 fn echo_concurrently(model: &str, transport: &str, seed: u64) {
-    let server = Served::start(model, transport, &[]);
+    echo_concurrently_with(model, transport, &[], seed);
+}
+
+/// [`echo_concurrently`] with extra `sockbench serve` flags.
+fn echo_concurrently_with(model: &str, transport: &str, extra: &[&str], seed: u64) {
+    let server = Served::start(model, transport, extra);
     concurrent_echo(&server.endpoint, CLIENTS, seed);
     let summary = server.stop_clean();
     assert_eq!(summary.connections, CLIENTS as u64, "{summary:?}");
@@ -55,6 +60,29 @@ fn mio_echoes_50_clients_over_tcp() {
 #[test]
 fn mio_echoes_50_clients_over_unix() {
     echo_concurrently("mio", "unix", 6);
+}
+
+/// Enough workers that all [`CLIENTS`] are served at the same time.
+const PREFORK_WORKERS: &str = "64";
+
+#[test]
+fn prefork_echoes_50_clients_over_tcp() {
+    echo_concurrently_with("prefork", "tcp", &["--workers", PREFORK_WORKERS], 21);
+}
+
+#[test]
+fn prefork_echoes_50_clients_over_unix() {
+    echo_concurrently_with("prefork", "unix", &["--workers", PREFORK_WORKERS], 22);
+}
+
+#[test]
+fn thread_per_conn_echoes_50_clients_over_tcp() {
+    echo_concurrently("thread-per-conn", "tcp", 23);
+}
+
+#[test]
+fn thread_per_conn_echoes_50_clients_over_unix() {
+    echo_concurrently("thread-per-conn", "unix", 24);
 }
 
 /// The iterative server: clients one after another, then a few queued at once
@@ -215,7 +243,14 @@ fn stops_after_serving(model: &str, transport: &str) {
 
 #[test]
 fn every_stream_model_stops_after_serving_its_quota() {
-    for model in ["tcp-iterative", "fork", "thread-pool", "mio"] {
+    for model in [
+        "tcp-iterative",
+        "fork",
+        "thread-pool",
+        "mio",
+        "prefork",
+        "thread-per-conn",
+    ] {
         stops_after_serving(model, "tcp");
     }
 }

@@ -14,7 +14,14 @@ use std::process::Output;
 use common::{echo_exchange, output_within, serve_command, spawn_serve};
 use servers::Endpoint;
 
-const STREAM_MODELS: [&str; 4] = ["tcp-iterative", "fork", "thread-pool", "mio"];
+const STREAM_MODELS: [&str; 6] = [
+    "tcp-iterative",
+    "fork",
+    "thread-pool",
+    "mio",
+    "prefork",
+    "thread-per-conn",
+];
 
 fn is_socket(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
@@ -71,7 +78,7 @@ fn live_socket_path_is_refused() {
     let path = dir.path().join("live.sock");
     let live = spawn_serve("mio", "unix", Some(&path), &[]).expect("the first server starts");
 
-    for model in ["fork", "thread-pool"] {
+    for model in ["fork", "thread-pool", "prefork", "thread-per-conn"] {
         let out = output_within(&mut serve_command(model, "unix", Some(&path), &[]), b"");
         let stderr = one_line_failure(&out, model);
         assert!(

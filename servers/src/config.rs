@@ -24,16 +24,22 @@ pub enum Model {
     ThreadPool,
     /// Single-process concurrent: one thread, one epoll loop.
     Mio,
+    /// Preallocated processes: N children forked at start, all accepting.
+    Prefork,
+    /// A new thread per accepted connection, with a cap.
+    ThreadPerConn,
 }
 
 impl Model {
     /// Every model, in the order charts list them.
-    pub const ALL: [Model; 5] = [
+    pub const ALL: [Model; 7] = [
         Model::UdpIterative,
         Model::TcpIterative,
         Model::Fork,
         Model::ThreadPool,
         Model::Mio,
+        Model::Prefork,
+        Model::ThreadPerConn,
     ];
 
     /// The one name used everywhere (CLI, files, CSV, charts).
@@ -44,6 +50,8 @@ impl Model {
             Model::Fork => "fork",
             Model::ThreadPool => "thread-pool",
             Model::Mio => "mio",
+            Model::Prefork => "prefork",
+            Model::ThreadPerConn => "thread-per-conn",
         }
     }
 
@@ -57,7 +65,7 @@ impl Model {
 
     /// Whether this model forks, and so must run as its own single-threaded process.
     pub fn forks(self) -> bool {
-        matches!(self, Model::Fork)
+        matches!(self, Model::Fork | Model::Prefork)
     }
 }
 
@@ -279,7 +287,7 @@ pub struct ServerConfig {
     pub transport: Transport,
     pub endpoint: Endpoint,
     pub service: ServiceKind,
-    /// Worker threads (`thread-pool`); 0 means one per core.
+    /// Worker threads (`thread-pool`) or processes (`prefork`); 0 means one per core.
     pub workers: usize,
     /// The `listen()` backlog, set exactly (the lab's is 5).
     pub backlog: i32,
@@ -290,6 +298,8 @@ pub struct ServerConfig {
     pub ballast_mb: usize,
     /// Most live children of `fork`; over it, connections wait in the backlog.
     pub max_children: usize,
+    /// Most live connection threads of `thread-per-conn`; over it, connections wait in the backlog.
+    pub max_threads: usize,
     /// Stop after serving this many connections (the lab's `--once` is 1).
     pub stop_after: Option<u64>,
 }
@@ -313,6 +323,7 @@ impl ServerConfig {
             reap: ReapPolicy::Handler,
             ballast_mb: 0,
             max_children: 512,
+            max_threads: 4096,
             stop_after: None,
         }
     }

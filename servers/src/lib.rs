@@ -7,7 +7,7 @@
 //! | --- | --- |
 //! | [`config`] | [`Model`], [`Transport`], [`ServiceKind`], [`ReapPolicy`], [`ServerConfig`] |
 //! | [`model`] | [`serve`]: bind, announce, run a model until stopped; the [`Server`] trait |
-//! | `models/` | one file per design: `udp_iterative`, `tcp_iterative`, `fork`, `thread_pool`, `mio` |
+//! | `models/` | one file per design: `udp_iterative`, `tcp_iterative`, `fork`, `thread_pool`, `mio`, `prefork`, `thread_per_conn` |
 //! | `conn` | one blocking connection, served (shared by the blocking models) |
 //! | [`net`] | binding with an exact backlog, Unix socket files, [`net::Stream`] |
 //! | [`service`] | echo, lab and synthetic as byte-in, byte-out state machines |
@@ -36,7 +36,10 @@ pub use config::{
     Endpoint, Limits, Model, ReapPolicy, ServerConfig, ServiceKind, Transport, UnknownName,
 };
 pub use model::{serve, Context, ServeError, Server};
-pub use models::{ForkServer, MioServer, TcpIterativeServer, ThreadPoolServer, UdpIterativeServer};
+pub use models::{
+    ForkServer, MioServer, PreforkServer, TcpIterativeServer, ThreadPerConnServer,
+    ThreadPoolServer, UdpIterativeServer,
+};
 pub use process::{ProcessError, ServerProcess, Stopped};
 pub use stats::{ErrorCounts, Summary};
 pub use status::Ready;

@@ -43,6 +43,7 @@ pub struct Counters {
     io_errors: AtomicU64,
     refused: AtomicU64,
     resource: AtomicU64,
+    workers_replaced: AtomicU64,
 }
 
 /// One connection's (or one datagram loop's) tally, private to its owner.
@@ -80,6 +81,12 @@ impl Counters {
         counter.fetch_add(1, Relaxed);
     }
 
+    /// Records one worker process that died while the server was running
+    /// and was replaced (`prefork`).
+    pub fn worker_replaced(&self) {
+        self.workers_replaced.fetch_add(1, Relaxed);
+    }
+
     /// Connections accepted so far.
     pub fn connections(&self) -> u64 {
         self.connections.load(Relaxed)
@@ -104,6 +111,7 @@ impl Counters {
             bytes_in: self.bytes_in.load(Relaxed),
             bytes_out: self.bytes_out.load(Relaxed),
             errors: errors.with_total(),
+            workers_replaced: self.workers_replaced.load(Relaxed),
         }
     }
 }
@@ -147,4 +155,9 @@ pub struct Summary {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub errors: ErrorCounts,
+    /// Worker processes that died (crashed, killed) while serving and were
+    /// replaced (`prefork`; 0 for every other model). Not a client error: a
+    /// connection the dead worker held shows up as that client's reset.
+    #[serde(default)]
+    pub workers_replaced: u64,
 }

@@ -12,7 +12,7 @@ use servers::{
 /// Arguments of `sockbench serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Server design: udp-iterative, tcp-iterative, fork, thread-pool, mio.
+    /// Server design: udp-iterative, tcp-iterative, fork, thread-pool, mio, prefork, thread-per-conn.
     #[arg(long)]
     pub model: Model,
     /// tcp, udp or unix (default: udp for udp-iterative, unix with --path, else tcp).
@@ -27,7 +27,7 @@ pub struct ServeArgs {
     /// echo (RFC 862), lab (the socket lab's messages) or synthetic (framed requests).
     #[arg(long, default_value = "echo")]
     pub service: ServiceKind,
-    /// Worker threads of thread-pool (default: one per core).
+    /// Worker threads of thread-pool, worker processes of prefork (default: one per core).
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
     /// listen() backlog, set exactly (the lab uses 5).
@@ -42,6 +42,9 @@ pub struct ServeArgs {
     /// Most live children of fork; beyond, clients wait in the backlog.
     #[arg(long, default_value_t = 512)]
     pub max_children: usize,
+    /// Most live connection threads of thread-per-conn; beyond, clients wait in the backlog.
+    #[arg(long, default_value_t = 4096)]
+    pub max_threads: usize,
     /// Most simultaneous connections of the event-loop models.
     #[arg(long, default_value_t = 100_000)]
     pub max_connections: usize,
@@ -78,6 +81,7 @@ impl ServeArgs {
         config.reap = self.reap;
         config.ballast_mb = self.ballast_mb;
         config.max_children = self.max_children;
+        config.max_threads = self.max_threads;
         config.stop_after = self.stop_after;
         let mut limits = Limits {
             idle_timeout: self.idle_timeout,

@@ -4,7 +4,9 @@
 
 mod fork;
 mod mio;
+mod prefork;
 mod tcp_iterative;
+mod thread_per_conn;
 mod thread_pool;
 mod udp_iterative;
 
@@ -13,7 +15,9 @@ use std::time::Duration;
 
 pub use self::fork::ForkServer;
 pub use self::mio::MioServer;
+pub use self::prefork::PreforkServer;
 pub use self::tcp_iterative::TcpIterativeServer;
+pub use self::thread_per_conn::ThreadPerConnServer;
 pub use self::thread_pool::ThreadPoolServer;
 pub use self::udp_iterative::UdpIterativeServer;
 
@@ -31,6 +35,8 @@ pub(crate) fn run(model: Model, listener: Listener, ctx: &Context) -> Result<(),
         Model::Fork => ForkServer.serve(listener, ctx),
         Model::ThreadPool => ThreadPoolServer.serve(listener, ctx),
         Model::Mio => MioServer.serve(listener, ctx),
+        Model::Prefork => PreforkServer.serve(listener, ctx),
+        Model::ThreadPerConn => ThreadPerConnServer.serve(listener, ctx),
     }
 }
 

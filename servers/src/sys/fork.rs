@@ -28,8 +28,8 @@ pub fn ensure_single_threaded() -> io::Result<()> {
     match thread_count()? {
         1 => Ok(()),
         n => Err(io::Error::other(format!(
-            "the fork model must run as its own single-threaded process, but this one has {n} threads; \
-             start it with `sockbench serve --model fork`"
+            "a forking model (fork, prefork) must run as its own single-threaded process, \
+             but this one has {n} threads; start it with `sockbench serve --model fork` (or prefork)"
         ))),
     }
 }
@@ -43,8 +43,8 @@ pub fn ensure_single_threaded() -> io::Result<()> {
 /// dies, so a crashed or killed server never leaves its children behind.
 pub fn fork() -> io::Result<Forked> {
     // SAFETY: fork() is sound when the caller is single-threaded, which the
-    // fork model checks with ensure_single_threaded() before it starts
-    // accepting and never breaks afterwards (it spawns no threads). The child
+    // fork and prefork models check with ensure_single_threaded() before
+    // their first fork and never break afterwards (they spawn no threads). The child
     // then only runs ordinary Rust code on its own copy of the address space.
     match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
         ForkResult::Parent { child } => Ok(Forked::Parent(child)),

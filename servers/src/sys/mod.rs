@@ -1,12 +1,15 @@
-//! The only unsafe code in the crate: `fork()`, signal dispositions, and the
-//! shared memory forked children report into. Each unsafe block says why it
-//! is sound; everything above this module calls safe functions.
+//! The only unsafe code in the crate: `fork()`, signal dispositions, waiting
+//! for a child's death, and the shared memory forked children report into.
+//! Each unsafe block says why it is sound; everything above this module calls
+//! safe functions.
 #![allow(unsafe_code)]
 
 mod fork;
 mod reap;
 mod shared;
+mod watch;
 
 pub use fork::{ensure_single_threaded, exit_child, fork, Forked};
 pub use reap::{install_reaper, reap_all, stop_reaping};
 pub use shared::shared_default;
+pub use watch::ChildWatch;
