@@ -30,7 +30,7 @@ pub enum ServeError {
     Unsupported {
         model: Model,
         transport: crate::Transport,
-        hint: &'static str,
+        hint: String,
     },
     /// Binding failed; the message says what to do.
     #[error(transparent)]
@@ -60,10 +60,13 @@ pub fn serve(
         return Err(ServeError::Unsupported {
             model: config.model,
             transport: config.transport,
-            hint: if config.transport == crate::Transport::Udp {
-                "--model udp-iterative for UDP"
-            } else {
-                "a connection-oriented model (tcp-iterative, fork, thread-pool, mio) for streams"
+            hint: {
+                let fits: Vec<&str> = Model::ALL
+                    .iter()
+                    .filter(|m| m.supports(config.transport))
+                    .map(|m| m.name())
+                    .collect();
+                format!("one of {} for {}", fits.join(", "), config.transport)
             },
         });
     }
