@@ -15,11 +15,13 @@ use common::{
 use servers::wire::{ResponseHeader, Status, REQUEST_HEADER_LEN, RESPONSE_HEADER_LEN};
 use servers::{Endpoint, ErrorCounts};
 
-const STREAM_MODELS: [&str; 6] = [
+const STREAM_MODELS: [&str; 8] = [
     "tcp-iterative",
     "fork",
     "thread-pool",
     "mio",
+    "select",
+    "poll",
     "prefork",
     "thread-per-conn",
 ];
@@ -212,6 +214,16 @@ fn thread_pool_closes_idle_connections() {
 #[test]
 fn mio_closes_idle_connections() {
     closes_idle_connections("mio");
+}
+
+#[test]
+fn select_closes_idle_connections() {
+    closes_idle_connections("select");
+}
+
+#[test]
+fn poll_closes_idle_connections() {
+    closes_idle_connections("poll");
 }
 
 #[test]

@@ -62,6 +62,26 @@ fn mio_echoes_50_clients_over_unix() {
     echo_concurrently("mio", "unix", 6);
 }
 
+#[test]
+fn select_echoes_50_clients_over_tcp() {
+    echo_concurrently("select", "tcp", 25);
+}
+
+#[test]
+fn select_echoes_50_clients_over_unix() {
+    echo_concurrently("select", "unix", 26);
+}
+
+#[test]
+fn poll_echoes_50_clients_over_tcp() {
+    echo_concurrently("poll", "tcp", 27);
+}
+
+#[test]
+fn poll_echoes_50_clients_over_unix() {
+    echo_concurrently("poll", "unix", 28);
+}
+
 /// Enough workers that all [`CLIENTS`] are served at the same time.
 const PREFORK_WORKERS: &str = "64";
 
@@ -248,6 +268,8 @@ fn every_stream_model_stops_after_serving_its_quota() {
         "fork",
         "thread-pool",
         "mio",
+        "select",
+        "poll",
         "prefork",
         "thread-per-conn",
     ] {
@@ -258,30 +280,39 @@ fn every_stream_model_stops_after_serving_its_quota() {
 /// A client may write a whole batch, half-close, and only then read: the event
 /// loop buffers the output (up to its 4 MiB back-pressure limit) and must send
 /// all of it before closing, even though the client's side is already closed.
-fn mio_finishes_output_to_a_half_closed_client(transport: &str) {
+fn finishes_output_to_a_half_closed_client(model: &str, transport: &str) {
     const LEN: usize = 3 << 20;
-    let server = Served::start("mio", transport, &[]);
+    let server = Served::start(model, transport, &[]);
     let payload = random_bytes(&mut fastrand::Rng::with_seed(11), LEN);
     let mut conn = Conn::connect(&server.endpoint).unwrap();
     // The server reads everything while the client reads nothing yet.
     conn.write_all(&payload)
         .and_then(|()| conn.shutdown_write())
-        .expect("mio reads a 3 MiB batch while its reply is unread");
+        .expect("the event loop reads a 3 MiB batch while its reply is unread");
     let got = conn.read_until_closed().expect("read the echo");
     if let Some(d) = common::difference(&payload, &got) {
-        panic!("{transport}: {d}");
+        panic!("{model} over {transport}: {d}");
     }
     let summary = server.stop_clean();
-    assert_eq!(summary.bytes_out, LEN as u64, "{summary:?}");
+    assert_eq!(summary.bytes_out, LEN as u64, "{model}: {summary:?}");
     assert_eq!(summary.errors, ErrorCounts::default(), "{summary:?}");
 }
 
 #[test]
 fn mio_finishes_output_to_a_half_closed_client_over_tcp() {
-    mio_finishes_output_to_a_half_closed_client("tcp");
+    finishes_output_to_a_half_closed_client("mio", "tcp");
 }
 
 #[test]
 fn mio_finishes_output_to_a_half_closed_client_over_unix() {
-    mio_finishes_output_to_a_half_closed_client("unix");
+    finishes_output_to_a_half_closed_client("mio", "unix");
+}
+
+#[test]
+fn select_and_poll_finish_output_to_a_half_closed_client() {
+    for model in ["select", "poll"] {
+        for transport in ["tcp", "unix"] {
+            finishes_output_to_a_half_closed_client(model, transport);
+        }
+    }
 }

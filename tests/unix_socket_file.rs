@@ -14,11 +14,13 @@ use std::process::Output;
 use common::{echo_exchange, output_within, serve_command, spawn_serve};
 use servers::Endpoint;
 
-const STREAM_MODELS: [&str; 6] = [
+const STREAM_MODELS: [&str; 8] = [
     "tcp-iterative",
     "fork",
     "thread-pool",
     "mio",
+    "select",
+    "poll",
     "prefork",
     "thread-per-conn",
 ];
@@ -78,7 +80,14 @@ fn live_socket_path_is_refused() {
     let path = dir.path().join("live.sock");
     let live = spawn_serve("mio", "unix", Some(&path), &[]).expect("the first server starts");
 
-    for model in ["fork", "thread-pool", "prefork", "thread-per-conn"] {
+    for model in [
+        "fork",
+        "thread-pool",
+        "select",
+        "poll",
+        "prefork",
+        "thread-per-conn",
+    ] {
         let out = output_within(&mut serve_command(model, "unix", Some(&path), &[]), b"");
         let stderr = one_line_failure(&out, model);
         assert!(

@@ -24,6 +24,10 @@ pub enum Model {
     ThreadPool,
     /// Single-process concurrent: one thread, one epoll loop.
     Mio,
+    /// Single-process concurrent with the literal `select(2)` (FD_SETSIZE-bound).
+    Select,
+    /// Single-process concurrent with `poll(2)`.
+    Poll,
     /// Preallocated processes: N children forked at start, all accepting.
     Prefork,
     /// A new thread per accepted connection, with a cap.
@@ -32,12 +36,14 @@ pub enum Model {
 
 impl Model {
     /// Every model, in the order charts list them.
-    pub const ALL: [Model; 7] = [
+    pub const ALL: [Model; 9] = [
         Model::UdpIterative,
         Model::TcpIterative,
         Model::Fork,
         Model::ThreadPool,
         Model::Mio,
+        Model::Select,
+        Model::Poll,
         Model::Prefork,
         Model::ThreadPerConn,
     ];
@@ -50,6 +56,8 @@ impl Model {
             Model::Fork => "fork",
             Model::ThreadPool => "thread-pool",
             Model::Mio => "mio",
+            Model::Select => "select",
+            Model::Poll => "poll",
             Model::Prefork => "prefork",
             Model::ThreadPerConn => "thread-per-conn",
         }

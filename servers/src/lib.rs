@@ -7,8 +7,9 @@
 //! | --- | --- |
 //! | [`config`] | [`Model`], [`Transport`], [`ServiceKind`], [`ReapPolicy`], [`ServerConfig`] |
 //! | [`model`] | [`serve`]: bind, announce, run a model until stopped; the [`Server`] trait |
-//! | `models/` | one file per design: `udp_iterative`, `tcp_iterative`, `fork`, `thread_pool`, `mio`, `prefork`, `thread_per_conn` |
+//! | `models/` | one file per design: `udp_iterative`, `tcp_iterative`, `fork`, `thread_pool`, `mio`, `select`, `poll`, `prefork`, `thread_per_conn` |
 //! | `conn` | one blocking connection, served (shared by the blocking models) |
+//! | `evented` | one non-blocking connection and the accept/serve/sweep loop parts shared by the event-loop models (`mio`, `select`, `poll`) |
 //! | [`net`] | binding with an exact backlog, Unix socket files, [`net::Stream`] |
 //! | [`service`] | echo, lab and synthetic as byte-in, byte-out state machines |
 //! | [`wire`] | the synthetic frame, check-then-parse (the load generator builds it) |
@@ -21,6 +22,7 @@
 
 pub mod config;
 mod conn;
+mod evented;
 pub mod model;
 mod models;
 pub mod net;
@@ -37,8 +39,8 @@ pub use config::{
 };
 pub use model::{serve, Context, ServeError, Server};
 pub use models::{
-    ForkServer, MioServer, PreforkServer, TcpIterativeServer, ThreadPerConnServer,
-    ThreadPoolServer, UdpIterativeServer,
+    ForkServer, MioServer, PollServer, PreforkServer, SelectServer, TcpIterativeServer,
+    ThreadPerConnServer, ThreadPoolServer, UdpIterativeServer,
 };
 pub use process::{ProcessError, ServerProcess, Stopped};
 pub use stats::{ErrorCounts, Summary};

@@ -12,7 +12,7 @@ use servers::{
 /// Arguments of `sockbench serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Server design: udp-iterative, tcp-iterative, fork, thread-pool, mio, prefork, thread-per-conn.
+    /// Server design: udp-iterative, tcp-iterative, fork, thread-pool, mio, select, poll, prefork, thread-per-conn.
     #[arg(long)]
     pub model: Model,
     /// tcp, udp or unix (default: udp for udp-iterative, unix with --path, else tcp).

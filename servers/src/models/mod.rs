@@ -4,7 +4,9 @@
 
 mod fork;
 mod mio;
+mod poll;
 mod prefork;
+mod select;
 mod tcp_iterative;
 mod thread_per_conn;
 mod thread_pool;
@@ -15,7 +17,9 @@ use std::time::Duration;
 
 pub use self::fork::ForkServer;
 pub use self::mio::MioServer;
+pub use self::poll::PollServer;
 pub use self::prefork::PreforkServer;
+pub use self::select::SelectServer;
 pub use self::tcp_iterative::TcpIterativeServer;
 pub use self::thread_per_conn::ThreadPerConnServer;
 pub use self::thread_pool::ThreadPoolServer;
@@ -35,6 +39,8 @@ pub(crate) fn run(model: Model, listener: Listener, ctx: &Context) -> Result<(),
         Model::Fork => ForkServer.serve(listener, ctx),
         Model::ThreadPool => ThreadPoolServer.serve(listener, ctx),
         Model::Mio => MioServer.serve(listener, ctx),
+        Model::Select => SelectServer.serve(listener, ctx),
+        Model::Poll => PollServer.serve(listener, ctx),
         Model::Prefork => PreforkServer.serve(listener, ctx),
         Model::ThreadPerConn => ThreadPerConnServer.serve(listener, ctx),
     }

@@ -1,0 +1,176 @@
+//! What the single-process concurrent models (`mio`, `select`, `poll`) share:
+//! everything but the readiness system call.
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `mod.rs` | `Acceptor` (the non-blocking listener) and `Intake` (accept until the backlog is empty, refuse past the limits) |
+//! | `connection.rs` | `Connection`: one non-blocking socket's state machine (read until `WouldBlock`, feed the service `Session`, flush partial writes, back-pressure, close with the right fault); `Connections`, the loop's table of them, with the idle sweep |
+//! | `level.rs` | the level-triggered loop `select` and `poll` run, around a `Wait` (their one system call) |
+//!
+//! `mio` runs its own edge-triggered loop (its registrations live in the
+//! kernel) over the same `Intake` and `Connections`.
+
+mod connection;
+pub(crate) mod level;
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::Duration;
+
+use ::mio::net::{TcpListener, UnixListener};
+
+pub(crate) use self::connection::{wait_timeout, Connections};
+use crate::model::{Context, ServeError};
+use crate::models::{is_resource_exhaustion, quota_reached};
+use crate::net::{Listener, Stream};
+use crate::stats::Fault;
+
+/// How often idle connections are looked for.
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+pub(crate) fn would_block(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+pub(crate) fn interrupted(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Interrupted
+}
+
+/// The listening socket, non-blocking. It goes through mio's listener types
+/// only for their `accept4(SOCK_NONBLOCK)`: an accepted socket is born
+/// non-blocking, one system call instead of two. Which loop watches it
+/// (epoll, `select`, `poll`) is the model's business.
+pub(crate) enum Acceptor {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+impl Acceptor {
+    /// Makes `listener` non-blocking; refuses a datagram socket.
+    pub(crate) fn new(listener: Listener) -> Result<Self, ServeError> {
+        let setup = ServeError::setup;
+        match listener {
+            Listener::Tcp(l) => {
+                l.set_nonblocking(true)
+                    .map_err(setup("make the listener non-blocking"))?;
+                Ok(Acceptor::Tcp(TcpListener::from_std(l)))
+            }
+            Listener::Unix(l) => {
+                l.set_nonblocking(true)
+                    .map_err(setup("make the listener non-blocking"))?;
+                Ok(Acceptor::Unix(UnixListener::from_std(l)))
+            }
+            Listener::Udp(_) => Err(ServeError::Setup {
+                what: "serve streams",
+                source: io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "an event loop needs a stream listener",
+                ),
+            }),
+        }
+    }
+
+    /// Accepts one connection, non-blocking, with TCP_NODELAY set.
+    fn accept(&self) -> io::Result<Stream> {
+        match self {
+            Acceptor::Tcp(l) => {
+                let (s, _) = l.accept()?;
+                s.set_nodelay(true)?;
+                Ok(Stream::Tcp(s.into()))
+            }
+            Acceptor::Unix(l) => Ok(Stream::Unix(l.accept()?.0.into())),
+        }
+    }
+
+    /// The listener as mio registers it.
+    pub(crate) fn source(&mut self) -> &mut dyn ::mio::event::Source {
+        match self {
+            Acceptor::Tcp(l) => l,
+            Acceptor::Unix(l) => l,
+        }
+    }
+}
+
+impl AsFd for Acceptor {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Acceptor::Tcp(l) => l.as_fd(),
+            Acceptor::Unix(l) => l.as_fd(),
+        }
+    }
+}
+
+/// The accepting side of an event loop.
+pub(crate) struct Intake<'a> {
+    pub(crate) acceptor: Acceptor,
+    /// False once `--stop-after`'s quota is taken: no more accepting.
+    pub(crate) accepting: bool,
+    /// Set when accept() ran out of descriptors: the backlog will not raise a
+    /// new edge by itself (and a level-triggered loop watching it would spin),
+    /// so the loop retries on a short timeout instead.
+    pub(crate) retry: bool,
+    ctx: &'a Context<'a>,
+}
+
+impl<'a> Intake<'a> {
+    pub(crate) fn new(acceptor: Acceptor, ctx: &'a Context<'a>) -> Self {
+        Intake {
+            acceptor,
+            accepting: true,
+            retry: false,
+            ctx,
+        }
+    }
+
+    /// Whether a level-triggered loop should watch the listener now.
+    pub(crate) fn watch_listener(&self) -> bool {
+        self.accepting && !self.retry
+    }
+
+    /// Accepts until the backlog is empty, into `conns`. `admit` is the
+    /// model's last word on each connection (given the key it will get):
+    /// `mio` registers it with epoll, `select` refuses descriptors it cannot
+    /// watch. A refused connection is closed at once, its fault counted.
+    pub(crate) fn accept_all(
+        &mut self,
+        conns: &mut Connections,
+        mut admit: impl FnMut(&Stream, usize) -> Result<(), Fault>,
+    ) {
+        self.retry = false;
+        while self.accepting {
+            if quota_reached(self.ctx) {
+                self.accepting = false;
+                break;
+            }
+            let stream = match self.acceptor.accept() {
+                Ok(s) => s,
+                // The backlog is empty.
+                Err(e) if would_block(&e) => break,
+                // A signal arrived mid-accept; try again.
+                Err(e) if interrupted(&e) => continue,
+                // The client gave up before we accepted; take the next one.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                Err(e) if is_resource_exhaustion(&e) => {
+                    self.ctx.counters.fault(Fault::Resource);
+                    self.retry = true;
+                    break;
+                }
+                Err(_) => {
+                    self.ctx.counters.fault(Fault::Io);
+                    break;
+                }
+            };
+            if conns.is_full() {
+                // Over the limit: closing at once is the clearest refusal.
+                self.ctx.counters.fault(Fault::Refused);
+                continue;
+            }
+            if let Err(fault) = admit(&stream, conns.next_key()) {
+                // Dropping the stream closes it.
+                self.ctx.counters.fault(fault);
+                continue;
+            }
+            conns.insert(stream);
+        }
+    }
+}
