@@ -209,8 +209,11 @@ fn loss_on_the_wire_is_counted_loss_for_udp_and_latency_for_tcp() {
         "TCP loses nothing: it retransmits"
     );
     assert!(u(&lossy, "/requests") > 0);
+    // A lost segment costs a retransmission timeout (200 ms minimum on Linux,
+    // or a tail-loss probe of at least 10 ms): far above a clean round trip
+    // even on a loaded machine, where the clean p99 itself can reach milliseconds.
     assert!(
-        p99_lossy > 10 * p99_clean && p99_lossy > 10_000_000,
+        p99_lossy > 10_000_000 && p99_lossy > 4 * p99_clean,
         "retransmissions show in the tail: p99 {p99_lossy} ns vs {p99_clean} ns clean"
     );
 
