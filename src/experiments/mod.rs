@@ -15,6 +15,7 @@ use crate::charts::{BarChart, LineChart, SpectrumChart};
 use crate::results::{Measurement, ResultSet};
 
 mod backlog;
+mod c10k;
 mod datagram_cost;
 mod datagram_loss;
 mod fork_cost;
@@ -50,7 +51,7 @@ impl Profile {
     pub fn warmup(self) -> Duration {
         match self {
             Profile::Quick => Duration::from_millis(150),
-            Profile::Standard => Duration::from_millis(300),
+            Profile::Standard => Duration::from_millis(250),
             Profile::Full => Duration::from_secs(1),
         }
     }
@@ -59,7 +60,7 @@ impl Profile {
     pub fn duration(self) -> Duration {
         match self {
             Profile::Quick => Duration::from_millis(400),
-            Profile::Standard => Duration::from_millis(1200),
+            Profile::Standard => Duration::from_millis(1000),
             Profile::Full => Duration::from_secs(5),
         }
     }
@@ -311,6 +312,7 @@ pub fn all() -> Vec<Experiment> {
         zombies::experiment(),
         unix_vs_inet::experiment(),
         backlog::experiment(),
+        c10k::experiment(),
     ]
 }
 

@@ -1,0 +1,183 @@
+//! The C10K shape: a few active clients while thousands of connections sit idle.
+
+use std::time::Duration;
+
+use loadgen::{LoadReport, Mode};
+use servers::Model;
+
+use super::stats::{self, cell, Table};
+use super::{
+    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
+    Verdict,
+};
+use crate::charts::{LineChart, Scale};
+use crate::results::ResultSet;
+
+const ID: &str = "c10k";
+const MODELS: [Model; 5] = [
+    Model::Select,
+    Model::Poll,
+    Model::Mio,
+    Model::ThreadPerConn,
+    Model::Fork,
+];
+
+pub fn experiment() -> Experiment {
+    Experiment {
+        id: ID,
+        claim: "Baseline for claim 6 at scale (the C10K problem): how each design copes as idle connections grow from one to thousands.",
+        method: "Two clients doing 64-byte echo round trips while K other connections are held open and idle (K = 1 stands for none): \
+                 the active clients' latency, the server's CPU per request and its memory per idle connection, for `select`, `poll`, `mio` (epoll), \
+                 `thread-per-conn` and `fork`. `select` cannot watch a descriptor at or above FD_SETSIZE (1024) and refuses those connections; \
+                 `fork` and `thread-per-conn` pay a process or a thread per connection.",
+        points,
+        analyze,
+    }
+}
+
+fn points(profile: Profile) -> Vec<Point> {
+    let mut points = Vec::new();
+    for model in MODELS {
+        let most = match model {
+            // A process per idle connection: thousands would take gigabytes.
+            Model::Fork => 1_000,
+            _ => 10_000,
+        };
+        let sweep = profile.sweep(&[1, 1_000], &[1, 1_000], &[1, 100, 1_000, 10_000]);
+        for idle in sweep.into_iter().filter(|k| *k <= most) {
+            let server = ServerSpec::new(model)
+                .arg("--max-children", 4096)
+                .arg("--max-threads", 16_384);
+            let load = LoadSpec::new(Mode::Rr)
+                .connections(2)
+                .idle(idle)
+                .timeout(Duration::from_secs(2));
+            points.push(Point::new(model.name(), idle as f64, server, load));
+        }
+    }
+    points
+}
+
+fn rss_mb(r: &LoadReport) -> Option<f64> {
+    r.server.as_ref().map(|s| s.peak_rss_kb as f64 / 1024.0)
+}
+
+fn refused(r: &LoadReport) -> Option<f64> {
+    Some((r.errors.dropped_idle + r.errors.reset + r.errors.connect_refused) as f64)
+}
+
+fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
+    let points = results.experiment(ID);
+    let xs = stats::all_x(&points);
+    let mut table = Table::new(&[
+        "model",
+        "idle connections",
+        "active p50 µs",
+        "active p99 µs",
+        "server CPU µs/req",
+        "server memory MB",
+        "KB per idle connection",
+        "connections dropped or refused",
+    ]);
+    let mut per_conn_kb = Vec::new();
+    for (name, by_x) in &points {
+        let base = by_x
+            .keys()
+            .next()
+            .and_then(|x| stats::at(&points, name, x.0, rss_mb));
+        for x in &xs {
+            if !by_x.keys().any(|k| k.0 == *x) {
+                continue;
+            }
+            let mem = stats::at(&points, name, *x, rss_mb);
+            let kb = match (base, mem) {
+                (Some(b), Some(m)) if *x > 1.0 => Some((m.median - b.median) * 1024.0 / (*x - 1.0)),
+                _ => None,
+            };
+            if let Some(kb) = kb {
+                if *x
+                    == xs
+                        .iter()
+                        .copied()
+                        .filter(|v| by_x.keys().any(|k| k.0 == *v))
+                        .fold(0.0, f64::max)
+                {
+                    per_conn_kb.push((name.clone(), *x, kb));
+                }
+            }
+            table.row(vec![
+                name.clone(),
+                format!("{x}"),
+                cell(stats::at(&points, name, *x, stats::p50_us), 1),
+                cell(stats::at(&points, name, *x, stats::p99_us), 1),
+                cell(stats::at(&points, name, *x, stats::service_demand_us), 2),
+                cell(mem, 1),
+                kb.map_or("–".to_string(), |v| format!("{v:.1}")),
+                cell(stats::at(&points, name, *x, refused), 0),
+            ]);
+        }
+    }
+    let because = if per_conn_kb.is_empty() {
+        "no model was measured with more than one idle connection".to_string()
+    } else {
+        let parts: Vec<String> = per_conn_kb
+            .iter()
+            .map(|(n, x, kb)| format!("{n} {kb:.1} KB per idle connection (at {x})"))
+            .collect();
+        format!("memory per idle connection: {}", parts.join(", "))
+    };
+    let charts = vec![
+        NamedChart {
+            name: "latency".into(),
+            chart: ChartSpec::Line(LineChart {
+                title: "C10K — active clients' median latency vs idle connections".into(),
+                x_label: "idle connections held open (log)".into(),
+                y_label: "median latency (µs)".into(),
+                x_scale: Scale::Log10,
+                y_scale: Scale::Log10,
+                series: stats::series(&points, stats::p50_us),
+                footnote: ctx.footnote.clone(),
+            }),
+        },
+        NamedChart {
+            name: "demand".into(),
+            chart: ChartSpec::Line(LineChart {
+                title: "C10K — server CPU per request vs idle connections".into(),
+                x_label: "idle connections held open (log)".into(),
+                y_label: "server CPU per request (µs)".into(),
+                x_scale: Scale::Log10,
+                y_scale: Scale::Log10,
+                series: stats::series(&points, stats::service_demand_us),
+                footnote: ctx.footnote.clone(),
+            }),
+        },
+        NamedChart {
+            name: "memory".into(),
+            chart: ChartSpec::Line(LineChart {
+                title: "C10K — server memory vs idle connections".into(),
+                x_label: "idle connections held open (log)".into(),
+                y_label: "server resident memory, whole process tree (MB)".into(),
+                x_scale: Scale::Log10,
+                y_scale: Scale::Log10,
+                series: stats::series(&points, rss_mb),
+                footnote: ctx.footnote.clone(),
+            }),
+        },
+    ];
+    let mut notes = super::experiment_caveats(results, ID);
+    notes.insert(
+        0,
+        "What limits each model: select, FD_SETSIZE (descriptors at or above 1024 are refused); poll and mio, the \
+         open-file limit (raised to the hard limit at start); thread-per-conn, --max-threads and a stack per thread; \
+         fork, a process (and its memory) per connection, so it is measured up to 1,000 only. Memory is resident \
+         memory summed over the server's processes, so pages a forked child shares with its parent count once per child."
+            .to_string(),
+    );
+    Finding {
+        verdict: Verdict::Baseline,
+        because,
+        table: table.markdown(),
+        charts,
+        notes,
+    }
+}
