@@ -11,9 +11,11 @@ use crate::charts::{BarChart, LineChart, Scale};
 use crate::results::ResultSet;
 
 const ID: &str = "fork-cost";
-const MODELS: [Model; 4] = [
+const MODELS: [Model; 6] = [
     Model::TcpIterative,
     Model::Fork,
+    Model::Prefork,
+    Model::ThreadPerConn,
     Model::ThreadPool,
     Model::Mio,
 ];
@@ -23,7 +25,8 @@ pub fn experiment() -> Experiment {
     Experiment {
         id: ID,
         claim: "Creating a process per connection is expensive: a concurrent server that forks pays for it on every connection.",
-        method: "Connect-request-response-close (CRR, 64-byte echo, 4 clients) against each connection-oriented model: \
+        method: "Connect-request-response-close (CRR, 64-byte echo, 4 clients) against each connection-oriented model, \
+                 including `prefork` (8 processes forked once, at start) and `thread-per-conn` (a thread instead of a process): \
                  connections per second and the server's CPU per connection (its whole process tree, from /proc). \
                  Then the fork model again while its parent holds growing memory (`--ballast-mb`), since fork copies page tables. \
                  `cargo bench -- primitives` times the bare fork+wait, thread spawn and hand-off.",
@@ -101,6 +104,16 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         ),
     };
     let mut because = because;
+    if let (Some(f), Some(p)) = (
+        fork,
+        stats::at(&points, "prefork", 0.0, stats::service_demand_us),
+    ) {
+        because.push_str(&format!(
+            ". Forking once at start instead (prefork) costs {:.1} µs per connection, {:.1}× less",
+            p.median,
+            f.median / p.median.max(1e-9)
+        ));
+    }
     if let (Some((lo_x, lo)), Some((hi_x, hi))) = (
         points
             .get(BALLAST)

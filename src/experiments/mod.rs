@@ -106,10 +106,11 @@ impl ServerSpec {
         // rest (claim 6 shows that on purpose with idle connections); 128
         // workers is more than any other point uses, so elsewhere the pool is
         // measured for its hand-off cost, not its size.
-        let args = if model == Model::ThreadPool {
-            vec!["--workers".to_string(), "128".to_string()]
-        } else {
-            Vec::new()
+        let args = match model {
+            Model::ThreadPool => vec!["--workers".to_string(), "128".to_string()],
+            // Preforked processes cost memory each; 8 serve every point's clients.
+            Model::Prefork => vec!["--workers".to_string(), "8".to_string()],
+            _ => Vec::new(),
         };
         ServerSpec {
             model,
