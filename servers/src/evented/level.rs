@@ -9,7 +9,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use super::{interrupted, wait_timeout, Acceptor, Connections, Intake, SWEEP_EVERY};
+use super::{interrupted, sweep_every, wait_timeout, Acceptor, Connections, Intake};
 use crate::model::{Context, ServeError};
 use crate::models::quota_reached;
 use crate::net::{Listener, Stream};
@@ -101,7 +101,7 @@ pub(crate) fn run(
     let mut conns = Connections::new(ctx);
     let mut ready = Ready::default();
     let max_pending = ctx.config.limits.max_pending_output;
-    let mut next_sweep = Instant::now() + SWEEP_EVERY;
+    let mut next_sweep = Instant::now() + sweep_every(ctx.config.limits.idle_timeout);
     while !ctx.stop.is_set() {
         if quota_reached(ctx) && conns.is_empty() {
             // `--stop-after`: every connection we took has been served.
@@ -142,7 +142,7 @@ pub(crate) fn run(
         }
         if Instant::now() >= next_sweep {
             conns.close_idle();
-            next_sweep = Instant::now() + SWEEP_EVERY;
+            next_sweep = Instant::now() + sweep_every(ctx.config.limits.idle_timeout);
         }
     }
     conns.close_all();

@@ -26,7 +26,11 @@ use crate::net::{Listener, Stream};
 use crate::stats::Fault;
 
 /// How often idle connections are looked for.
-pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(1);
+pub(crate) fn sweep_every(idle_timeout: Duration) -> Duration {
+    // A quarter of the timeout, so a connection is closed at most 25% late,
+    // but never more often than every 10 ms nor less often than every second.
+    (idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
+}
 
 pub(crate) fn would_block(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock

@@ -20,7 +20,7 @@ use ::mio::net::UnixStream;
 use ::mio::unix::SourceFd;
 use ::mio::{Events, Interest, Poll, Token};
 
-use crate::evented::{interrupted, wait_timeout, Acceptor, Connections, Intake, SWEEP_EVERY};
+use crate::evented::{interrupted, sweep_every, wait_timeout, Acceptor, Connections, Intake};
 use crate::model::{Context, ServeError, Server};
 use crate::net::Listener;
 use crate::stats::Fault;
@@ -68,7 +68,7 @@ impl Server for MioServer {
 impl EventLoop<'_> {
     fn run(&mut self) -> Result<(), ServeError> {
         let mut events = Events::with_capacity(1024);
-        let mut next_sweep = Instant::now() + SWEEP_EVERY;
+        let mut next_sweep = Instant::now() + sweep_every(self.ctx.config.limits.idle_timeout);
         while !self.ctx.stop.is_set() {
             if super::quota_reached(self.ctx) && self.connections.is_empty() {
                 // `--stop-after`: every connection we took has been served.
@@ -99,7 +99,7 @@ impl EventLoop<'_> {
             }
             if Instant::now() >= next_sweep {
                 self.connections.close_idle();
-                next_sweep = Instant::now() + SWEEP_EVERY;
+                next_sweep = Instant::now() + sweep_every(self.ctx.config.limits.idle_timeout);
             }
         }
         self.connections.close_all();
