@@ -7,10 +7,9 @@ use servers::{Model, ServiceKind};
 
 use super::stats::{self, cell, ratio, Table};
 use super::{
-    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
-    Verdict,
+    Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
 };
-use crate::charts::{BarChart, Scale};
+use crate::charts::Scale;
 use crate::results::ResultSet;
 
 const ID: &str = "backlog";
@@ -143,21 +142,18 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             })
             .collect(),
     };
-    let charts = vec![NamedChart {
-        name: "connect".into(),
-        chart: ChartSpec::Bars(BarChart {
-            title: "Claim 9 — latency under a burst of 64 clients, backlog 5 vs 1024".into(),
-            y_label: "latency (ms)".into(),
-            categories: names.clone(),
-            groups: vec![
-                group("connect p99", connect_p99_ms),
-                group("request p50", request_p50_ms),
-                group("request p99", request_p99_ms),
-            ],
-            footnote: ctx.footnote.clone(),
-            y_scale: Scale::Log10,
-        }),
-    }];
+    let charts = vec![NamedChart::bars(
+        "connect",
+        "Claim 9 — latency under a burst of 64 clients, backlog 5 vs 1024",
+        ("latency (ms)", Scale::Log10),
+        &names,
+        vec![
+            group("connect p99", connect_p99_ms),
+            group("request p50", request_p50_ms),
+            group("request p99", request_p99_ms),
+        ],
+        ctx,
+    )];
     Finding {
         verdict,
         because,

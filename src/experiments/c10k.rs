@@ -7,10 +7,9 @@ use servers::Model;
 
 use super::stats::{self, cell, Table};
 use super::{
-    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
-    Verdict,
+    Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
 };
-use crate::charts::{LineChart, Scale};
+use crate::charts::Scale;
 use crate::results::ResultSet;
 
 const ID: &str = "c10k";
@@ -127,42 +126,33 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         format!("memory per idle connection: {}", parts.join(", "))
     };
     let charts = vec![
-        NamedChart {
-            name: "latency".into(),
-            chart: ChartSpec::Line(LineChart {
-                title: "C10K — active clients' median latency vs idle connections".into(),
-                x_label: "idle connections held open (log)".into(),
-                y_label: "median latency (µs)".into(),
-                x_scale: Scale::Log10,
-                y_scale: Scale::Log10,
-                series: stats::series(&points, stats::p50_us),
-                footnote: ctx.footnote.clone(),
-            }),
-        },
-        NamedChart {
-            name: "demand".into(),
-            chart: ChartSpec::Line(LineChart {
-                title: "C10K — server CPU per request vs idle connections".into(),
-                x_label: "idle connections held open (log)".into(),
-                y_label: "server CPU per request (µs)".into(),
-                x_scale: Scale::Log10,
-                y_scale: Scale::Log10,
-                series: stats::series(&points, stats::service_demand_us),
-                footnote: ctx.footnote.clone(),
-            }),
-        },
-        NamedChart {
-            name: "memory".into(),
-            chart: ChartSpec::Line(LineChart {
-                title: "C10K — server memory vs idle connections".into(),
-                x_label: "idle connections held open (log)".into(),
-                y_label: "server resident memory, whole process tree (MB)".into(),
-                x_scale: Scale::Log10,
-                y_scale: Scale::Log10,
-                series: stats::series(&points, rss_mb),
-                footnote: ctx.footnote.clone(),
-            }),
-        },
+        NamedChart::line(
+            "latency",
+            "C10K — active clients' median latency vs idle connections",
+            ("idle connections held open (log)", Scale::Log10),
+            ("median latency (µs)", Scale::Log10),
+            stats::series(&points, stats::p50_us),
+            ctx,
+        ),
+        NamedChart::line(
+            "demand",
+            "C10K — server CPU per request vs idle connections",
+            ("idle connections held open (log)", Scale::Log10),
+            ("server CPU per request (µs)", Scale::Log10),
+            stats::series(&points, stats::service_demand_us),
+            ctx,
+        ),
+        NamedChart::line(
+            "memory",
+            "C10K — server memory vs idle connections",
+            ("idle connections held open (log)", Scale::Log10),
+            (
+                "server resident memory, whole process tree (MB)",
+                Scale::Log10,
+            ),
+            stats::series(&points, rss_mb),
+            ctx,
+        ),
     ];
     let mut notes = super::experiment_caveats(results, ID);
     notes.insert(

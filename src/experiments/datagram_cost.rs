@@ -5,10 +5,9 @@ use servers::Model;
 
 use super::stats::{self, bar_group, cell, Table};
 use super::{
-    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
-    Verdict,
+    Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
 };
-use crate::charts::{BarChart, Scale};
+use crate::charts::Scale;
 use crate::results::ResultSet;
 
 const ID: &str = "datagram-cost";
@@ -108,23 +107,20 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             "UDP or TCP CRR has no usable measurement".to_string(),
         ),
     };
-    let charts = vec![NamedChart {
-        name: "demand".into(),
-        chart: ChartSpec::Bars(BarChart {
-            title: "Claim 3 — server CPU per request: datagram vs connection".into(),
-            y_label: "server CPU per request (µs)".into(),
-            categories: names.clone(),
-            groups: vec![bar_group(
-                "service demand",
-                &points,
-                &names,
-                4.0,
-                stats::service_demand_us,
-            )],
-            footnote: ctx.footnote.clone(),
-            y_scale: Scale::Linear,
-        }),
-    }];
+    let charts = vec![NamedChart::bars(
+        "demand",
+        "Claim 3 — server CPU per request: datagram vs connection",
+        ("server CPU per request (µs)", Scale::Linear),
+        &names,
+        vec![bar_group(
+            "service demand",
+            &points,
+            &names,
+            4.0,
+            stats::service_demand_us,
+        )],
+        ctx,
+    )];
     Finding {
         verdict,
         because,

@@ -7,10 +7,10 @@ use servers::{Model, ServiceKind};
 
 use super::stats::{self, cell, Table};
 use super::{
-    cpu_work, ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile,
-    ServerSpec, Verdict,
+    cpu_work, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
+    Verdict,
 };
-use crate::charts::{LineChart, Scale};
+use crate::charts::Scale;
 use crate::results::ResultSet;
 
 const ID: &str = "datagram-loss";
@@ -143,18 +143,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ));
         }
     }
-    let charts = vec![NamedChart {
-        name: "loss".into(),
-        chart: ChartSpec::Line(LineChart {
-            title: "Claim 4 — loss vs offered load (20 µs per request)".into(),
-            x_label: "outstanding requests (clients)".into(),
-            y_label: "requests lost or failed (%)".into(),
-            x_scale: Scale::Log10,
-            y_scale: Scale::Linear,
-            series: stats::series(&points, loss_pct),
-            footnote: ctx.footnote.clone(),
-        }),
-    }];
+    let charts = vec![NamedChart::line(
+        "loss",
+        "Claim 4 — loss vs offered load (20 µs per request)",
+        ("outstanding requests (clients)", Scale::Log10),
+        ("requests lost or failed (%)", Scale::Linear),
+        stats::series(&points, loss_pct),
+        ctx,
+    )];
     let mut notes = super::experiment_caveats(results, ID);
     notes.retain(|n| !n.starts_with(UDP) || !n.contains("request errors"));
     Finding {

@@ -7,7 +7,7 @@ use super::stats::{self, bar_group, cell, ratio, Table};
 use super::{
     Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
 };
-use crate::charts::{BarChart, LineChart, Scale};
+use crate::charts::Scale;
 use crate::results::ResultSet;
 
 const ID: &str = "fork-cost";
@@ -130,61 +130,51 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     }
 
     let charts = vec![
-        NamedChart {
-            name: "rate".into(),
-            chart: super::ChartSpec::Bars(BarChart {
-                title: "Claim 1 — connections per second (CRR, 4 clients)".into(),
-                y_label: "connections per second".into(),
-                categories: names.clone(),
-                groups: vec![bar_group(
-                    "CRR rate",
+        NamedChart::bars(
+            "rate",
+            "Claim 1 — connections per second (CRR, 4 clients)",
+            ("connections per second", Scale::Linear),
+            &names,
+            vec![bar_group(
+                "CRR rate",
+                &points,
+                &names,
+                0.0,
+                stats::throughput,
+            )],
+            ctx,
+        ),
+        NamedChart::bars(
+            "demand",
+            "Claim 1 — server CPU per connection (service demand)",
+            ("server CPU per connection (µs)", Scale::Linear),
+            &names,
+            vec![
+                bar_group(
+                    "process tree (/proc)",
                     &points,
                     &names,
                     0.0,
-                    stats::throughput,
-                )],
-                footnote: ctx.footnote.clone(),
-                y_scale: Scale::Linear,
-            }),
-        },
-        NamedChart {
-            name: "demand".into(),
-            chart: super::ChartSpec::Bars(BarChart {
-                title: "Claim 1 — server CPU per connection (service demand)".into(),
-                y_label: "server CPU per connection (µs)".into(),
-                categories: names.clone(),
-                groups: vec![
-                    bar_group(
-                        "process tree (/proc)",
-                        &points,
-                        &names,
-                        0.0,
-                        stats::service_demand_us,
-                    ),
-                    bar_group(
-                        "pinned CPU busy (/proc/stat)",
-                        &points,
-                        &names,
-                        0.0,
-                        stats::cpuset_demand_us,
-                    ),
-                ],
-                footnote: ctx.footnote.clone(),
-                y_scale: Scale::Linear,
-            }),
-        },
-        NamedChart {
-            name: "ballast".into(),
-            chart: super::ChartSpec::Line(LineChart {
-                title: "Claim 1 — fork's connection rate as the parent grows".into(),
-                x_label: "parent ballast (MB)".into(),
-                y_label: "connections per second".into(),
-                x_scale: Scale::Linear,
-                y_scale: Scale::Linear,
-                series: stats::series(&stats::only(&points, &[BALLAST]), stats::throughput),
-                footnote: ctx.footnote.clone(),
-            }),
-        },
+                    stats::service_demand_us,
+                ),
+                bar_group(
+                    "pinned CPU busy (/proc/stat)",
+                    &points,
+                    &names,
+                    0.0,
+                    stats::cpuset_demand_us,
+                ),
+            ],
+            ctx,
+        ),
+        NamedChart::line(
+            "ballast",
+            "Claim 1 — fork's connection rate as the parent grows",
+            ("parent ballast (MB)", Scale::Linear),
+            ("connections per second", Scale::Linear),
+            stats::series(&stats::only(&points, &[BALLAST]), stats::throughput),
+            ctx,
+        ),
     ];
     Finding {
         verdict,

@@ -7,10 +7,9 @@ use servers::{Model, ServiceKind};
 
 use super::stats::{self, cell, Table};
 use super::{
-    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
-    Verdict,
+    Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
 };
-use crate::charts::{LineChart, Scale};
+use crate::charts::Scale;
 use crate::results::ResultSet;
 
 const ID: &str = "iterative";
@@ -113,30 +112,22 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         ),
     };
     let charts = vec![
-        NamedChart {
-            name: "throughput".into(),
-            chart: ChartSpec::Line(LineChart {
-                title: "Claim 5 — throughput vs clients (2 ms blocking service)".into(),
-                x_label: "clients".into(),
-                y_label: "requests per second".into(),
-                x_scale: Scale::Log10,
-                y_scale: Scale::Log10,
-                series: stats::series(&points, stats::throughput),
-                footnote: ctx.footnote.clone(),
-            }),
-        },
-        NamedChart {
-            name: "latency".into(),
-            chart: ChartSpec::Line(LineChart {
-                title: "Claim 5 — median latency vs clients (2 ms blocking service)".into(),
-                x_label: "clients".into(),
-                y_label: "median latency (ms)".into(),
-                x_scale: Scale::Log10,
-                y_scale: Scale::Log10,
-                series: stats::series(&points, p50_ms),
-                footnote: ctx.footnote.clone(),
-            }),
-        },
+        NamedChart::line(
+            "throughput",
+            "Claim 5 — throughput vs clients (2 ms blocking service)",
+            ("clients", Scale::Log10),
+            ("requests per second", Scale::Log10),
+            stats::series(&points, stats::throughput),
+            ctx,
+        ),
+        NamedChart::line(
+            "latency",
+            "Claim 5 — median latency vs clients (2 ms blocking service)",
+            ("clients", Scale::Log10),
+            ("median latency (ms)", Scale::Log10),
+            stats::series(&points, p50_ms),
+            ctx,
+        ),
     ];
     Finding {
         verdict,

@@ -270,6 +270,56 @@ pub struct NamedChart {
     pub chart: ChartSpec,
 }
 
+/// A chart axis: its label (with the unit) and its scale.
+pub type Axis<'a> = (&'a str, crate::charts::Scale);
+
+impl NamedChart {
+    /// A line chart, footnoted with the machine.
+    pub fn line(
+        name: &str,
+        title: impl Into<String>,
+        (x_label, x_scale): Axis<'_>,
+        (y_label, y_scale): Axis<'_>,
+        series: Vec<crate::charts::Series>,
+        ctx: &Context,
+    ) -> Self {
+        NamedChart {
+            name: name.to_string(),
+            chart: ChartSpec::Line(LineChart {
+                title: title.into(),
+                x_label: x_label.to_string(),
+                y_label: y_label.to_string(),
+                x_scale,
+                y_scale,
+                series,
+                footnote: ctx.footnote.clone(),
+            }),
+        }
+    }
+
+    /// A grouped bar chart, one bar per category in each group, footnoted with the machine.
+    pub fn bars(
+        name: &str,
+        title: impl Into<String>,
+        (y_label, y_scale): Axis<'_>,
+        categories: &[String],
+        groups: Vec<crate::charts::BarGroup>,
+        ctx: &Context,
+    ) -> Self {
+        NamedChart {
+            name: name.to_string(),
+            chart: ChartSpec::Bars(BarChart {
+                title: title.into(),
+                y_label: y_label.to_string(),
+                categories: categories.to_vec(),
+                groups,
+                footnote: ctx.footnote.clone(),
+                y_scale,
+            }),
+        }
+    }
+}
+
 /// What an analysis found.
 pub struct Finding {
     pub verdict: Verdict,

@@ -10,7 +10,7 @@ use super::{
     ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
     Verdict,
 };
-use crate::charts::{LineChart, Scale, SpectrumChart, SpectrumSeries};
+use crate::charts::{Scale, SpectrumChart, SpectrumSeries};
 use crate::results::ResultSet;
 
 const ID: &str = "overview";
@@ -179,30 +179,22 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         }
     }
     let charts = vec![
-        NamedChart {
-            name: "throughput".into(),
-            chart: ChartSpec::Line(LineChart {
-                title: "Baseline — throughput vs concurrency (64-byte echo, RR)".into(),
-                x_label: "persistent connections".into(),
-                y_label: "requests per second".into(),
-                x_scale: Scale::Log10,
-                y_scale: Scale::Linear,
-                series: stats::series(&closed, stats::throughput),
-                footnote: ctx.footnote.clone(),
-            }),
-        },
-        NamedChart {
-            name: "hockey-stick".into(),
-            chart: ChartSpec::Line(LineChart {
-                title: "Baseline — latency vs offered load (open loop, 16 connections)".into(),
-                x_label: "offered load (requests per second)".into(),
-                y_label: "latency from intended send time (µs)".into(),
-                x_scale: Scale::Log10,
-                y_scale: Scale::Log10,
-                series: open_lines,
-                footnote: ctx.footnote.clone(),
-            }),
-        },
+        NamedChart::line(
+            "throughput",
+            "Baseline — throughput vs concurrency (64-byte echo, RR)",
+            ("persistent connections", Scale::Log10),
+            ("requests per second", Scale::Linear),
+            stats::series(&closed, stats::throughput),
+            ctx,
+        ),
+        NamedChart::line(
+            "hockey-stick",
+            "Baseline — latency vs offered load (open loop, 16 connections)",
+            ("offered load (requests per second)", Scale::Log10),
+            ("latency from intended send time (µs)", Scale::Log10),
+            open_lines,
+            ctx,
+        ),
         NamedChart {
             name: "spectrum".into(),
             chart: ChartSpec::Spectrum(SpectrumChart {

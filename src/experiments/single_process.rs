@@ -7,10 +7,10 @@ use servers::{Model, ServiceKind};
 
 use super::stats::{self, bar_group, cell, ratio, Table};
 use super::{
-    cpu_work, ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile,
-    ServerSpec, Verdict,
+    cpu_work, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
+    Verdict,
 };
-use crate::charts::{BarChart, LineChart, Scale};
+use crate::charts::Scale;
 use crate::results::ResultSet;
 
 const ID: &str = "single-process";
@@ -156,44 +156,36 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         ),
     };
     let charts = vec![
-        NamedChart {
-            name: "idle-latency".into(),
-            chart: ChartSpec::Line(LineChart {
-                title: "Claim 6 — active clients' median latency vs idle connections".into(),
-                x_label: "idle connections held open".into(),
-                y_label: "median latency (µs)".into(),
-                x_scale: Scale::Log10,
-                y_scale: Scale::Log10,
-                series: stats::series(&idle, stats::p50_us),
-                footnote: ctx.footnote.clone(),
-            }),
-        },
-        NamedChart {
-            name: "idle-memory".into(),
-            chart: ChartSpec::Line(LineChart {
-                title: "Claim 6 — server memory vs idle connections".into(),
-                x_label: "idle connections held open".into(),
-                y_label: "server resident memory, whole process tree (MB)".into(),
-                x_scale: Scale::Log10,
-                y_scale: Scale::Log10,
-                series: stats::series(&idle, rss_mb),
-                footnote: ctx.footnote.clone(),
-            }),
-        },
-        NamedChart {
-            name: "cpu-heavy".into(),
-            chart: ChartSpec::Bars(BarChart {
-                title: "Claim 6 — a light client next to 5 ms CPU-heavy requests".into(),
-                y_label: "light client's latency (µs)".into(),
-                categories: heavy_names.clone(),
-                groups: vec![
-                    bar_group("p50", &all, &heavy_names, HEAVY_X, stats::p50_us),
-                    bar_group("p99", &all, &heavy_names, HEAVY_X, stats::p99_us),
-                ],
-                footnote: ctx.footnote.clone(),
-                y_scale: Scale::Log10,
-            }),
-        },
+        NamedChart::line(
+            "idle-latency",
+            "Claim 6 — active clients' median latency vs idle connections",
+            ("idle connections held open", Scale::Log10),
+            ("median latency (µs)", Scale::Log10),
+            stats::series(&idle, stats::p50_us),
+            ctx,
+        ),
+        NamedChart::line(
+            "idle-memory",
+            "Claim 6 — server memory vs idle connections",
+            ("idle connections held open", Scale::Log10),
+            (
+                "server resident memory, whole process tree (MB)",
+                Scale::Log10,
+            ),
+            stats::series(&idle, rss_mb),
+            ctx,
+        ),
+        NamedChart::bars(
+            "cpu-heavy",
+            "Claim 6 — a light client next to 5 ms CPU-heavy requests",
+            ("light client's latency (µs)", Scale::Log10),
+            &heavy_names,
+            vec![
+                bar_group("p50", &all, &heavy_names, HEAVY_X, stats::p50_us),
+                bar_group("p99", &all, &heavy_names, HEAVY_X, stats::p99_us),
+            ],
+            ctx,
+        ),
     ];
     Finding {
         verdict,

@@ -5,10 +5,9 @@ use servers::Model;
 
 use super::stats::{self, bar_group, cell, ratio, Table};
 use super::{
-    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
-    Verdict,
+    Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
 };
-use crate::charts::{BarChart, Scale};
+use crate::charts::Scale;
 use crate::results::ResultSet;
 
 const ID: &str = "tcp-overhead";
@@ -106,37 +105,31 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         ),
     };
     let charts = vec![
-        NamedChart {
-            name: "latency".into(),
-            chart: ChartSpec::Bars(BarChart {
-                title: "Claim 2 — latency per exchange: TCP setup vs transmit vs UDP".into(),
-                y_label: "latency (µs)".into(),
-                categories: names.clone(),
-                groups: vec![
-                    bar_group("p50", &points, &names, 1.0, stats::p50_us),
-                    bar_group("p99", &points, &names, 1.0, stats::p99_us),
-                ],
-                footnote: ctx.footnote.clone(),
-                y_scale: Scale::Linear,
-            }),
-        },
-        NamedChart {
-            name: "demand".into(),
-            chart: ChartSpec::Bars(BarChart {
-                title: "Claim 2 — server CPU per exchange".into(),
-                y_label: "server CPU per exchange (µs)".into(),
-                categories: names.clone(),
-                groups: vec![bar_group(
-                    "service demand",
-                    &points,
-                    &names,
-                    1.0,
-                    stats::service_demand_us,
-                )],
-                footnote: ctx.footnote.clone(),
-                y_scale: Scale::Linear,
-            }),
-        },
+        NamedChart::bars(
+            "latency",
+            "Claim 2 — latency per exchange: TCP setup vs transmit vs UDP",
+            ("latency (µs)", Scale::Linear),
+            &names,
+            vec![
+                bar_group("p50", &points, &names, 1.0, stats::p50_us),
+                bar_group("p99", &points, &names, 1.0, stats::p99_us),
+            ],
+            ctx,
+        ),
+        NamedChart::bars(
+            "demand",
+            "Claim 2 — server CPU per exchange",
+            ("server CPU per exchange (µs)", Scale::Linear),
+            &names,
+            vec![bar_group(
+                "service demand",
+                &points,
+                &names,
+                1.0,
+                stats::service_demand_us,
+            )],
+            ctx,
+        ),
     ];
     Finding {
         verdict,

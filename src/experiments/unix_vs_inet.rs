@@ -5,10 +5,9 @@ use servers::{Model, Transport};
 
 use super::stats::{self, cell, ratio, Table};
 use super::{
-    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
-    Verdict,
+    Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
 };
-use crate::charts::{LineChart, Scale};
+use crate::charts::Scale;
 use crate::results::ResultSet;
 
 const ID: &str = "unix-vs-inet";
@@ -102,30 +101,22 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         ),
     };
     let charts = vec![
-        NamedChart {
-            name: "latency".into(),
-            chart: ChartSpec::Line(LineChart {
-                title: "Claim 8 — round-trip latency, Unix vs Internet domain".into(),
-                x_label: "clients".into(),
-                y_label: "median latency (µs)".into(),
-                x_scale: Scale::Log10,
-                y_scale: Scale::Linear,
-                series: stats::series(&points, stats::p50_us),
-                footnote: ctx.footnote.clone(),
-            }),
-        },
-        NamedChart {
-            name: "throughput".into(),
-            chart: ChartSpec::Line(LineChart {
-                title: "Claim 8 — throughput, Unix vs Internet domain".into(),
-                x_label: "clients".into(),
-                y_label: "requests per second".into(),
-                x_scale: Scale::Log10,
-                y_scale: Scale::Linear,
-                series: stats::series(&points, stats::throughput),
-                footnote: ctx.footnote.clone(),
-            }),
-        },
+        NamedChart::line(
+            "latency",
+            "Claim 8 — round-trip latency, Unix vs Internet domain",
+            ("clients", Scale::Log10),
+            ("median latency (µs)", Scale::Linear),
+            stats::series(&points, stats::p50_us),
+            ctx,
+        ),
+        NamedChart::line(
+            "throughput",
+            "Claim 8 — throughput, Unix vs Internet domain",
+            ("clients", Scale::Log10),
+            ("requests per second", Scale::Linear),
+            stats::series(&points, stats::throughput),
+            ctx,
+        ),
     ];
     Finding {
         verdict,

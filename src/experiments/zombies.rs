@@ -5,10 +5,9 @@ use servers::{Model, ReapPolicy};
 
 use super::stats::{self, cell, Table};
 use super::{
-    ChartSpec, Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec,
-    Verdict,
+    Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
 };
-use crate::charts::{LineChart, Point as ChartPoint, Scale, Series};
+use crate::charts::{Point as ChartPoint, Scale, Series};
 use crate::results::ResultSet;
 
 const ID: &str = "zombies";
@@ -127,18 +126,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             })
         })
         .collect();
-    let charts = vec![NamedChart {
-        name: "timeline".into(),
-        chart: ChartSpec::Line(LineChart {
-            title: "Claim 7 — zombie children over time, per reaping policy".into(),
-            x_label: "time since warm-up (s)".into(),
-            y_label: "zombie children".into(),
-            x_scale: Scale::Linear,
-            y_scale: Scale::Linear,
-            series: timeline,
-            footnote: ctx.footnote.clone(),
-        }),
-    }];
+    let charts = vec![NamedChart::line(
+        "timeline",
+        "Claim 7 — zombie children over time, per reaping policy",
+        ("time since warm-up (s)", Scale::Linear),
+        ("zombie children", Scale::Linear),
+        timeline,
+        ctx,
+    )];
     Finding {
         verdict,
         because,
