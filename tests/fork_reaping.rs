@@ -12,8 +12,8 @@ mod common;
 use std::io::{Read, Write};
 
 use common::{
-    become_subreaper, children_of, left_with_us, wait_for_count, zombie_children, Conn, Served,
-    SETTLE_TIMEOUT,
+    become_subreaper, child_pids, children_of, left_with_us, wait_for_count, zombie_children, Conn,
+    Served, SETTLE_TIMEOUT,
 };
 use servers::ErrorCounts;
 
@@ -47,10 +47,6 @@ fn churn(server: &Served) {
 }
 
 /// The server's children (live or zombie), by pid.
-fn child_pids(pid: i32) -> Vec<i32> {
-    children_of(pid).iter().map(|s| s.pid).collect()
-}
-
 /// Stops the server and checks that it exited 0 having reaped every child.
 fn stop_and_check_no_child_left(server: Served) -> servers::Summary {
     let children = child_pids(server.pid());

@@ -10,21 +10,11 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_ok_response, read_response, synthetic_frame, synthetic_round_trip, Conn, Served,
+    assert_ok_response, read_response, stream_models, synthetic_frame, synthetic_round_trip, Conn,
+    Served,
 };
 use servers::wire::{ResponseHeader, Status, REQUEST_HEADER_LEN, RESPONSE_HEADER_LEN};
 use servers::{Endpoint, ErrorCounts};
-
-const STREAM_MODELS: [&str; 8] = [
-    "tcp-iterative",
-    "fork",
-    "thread-pool",
-    "mio",
-    "select",
-    "poll",
-    "prefork",
-    "thread-per-conn",
-];
 
 /// The frame limit the servers run with here.
 const MAX_FRAME: u32 = 4096;
@@ -126,14 +116,14 @@ fn survives_bad_frames(model: &str, transport: &str) {
 
 #[test]
 fn stream_models_survive_bad_frames_over_tcp() {
-    for model in STREAM_MODELS {
+    for model in stream_models() {
         survives_bad_frames(model, "tcp");
     }
 }
 
 #[test]
 fn stream_models_survive_bad_frames_over_unix() {
-    for model in STREAM_MODELS {
+    for model in stream_models() {
         survives_bad_frames(model, "unix");
     }
 }

@@ -263,16 +263,7 @@ fn stops_after_serving(model: &str, transport: &str) {
 
 #[test]
 fn every_stream_model_stops_after_serving_its_quota() {
-    for model in [
-        "tcp-iterative",
-        "fork",
-        "thread-pool",
-        "mio",
-        "select",
-        "poll",
-        "prefork",
-        "thread-per-conn",
-    ] {
+    for model in common::stream_models() {
         stops_after_serving(model, "tcp");
     }
 }

@@ -15,18 +15,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    become_subreaper, children_of, concurrent_echo, echo_exchange, left_with_us, wait_for,
-    wait_for_count, zombie_children, Conn, Served, IO_TIMEOUT, SETTLE_TIMEOUT,
+    become_subreaper, child_pids, children_of, concurrent_echo, echo_exchange, left_with_us,
+    wait_for, wait_for_count, zombie_children, Conn, Served, IO_TIMEOUT, SETTLE_TIMEOUT,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use servers::ErrorCounts;
 
 /// The server's children (live or zombie), by pid.
-fn child_pids(pid: i32) -> Vec<i32> {
-    children_of(pid).iter().map(|s| s.pid).collect()
-}
-
 /// Threads of process `pid` (the `Threads:` line of `/proc/PID/status`); 0 once it is gone.
 fn threads_of(pid: i32) -> usize {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

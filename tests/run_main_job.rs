@@ -5,16 +5,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{become_subreaper, children_of, ChildGuard};
+use common::{become_subreaper, children_of, sockbench, ChildGuard};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-
-fn sockbench() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sockbench"))
-}
 
 fn cmdline(pid: i32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))

@@ -11,19 +11,8 @@ use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::process::Output;
 
-use common::{echo_exchange, output_within, serve_command, spawn_serve};
+use common::{echo_exchange, output_within, serve_command, spawn_serve, stream_models};
 use servers::Endpoint;
-
-const STREAM_MODELS: [&str; 8] = [
-    "tcp-iterative",
-    "fork",
-    "thread-pool",
-    "mio",
-    "select",
-    "poll",
-    "prefork",
-    "thread-per-conn",
-];
 
 fn is_socket(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket())
@@ -44,7 +33,7 @@ fn one_line_failure(out: &Output, what: &str) -> String {
 
 #[test]
 fn stale_socket_file_is_replaced_and_removed_on_shutdown() {
-    for model in STREAM_MODELS {
+    for model in stream_models() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stale.sock");
         // A server that died without cleaning up leaves its socket file behind.
@@ -124,7 +113,7 @@ fn regular_file_at_the_socket_path_is_refused_and_kept() {
 fn tcp_port_in_use_is_refused_in_one_line() {
     let holder = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = holder.local_addr().unwrap().to_string();
-    for model in STREAM_MODELS {
+    for model in stream_models() {
         let out = output_within(&mut sockbench_serve_at(model, "tcp", &addr), b"");
         let stderr = one_line_failure(&out, model);
         assert!(

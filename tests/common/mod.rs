@@ -35,6 +35,15 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `sockbench` binary.
+/// Every connection-oriented model, from `Model::ALL`, so a new model is tested without touching the tests.
+pub fn stream_models() -> Vec<&'static str> {
+    servers::Model::ALL
+        .iter()
+        .filter(|m| m.supports(servers::Transport::Tcp))
+        .map(|m| m.name())
+        .collect()
+}
+
 pub fn sockbench() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sockbench"))
 }

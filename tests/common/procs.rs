@@ -46,6 +46,11 @@ pub fn children_of(ppid: i32) -> Vec<ProcStat> {
         .collect()
 }
 
+/// The pids of every child of `ppid`, zombies included.
+pub fn child_pids(ppid: i32) -> Vec<i32> {
+    children_of(ppid).iter().map(|s| s.pid).collect()
+}
+
 /// How many children of `ppid` are zombies (dead, not yet reaped).
 pub fn zombie_children(ppid: i32) -> usize {
     children_of(ppid).iter().filter(|s| s.state == 'Z').count()
