@@ -79,6 +79,10 @@ pub struct Measurement {
     pub background: Option<LoadReport>,
     /// The server's own summary line.
     pub server_summary: Option<Summary>,
+    /// Set when this is another experiment's measurement of the same
+    /// configuration, filed here too: the path of the original.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<PathBuf>,
 }
 
 impl Measurement {
@@ -98,6 +102,17 @@ impl Measurement {
         PathBuf::from("data")
             .join(&self.experiment)
             .join(format!("{series}__x{}__r{}.json", self.x, self.repeat))
+    }
+
+    /// This measurement filed under another experiment's point of the same configuration.
+    pub fn reused_for(&self, experiment: &str, point: &crate::experiments::Point) -> Measurement {
+        Measurement {
+            experiment: experiment.to_string(),
+            series: point.series.clone(),
+            x: point.x,
+            same_as: Some(self.same_as.clone().unwrap_or_else(|| self.relative_path())),
+            ..self.clone()
+        }
     }
 
     /// The report, if the run produced a usable one.

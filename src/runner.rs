@@ -2,6 +2,7 @@
 //! the load generator, store one JSON per measurement, never leave a process
 //! behind, and go on when a server crashes or hangs.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -151,6 +152,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         .progress_chars("=> "),
     );
     let mut measurements = Vec::new();
+    let mut measured: HashMap<(String, u32), Measurement> = HashMap::new();
     'all: for (experiment, points) in &selected {
         for point in points {
             for repeat in 0..config.repeats {
@@ -165,8 +167,18 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
                     repeat + 1,
                     config.repeats
                 ));
-                let m = measure(config, experiment.id, point, repeat, stop);
-                if m.outcome != Outcome::Ok {
+                // Several experiments ask for the same configuration (say, mio
+                // RR with one client); measure it once and file it under each.
+                let key = (configuration(point), repeat);
+                let m = match measured.get(&key) {
+                    Some(first) => first.reused_for(experiment.id, point),
+                    None => {
+                        let m = measure(config, experiment.id, point, repeat, stop);
+                        measured.insert(key, m.clone());
+                        m
+                    }
+                };
+                if m.outcome != Outcome::Ok && m.same_as.is_none() {
                     bar.println(format!("warning: {}", experiments::caveats(&m).join("; ")));
                 }
                 results::write_json(&config.out.join(m.relative_path()), &m)?;
@@ -185,6 +197,15 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         info,
         measurements,
     })
+}
+
+/// Everything a measurement of `point` depends on: two points with the same
+/// configuration measure the same thing, whatever their experiment calls them.
+pub fn configuration(point: &Point) -> String {
+    format!(
+        "{:?} | {:?} | {:?}",
+        point.server, point.load, point.background
+    )
 }
 
 /// The `sockbench serve` arguments of one point; `bind`: the address to
@@ -273,6 +294,7 @@ fn measure(
         report: None,
         background: None,
         server_summary: None,
+        same_as: None,
     };
     // Across two hosts the server starts in the server's namespace.
     let mut command = match &config.link {

@@ -119,7 +119,12 @@ pub fn execute(args: RunArgs) -> Result<()> {
         link: None,
     };
     if args.list {
-        for (e, points) in runner::plan(&config)? {
+        let plan = runner::plan(&config)?;
+        let distinct: std::collections::HashSet<String> = plan
+            .iter()
+            .flat_map(|(_, points)| points.iter().map(runner::configuration))
+            .collect();
+        for (e, points) in plan {
             println!(
                 "{} ({} points × {} repeats)",
                 e.id,
@@ -141,6 +146,11 @@ pub fn execute(args: RunArgs) -> Result<()> {
                 "(with --two-hosts the Unix-domain points are skipped: they cannot cross hosts)"
             );
         }
+        println!(
+            "{} distinct configurations × {} repeats (a configuration several experiments share is measured once)",
+            distinct.len(),
+            config.repeats
+        );
         return Ok(());
     }
     // The flags go in first, so Ctrl-C during the set-up of the two hosts

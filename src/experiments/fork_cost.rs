@@ -42,12 +42,13 @@ fn points(profile: Profile) -> Vec<Point> {
         .map(|&m| Point::new(m.name(), 0.0, ServerSpec::new(m), crr.clone()))
         .collect();
     for mb in profile.sweep(&[0, 64], &[0, 64, 512], &[0, 64, 256, 512, 1024]) {
-        points.push(Point::new(
-            BALLAST,
-            mb as f64,
-            ServerSpec::new(Model::Fork).arg("--ballast-mb", mb),
-            crr.clone(),
-        ));
+        // No flag at 0 MB: the same configuration as the plain fork point,
+        // so the runner measures it once.
+        let server = match mb {
+            0 => ServerSpec::new(Model::Fork),
+            _ => ServerSpec::new(Model::Fork).arg("--ballast-mb", mb),
+        };
+        points.push(Point::new(BALLAST, mb as f64, server, crr.clone()));
     }
     points
 }
