@@ -157,3 +157,25 @@ fn prefork_workers_outlive_the_churn_and_are_reaped_on_shutdown() {
     assert_eq!(summary.workers_replaced, 0, "{summary:?}");
     assert_eq!(summary.errors, ErrorCounts::default(), "{summary:?}");
 }
+
+#[test]
+fn a_child_killed_mid_connection_gives_its_place_back() {
+    become_subreaper();
+    let server = Served::start("fork", "tcp", &["--max-children", "1"]);
+    let pid = server.pid();
+    // One client holds the only child; kill that child as a crash would.
+    let _held = Conn::connect(&server.endpoint).expect("connect");
+    wait_for_count("the one child", SETTLE_TIMEOUT, 1, || {
+        children_of(pid).iter().filter(|c| c.state != 'Z').count()
+    });
+    let child = child_pids(pid)[0];
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the child");
+    // The dead child never freed its slot; the parent must notice, or the
+    // cap of one would stay used up and this client would wait for ever.
+    common::echo_exchange(&server.endpoint, b"still served", 1).expect("served after the crash");
+    stop_and_check_no_child_left(server);
+}

@@ -10,12 +10,30 @@ use crate::service::Session;
 use crate::stats::{ConnStats, Fault};
 use crate::stop::TICK;
 
+/// Whether a blocking call gave up because its socket timeout expired
+/// (Linux says EAGAIN, which std calls `WouldBlock`; others say `TimedOut`).
+pub(crate) fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 /// Bytes one `read()` may return; also the echo's largest single write.
 pub const READ_CHUNK: usize = 64 << 10;
 
 /// Serves `stream` until the peer closes, an error, the idle timeout, or a
-/// stop. Adds the connection's tally and faults to the shared counters.
-pub fn serve_blocking(mut stream: Stream, ctx: &Context) {
+/// stop. Adds the connection's tally and faults to the shared counters. A
+/// panic ends this connection only (counted as an I/O fault), never the
+/// worker, thread or child serving it.
+pub fn serve_blocking(stream: Stream, ctx: &Context) {
+    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(stream, ctx)));
+    if served.is_err() {
+        ctx.counters.fault(Fault::Io);
+    }
+}
+
+fn serve(mut stream: Stream, ctx: &Context) {
     let limits = &ctx.config.limits;
     // The read timeout is the stop-check tick; idleness is counted in ticks.
     // A write that cannot finish within the idle timeout means a client that
@@ -41,9 +59,7 @@ pub fn serve_blocking(mut stream: Stream, ctx: &Context) {
             Ok(0) => break session.finish().err().map(|e| e.fault()),
             Ok(n) => n,
             // The tick expired with nothing to read: look at the clock and the stop flag.
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
-            {
+            Err(e) if timed_out(&e) => {
                 idle += TICK;
                 if idle >= limits.idle_timeout {
                     break Some(Fault::IdleTimeout);
@@ -60,16 +76,14 @@ pub fn serve_blocking(mut stream: Stream, ctx: &Context) {
         let served = session.feed(&buf[..n], &mut out);
         // write_all loops over partial writes and retries EINTR for us.
         let written = stream.write_all(&out);
-        stats.bytes_out += out.len() as u64;
+        if written.is_ok() {
+            stats.bytes_out += out.len() as u64;
+        }
         out.clear();
         match (served, written) {
             (Ok(k), Ok(())) => stats.requests += k,
             (Err(e), _) => break Some(e.fault()),
-            (Ok(_), Err(e))
-                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
-            {
-                break Some(Fault::IdleTimeout)
-            }
+            (Ok(_), Err(e)) if timed_out(&e) => break Some(Fault::IdleTimeout),
             (Ok(_), Err(_)) => break Some(Fault::Io),
         }
     };

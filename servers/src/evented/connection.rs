@@ -81,7 +81,14 @@ impl Connection {
                     self.stats.bytes_out += n as u64;
                 }
                 // The send buffer is full; writability tells us when to go on.
-                Err(e) if would_block(&e) => return Ok(()),
+                // Drop what was sent, or a client that keeps sending while it
+                // reads slowly would grow `out` past the back-pressure limit,
+                // which counts only unsent bytes.
+                Err(e) if would_block(&e) => {
+                    self.out.drain(..self.written);
+                    self.written = 0;
+                    return Ok(());
+                }
                 // A signal arrived mid-write; try again.
                 Err(e) if interrupted(&e) => {}
                 Err(_) => return Err(Fault::Io),

@@ -21,7 +21,7 @@ use ::mio::net::{TcpListener, UnixListener};
 
 pub(crate) use self::connection::{wait_timeout, Connections};
 use crate::model::{Context, ServeError};
-use crate::models::{is_resource_exhaustion, quota_reached};
+use crate::models::{is_per_connection, is_resource_exhaustion, quota_reached};
 use crate::net::{Listener, Stream};
 use crate::stats::Fault;
 
@@ -152,8 +152,13 @@ impl<'a> Intake<'a> {
                 Err(e) if would_block(&e) => break,
                 // A signal arrived mid-accept; try again.
                 Err(e) if interrupted(&e) => continue,
-                // The client gave up before we accepted; take the next one.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                // This one connection failed before we got it (the client gave
+                // up, or a network error accept(2) says to retry): take the
+                // next one, or edge-triggered mio would leave the rest waiting.
+                Err(e) if is_per_connection(&e) => {
+                    self.ctx.counters.fault(Fault::Io);
+                    continue;
+                }
                 Err(e) if is_resource_exhaustion(&e) => {
                     self.ctx.counters.fault(Fault::Resource);
                     self.retry = true;

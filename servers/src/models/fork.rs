@@ -13,7 +13,7 @@
 //! This model must be the only thread of its process (see `sys::fork`).
 
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
@@ -21,13 +21,11 @@ use crate::conn::serve_blocking;
 use crate::model::{Context, ServeError, Server};
 use crate::net::Listener;
 use crate::stats::Fault;
+use crate::stop::TICK;
 use crate::sys::{self, Forked};
 
 /// Most children the table can track; `--max-children` is clamped to it.
 pub const MAX_CHILD_SLOTS: usize = 4096;
-
-/// How long shutdown waits for children after SIGTERM before SIGKILL.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// One process per connection.
 pub struct ForkServer;
@@ -53,9 +51,11 @@ impl Default for ChildTable {
 
 impl ChildTable {
     fn reserve(&self, cap: usize) -> Option<usize> {
+        // A plain load first: a busy slot costs a read, not a failed CAS.
         self.slots[..cap].iter().position(|s| {
-            s.compare_exchange(FREE, RESERVED, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
+            s.load(Ordering::Relaxed) == FREE
+                && s.compare_exchange(FREE, RESERVED, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
         })
     }
 
@@ -73,6 +73,24 @@ impl ChildTable {
         self.slots[slot].store(FREE, Ordering::Release);
     }
 
+    fn has_live(&self) -> bool {
+        self.slots.iter().any(|s| s.load(Ordering::Acquire) > 0)
+    }
+
+    /// Frees the slots of children that died without freeing their own (killed
+    /// by a signal): their pid is gone, or a zombie, or no longer our child.
+    /// Without this a crash would shrink the cap for good, and shutdown could
+    /// signal a pid the kernel has since given to someone else.
+    fn prune(&self) {
+        let me = std::process::id() as i32;
+        for slot in &self.slots {
+            let pid = slot.load(Ordering::Acquire);
+            if pid > 0 && !is_live_child(pid, me) {
+                let _ = slot.compare_exchange(pid, FREE, Ordering::AcqRel, Ordering::Relaxed);
+            }
+        }
+    }
+
     fn live(&self) -> Vec<Pid> {
         self.slots
             .iter()
@@ -81,6 +99,18 @@ impl ChildTable {
             .map(Pid::from_raw)
             .collect()
     }
+}
+
+/// Whether `pid` is a running (not zombie) child of `parent`, from /proc.
+fn is_live_child(pid: i32, parent: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The command name is in parentheses and may contain anything.
+    let mut fields = stat[stat.rfind(')').map_or(0, |i| i + 1)..].split_whitespace();
+    let state = fields.next();
+    let ppid = fields.next().and_then(|p| p.parse::<i32>().ok());
+    state != Some("Z") && ppid == Some(parent)
 }
 
 impl Server for ForkServer {
@@ -96,10 +126,17 @@ impl Server for ForkServer {
         // Touched, so it is resident and fork() must copy its page tables.
         let ballast = vec![0x5Au8; config.ballast_mb << 20];
         let mut listener = Some(listener);
+        let mut last_prune = Instant::now();
 
         while !ctx.stop.is_set() {
             let Some(slot) = table.reserve(cap) else {
-                // At the cap: leave new clients in the backlog until a child exits.
+                // At the cap: leave new clients in the backlog until a child
+                // exits, and now and then look for children that died without
+                // saying so (reading /proc for every slot is not free).
+                if last_prune.elapsed() >= TICK {
+                    table.prune();
+                    last_prune = Instant::now();
+                }
                 std::thread::sleep(Duration::from_millis(1));
                 continue;
             };
@@ -114,11 +151,9 @@ impl Server for ForkServer {
                 Ok(Forked::Child) => {
                     // The child closes the listening socket, serves, and exits.
                     drop(listener.take());
-                    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        serve_blocking(stream, ctx)
-                    }));
+                    serve_blocking(stream, ctx);
                     table.release(slot);
-                    sys::exit_child(if served.is_ok() { 0 } else { 101 });
+                    sys::exit_child(0);
                 }
                 Ok(Forked::Parent(pid)) => {
                     table.record(slot, pid);
@@ -140,12 +175,19 @@ impl Server for ForkServer {
         // Reaching `--stop-after` ends the loop while the last children may
         // still be serving: let them finish (a stop signal still cuts this
         // short) instead of terminating their clients below.
-        while !ctx.stop.is_set() && !table.live().is_empty() {
+        while !ctx.stop.is_set() && table.has_live() {
+            if last_prune.elapsed() >= TICK {
+                table.prune();
+                last_prune = Instant::now();
+            }
             std::thread::sleep(Duration::from_millis(1));
         }
         std::hint::black_box(&ballast);
         sys::stop_reaping(config.reap).map_err(ServeError::setup("block SIGCHLD for shutdown"))?;
-        sys::reap_all(&table.live(), SHUTDOWN_GRACE);
+        // With SIGCHLD blocked nothing is reaped behind our back any more, so
+        // every pid that survives the prune is still our child when signalled.
+        table.prune();
+        sys::reap_all(&table.live(), sys::SHUTDOWN_GRACE);
         Ok(())
     }
 }

@@ -61,6 +61,27 @@ pub(crate) fn is_resource_exhaustion(e: &io::Error) -> bool {
     ) && e.kind() != io::ErrorKind::WouldBlock
 }
 
+/// Whether an accept error concerns only the connection being accepted
+/// (accept(2) lists these as "retry"), so the next accept may succeed.
+pub(crate) fn is_per_connection(e: &io::Error) -> bool {
+    use nix::errno::Errno;
+    e.kind() == io::ErrorKind::ConnectionAborted
+        || matches!(
+            e.raw_os_error().map(Errno::from_raw),
+            Some(
+                Errno::EPROTO
+                    | Errno::ENETDOWN
+                    | Errno::ENOPROTOOPT
+                    | Errno::EHOSTDOWN
+                    | Errno::ENONET
+                    | Errno::EHOSTUNREACH
+                    | Errno::EOPNOTSUPP
+                    | Errno::ENETUNREACH
+                    | Errno::EPERM
+            )
+        )
+}
+
 /// Whether the server has served the connections it was asked to (`--once`).
 pub(crate) fn quota_reached(ctx: &Context) -> bool {
     ctx.config
@@ -78,13 +99,12 @@ pub(crate) fn next_connection(listener: &Listener, ctx: &Context) -> Option<Stre
         match listener.accept() {
             Ok(stream) => return Some(stream),
             // The tick expired with nobody waiting: look at the stop flag again.
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {
-            }
+            Err(e) if crate::conn::timed_out(&e) => {}
             // A signal handler ran (SIGCHLD without restart, or a stop).
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            // The client gave up between SYN and accept(); nothing to serve.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+            // This one connection failed before we got it (the client gave up,
+            // or a network error accept(2) says to retry); nothing to serve.
+            Err(e) if is_per_connection(&e) => {}
             Err(e) if is_resource_exhaustion(&e) => {
                 ctx.counters.fault(Fault::Resource);
                 std::thread::sleep(RESOURCE_BACKOFF);

@@ -20,7 +20,6 @@
 //!
 //! This model must be the only thread of its process (see `sys::fork`).
 
-use std::time::Duration;
 
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
@@ -31,9 +30,6 @@ use crate::net::Listener;
 use crate::stats::Fault;
 use crate::stop::TICK;
 use crate::sys::{self, ChildWatch, Forked};
-
-/// How long shutdown waits for workers after SIGTERM before SIGKILL.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// N processes forked at start, all accepting on the shared listener.
 pub struct PreforkServer;
@@ -98,7 +94,7 @@ impl Server for PreforkServer {
         // Workers still running are told to stop; every one is reaped, even
         // if supervising failed.
         let live: Vec<Pid> = workers.into_iter().flatten().collect();
-        sys::reap_all(&live, SHUTDOWN_GRACE);
+        sys::reap_all(&live, sys::SHUTDOWN_GRACE);
         drop(watch);
         outcome
     }
@@ -115,11 +111,9 @@ fn dead_pid(status: WaitStatus) -> Option<Pid> {
 /// A worker's whole life: accept and serve one connection at a time until a
 /// stop or the quota, then leave without running the parent's destructors.
 fn work(listener: &Listener, ctx: &Context) -> ! {
-    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        while let Some(stream) = super::next_connection(listener, ctx) {
-            ctx.counters.connection();
-            serve_blocking(stream, ctx);
-        }
-    }));
-    sys::exit_child(if served.is_ok() { 0 } else { 101 });
+    while let Some(stream) = super::next_connection(listener, ctx) {
+        ctx.counters.connection();
+        serve_blocking(stream, ctx);
+    }
+    sys::exit_child(0);
 }

@@ -104,11 +104,8 @@ impl Server for ThreadPerConnServer {
                     .stack_size(CONN_STACK_BYTES)
                     .spawn_scoped(scope, move || {
                         let _leave = leave;
-                        // A panic ends this connection only, not the server
-                        // (the scope would re-raise it when joining).
-                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            serve_blocking(stream, ctx)
-                        }));
+                        // serve_blocking catches a panic, so the scope never re-raises one.
+                        serve_blocking(stream, ctx);
                     });
                 if spawned.is_err() {
                     // Out of threads or memory: the closure (the client and its

@@ -37,12 +37,7 @@ impl Server for UdpIterativeServer {
             let (n, peer) = match socket.recv_from(&mut buf) {
                 Ok(got) => got,
                 // The tick expired: look at the stop flag.
-                Err(e)
-                    if e.kind() == io::ErrorKind::WouldBlock
-                        || e.kind() == io::ErrorKind::TimedOut =>
-                {
-                    continue
-                }
+                Err(e) if crate::conn::timed_out(&e) => continue,
                 // A signal handler ran; the loop condition checks for a stop.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {

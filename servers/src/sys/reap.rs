@@ -57,6 +57,9 @@ pub fn install_reaper(policy: ReapPolicy) -> io::Result<()> {
     Ok(())
 }
 
+/// How long shutdown waits for children after SIGTERM before SIGKILL.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// Stops the policy from reaping, so every pid we still hold stays ours (a pid
 /// is not reused until it is reaped) and `reap_all` can collect the rest.
 pub fn stop_reaping(policy: ReapPolicy) -> io::Result<()> {
