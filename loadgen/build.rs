@@ -33,7 +33,10 @@ fn git_revision() -> String {
     let Some(rev) = output(Command::new("git").args(["rev-parse", "--short", "HEAD"])) else {
         return "unknown".to_string();
     };
-    match output(Command::new("git").args(["status", "--porcelain"])) {
+    // --no-optional-locks: status would otherwise refresh the index and take
+    // its lock, racing a `git add`/`commit` running beside the build (and
+    // touching the index this script watches).
+    match output(Command::new("git").args(["--no-optional-locks", "status", "--porcelain"])) {
         Some(status) if !status.is_empty() => format!("{rev}-dirty"),
         // Clean, or status failed: the revision alone is the honest answer.
         _ => rev,

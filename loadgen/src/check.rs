@@ -4,7 +4,7 @@
 //! Each request carries a key made of its connection's id and its sequence
 //! number, so a stale answer (to an earlier request) or a misrouted one (meant
 //! for another connection) differs from the expected bytes:
-//! - **echo**: the payload is [`pattern_byte`]`(key, i)`; the same bytes must
+//! - **echo**: byte `i` of the payload is `pattern_byte(key, i)`; the same bytes must
 //!   come back. Over UDP the first 8 bytes carry the sequence number (big-endian).
 //! - **synthetic**: the request header's tag is the key; the response must have
 //!   the magic, status Ok, the same tag, exactly the requested body length, and
@@ -59,8 +59,10 @@ fn seeded_byte(seed: u64, i: usize) -> u8 {
     (seed >> ((i & 7) * 8)) as u8 ^ (i >> 3) as u8
 }
 
-/// Byte `i` of the echo payload of the request with `key`.
-pub fn pattern_byte(key: u64, i: usize) -> u8 {
+/// Byte `i` of the echo payload of the request with `key` (the engine
+/// generates the payload a buffer at a time with the seed mixed once).
+#[cfg(test)]
+fn pattern_byte(key: u64, i: usize) -> u8 {
     seeded_byte(mix(key), i)
 }
 
@@ -166,7 +168,8 @@ impl StreamCheck {
     }
 
     /// Response bytes received so far.
-    pub fn received(&self) -> usize {
+    #[cfg(test)]
+    fn received(&self) -> usize {
         self.got
     }
 
@@ -349,6 +352,10 @@ mod tests {
     fn echo_response_checks_in_pieces_and_catches_stale_bytes() {
         let key = request_key(3, 7);
         let req = whole_request(&ECHO, key);
+        assert!(req
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == pattern_byte(key, i)));
         // Filling from an offset gives the same bytes.
         let mut tail = [0u8; 30];
         assert_eq!(fill_request(&ECHO, key, 80, &mut tail), 20);

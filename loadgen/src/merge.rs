@@ -12,7 +12,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::Histogram;
 
 use crate::plan::Mode;
-use crate::report::{LoadReport, Tick};
+use crate::report::{LoadReport, LoadgenCost, Tick};
 use crate::stats::{self, add_errors, add_udp, decode_v2, new_histogram, HistogramError};
 
 /// Why runs could not be merged.
@@ -124,18 +124,14 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, MergeError> {
             .sum();
         merged.plan.mode = Mode::Open { rate_rps };
     }
-    let cpu = merged.loadgen.cpu_user_s + merged.loadgen.cpu_system_s;
+    merged.loadgen = LoadgenCost::new(
+        merged.loadgen.cpu_user_s,
+        merged.loadgen.cpu_system_s,
+        merged.duration_s,
+        merged.loadgen.threads,
+        merged.requests,
+    );
     let total_requests = merged.requests as f64;
-    merged.loadgen.utilization = if merged.duration_s > 0.0 && merged.loadgen.threads > 0 {
-        cpu / (merged.duration_s * merged.loadgen.threads as f64)
-    } else {
-        0.0
-    };
-    merged.loadgen.cpu_us_per_req = if total_requests > 0.0 {
-        cpu * 1e6 / total_requests
-    } else {
-        0.0
-    };
     if let Some(server) = merged.server.as_mut() {
         // The server served every host's requests: spread its CPU over all of them.
         if total_requests > 0.0 {

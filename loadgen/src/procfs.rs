@@ -229,7 +229,7 @@ pub(super) fn clock_ticks_per_s() -> f64 {
     })
 }
 
-pub(super) fn per_request_us(cpu_s: f64, requests: u64) -> f64 {
+pub(crate) fn per_request_us(cpu_s: f64, requests: u64) -> f64 {
     if requests == 0 {
         0.0
     } else {

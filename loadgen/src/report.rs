@@ -132,6 +132,25 @@ pub struct LoadgenCost {
     pub threads: usize,
 }
 
+impl LoadgenCost {
+    /// The cost of `threads` engine threads that used `user_s` + `system_s`
+    /// CPU seconds over `duration_s` wall seconds for `requests` requests.
+    pub fn new(user_s: f64, system_s: f64, duration_s: f64, threads: usize, requests: u64) -> Self {
+        let cpu_s = user_s + system_s;
+        LoadgenCost {
+            cpu_user_s: user_s,
+            cpu_system_s: system_s,
+            utilization: if duration_s > 0.0 && threads > 0 {
+                cpu_s / (duration_s * threads as f64)
+            } else {
+                0.0
+            },
+            cpu_us_per_req: crate::procfs::per_request_us(cpu_s, requests),
+            threads,
+        }
+    }
+}
+
 /// Kernel TCP counters over the run (/proc/net/netstat): a full accept backlog shows here.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KernelTcp {

@@ -152,6 +152,8 @@ pub(crate) struct TickData {
 
 /// One engine thread's measurements. Owned by its thread; merged at the end.
 pub(crate) struct Recorder {
+    /// Every success's latency: each second's histogram is added to it when
+    /// the second closes, so it is whole only after [`Recorder::take_ticks`].
     pub latency: Histogram<u64>,
     pub uncorrected: Option<Histogram<u64>>,
     pub connect: Option<Histogram<u64>>,
@@ -204,7 +206,6 @@ impl Recorder {
     pub fn success(&mut self, now_ns: u64, latency_ns: u64, uncorrected_ns: Option<u64>) {
         self.roll(now_ns);
         self.requests += 1;
-        self.latency.saturating_record(latency_ns.max(LOWEST_NS));
         self.tick_hist.saturating_record(latency_ns.max(LOWEST_NS));
         self.tick_requests += 1;
         if let (Some(h), Some(v)) = (self.uncorrected.as_mut(), uncorrected_ns) {
@@ -224,6 +225,14 @@ impl Recorder {
         self.roll(now_ns);
         self.udp.lost += 1;
         self.tick_errors += 1;
+    }
+
+    /// A datagram was counted lost at `now_ns` because of a fault of `kind`
+    /// (a wrong answer, a receive error): the kind is counted in the errors,
+    /// and the timeline counts the request once, as lost.
+    pub fn lost_to(&mut self, now_ns: u64, kind: ErrorKind) {
+        count_error(&mut self.errors, kind);
+        self.lost(now_ns);
     }
 
     /// A connect() completed after `ns`.
@@ -251,6 +260,8 @@ impl Recorder {
         if !self.tick_hist.is_empty() {
             // Writing to a Vec cannot fail; an empty second stays empty.
             let _ = V2Serializer::new().serialize(&self.tick_hist, &mut histogram);
+            // Same bounds on both sides, so adding cannot fail.
+            let _ = self.latency.add(&self.tick_hist);
             self.tick_hist.reset();
         }
         self.ticks.push(TickData {
@@ -263,7 +274,7 @@ impl Recorder {
         self.tick_index += 1;
     }
 
-    /// Closes the current second and hands over the per-second data.
+    /// Closes the current second (completing `latency`) and hands over the per-second data.
     pub fn take_ticks(&mut self) -> Vec<TickData> {
         self.close_tick();
         std::mem::take(&mut self.ticks)
@@ -410,5 +421,40 @@ mod tests {
             .filter(|l| l.starts_with("Tag=latency,"))
             .count();
         assert_eq!(intervals, 2);
+    }
+
+    #[test]
+    fn latency_is_every_seconds_histogram_once_the_ticks_are_taken() {
+        let start = NS_PER_S;
+        let mut r = Recorder::new(start, Duration::from_secs(3), false, false);
+        let mut expected = new_histogram();
+        for (k, at) in [
+            10,
+            NS_PER_S / 2,
+            NS_PER_S + 5,
+            2 * NS_PER_S + 7,
+            9 * NS_PER_S,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let ns = 1_000 * (k as u64 + 1);
+            r.success(start + at, ns, None);
+            expected.saturating_record(ns.max(LOWEST_NS));
+        }
+        let ticks = r.take_ticks();
+        assert_eq!(ticks.len(), 3);
+        assert_eq!(r.latency, expected);
+        assert_eq!(r.latency.len(), r.requests);
+    }
+
+    #[test]
+    fn a_datagram_lost_to_a_fault_counts_once_in_the_timeline() {
+        let mut r = Recorder::new(0, Duration::from_secs(1), false, false);
+        r.lost_to(10, ErrorKind::Mismatch);
+        r.lost(20);
+        assert_eq!((r.errors.mismatch, r.errors.total, r.udp.lost), (1, 1, 2));
+        let ticks = r.take_ticks();
+        assert_eq!(ticks[0].errors, 2);
     }
 }

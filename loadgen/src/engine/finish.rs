@@ -141,21 +141,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
 
     let user_s = (cpu_end.0 - recording.cpu.0).max(0.0);
     let system_s = (cpu_end.1 - recording.cpu.1).max(0.0);
-    let loadgen = LoadgenCost {
-        cpu_user_s: user_s,
-        cpu_system_s: system_s,
-        utilization: if duration_s > 0.0 {
-            (user_s + system_s) / (duration_s * threads as f64)
-        } else {
-            0.0
-        },
-        cpu_us_per_req: if requests > 0 {
-            (user_s + system_s) * 1e6 / requests as f64
-        } else {
-            0.0
-        },
-        threads,
-    };
+    let loadgen = LoadgenCost::new(user_s, system_s, duration_s, threads, requests);
 
     Ok(LoadReport {
         throughput_rps,

@@ -15,7 +15,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Barrier, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::plan::{LoadPlan, Mode, Target, Workload};
@@ -93,26 +93,91 @@ impl Shared {
 }
 
 /// Starts every thread at the same instant, once all set up (idle connections open).
+/// Unlike a `Barrier` it can be cancelled, so threads already waiting are
+/// released when another thread could not be started.
 pub(crate) struct StartGate {
-    barrier: Barrier,
-    start_ns: Mutex<u64>,
+    parties: usize,
+    state: Mutex<GateState>,
+    opened: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    arrived: usize,
+    start_ns: Option<u64>,
+    cancelled: bool,
+}
+
+/// The gate was cancelled: the run will not start.
+#[derive(Debug)]
+pub(crate) struct Cancelled;
+
+impl From<Cancelled> for io::Error {
+    fn from(_: Cancelled) -> Self {
+        io::Error::other("the run was cancelled before it started")
+    }
 }
 
 impl StartGate {
     fn new(parties: usize) -> Self {
         StartGate {
-            barrier: Barrier::new(parties),
-            start_ns: Mutex::new(0),
+            parties,
+            state: Mutex::new(GateState::default()),
+            opened: Condvar::new(),
         }
     }
 
-    /// Waits for everyone; returns the common start on the run's clock.
-    pub fn wait_start(&self, clock: &Clock) -> u64 {
-        if self.barrier.wait().is_leader() {
-            *self.start_ns.lock().unwrap_or_else(|e| e.into_inner()) = clock.now_ns();
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for everyone; returns the common start on the run's clock, or
+    /// [`Cancelled`] if the gate was cancelled before everyone arrived.
+    pub fn wait_start(&self, clock: &Clock) -> Result<u64, Cancelled> {
+        let mut state = self.lock();
+        state.arrived += 1;
+        if state.arrived == self.parties && !state.cancelled {
+            state.start_ns = Some(clock.now_ns());
+            self.opened.notify_all();
         }
-        self.barrier.wait();
-        *self.start_ns.lock().unwrap_or_else(|e| e.into_inner())
+        loop {
+            if let Some(start_ns) = state.start_ns {
+                return Ok(start_ns);
+            }
+            if state.cancelled {
+                return Err(Cancelled);
+            }
+            state = self.opened.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Releases everyone waiting (and everyone who comes later) with [`Cancelled`].
+    fn cancel(&self) {
+        let mut state = self.lock();
+        if state.start_ns.is_none() {
+            state.cancelled = true;
+            self.opened.notify_all();
+        }
+    }
+}
+
+/// When a thread stops issuing requests: the caller's flag (Ctrl-C) or the
+/// run's own abort (another thread failed to set up). Only the caller's flag
+/// marks a report partial; the abort is never written to the caller's flag.
+#[derive(Clone, Copy)]
+pub(crate) struct Stop<'a> {
+    user: &'a AtomicBool,
+    abort: &'a AtomicBool,
+}
+
+impl Stop<'_> {
+    pub fn is_set(&self) -> bool {
+        self.user.load(Ordering::Relaxed) || self.abort.load(Ordering::Relaxed)
+    }
+
+    /// Stops the other threads of this run (not the caller's other runs).
+    pub fn abort(&self) {
+        self.abort.store(true, Ordering::SeqCst);
     }
 }
 
@@ -144,6 +209,11 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
         None => None,
     };
     let before = finish::Counters::read(plan);
+    let abort = AtomicBool::new(false);
+    let halt = Stop {
+        user: stop,
+        abort: &abort,
+    };
 
     let (results, recording) = std::thread::scope(|scope| {
         let mut handles = Vec::with_capacity(threads);
@@ -152,15 +222,18 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
             let handle = std::thread::Builder::new()
                 .name(format!("loadgen-{t}"))
                 .spawn_scoped(scope, move || {
-                    let result = worker(plan, shared, clock, gate, stop, t, threads);
+                    let result = worker(plan, shared, clock, gate, halt, t, threads);
                     finished.fetch_add(1, Ordering::SeqCst);
                     result
                 });
             match handle {
                 Ok(h) => handles.push(h),
                 Err(source) => {
-                    // The threads already started wait at the gate: release them.
-                    stop.store(true, Ordering::SeqCst);
+                    // The threads already started wait at the gate (or are still
+                    // opening idle connections): stop and release them; they
+                    // return at once and their results are dropped.
+                    halt.abort();
+                    gate.cancel();
                     return (
                         Err(LoadError::Setup {
                             what: "starting threads",
@@ -171,9 +244,12 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
                 }
             }
         }
-        let start_ns = gate.wait_start(&clock);
+        // Only this thread cancels the gate, and not after coming here.
+        let start_ns = gate
+            .wait_start(&clock)
+            .unwrap_or_else(|Cancelled| clock.now_ns());
         let record_start_ns = start_ns.saturating_add(duration_ns(plan.warmup));
-        let recording = wait_for_recording(&clock, record_start_ns, stop, &finished, threads);
+        let recording = wait_for_recording(&clock, record_start_ns, halt, &finished, threads);
         if let Some(m) = &monitor {
             m.mark_recording_start();
         }
@@ -207,16 +283,13 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
 fn wait_for_recording(
     clock: &Clock,
     record_start_ns: u64,
-    stop: &AtomicBool,
+    stop: Stop<'_>,
     finished: &AtomicUsize,
     threads: usize,
 ) -> finish::Recording {
     loop {
         let now = clock.now_ns();
-        if now >= record_start_ns
-            || stop.load(Ordering::Relaxed)
-            || finished.load(Ordering::Relaxed) == threads
-        {
+        if now >= record_start_ns || stop.is_set() || finished.load(Ordering::Relaxed) == threads {
             break;
         }
         let left = Duration::from_nanos(record_start_ns - now);
@@ -233,7 +306,7 @@ fn worker(
     shared: &Shared,
     clock: Clock,
     gate: &StartGate,
-    stop: &AtomicBool,
+    stop: Stop<'_>,
     t: usize,
     threads: usize,
 ) -> Result<WorkerResult, LoadError> {
@@ -258,7 +331,9 @@ fn worker(
         Target::Udp(addr) => match udp::UdpWorker::new(shared, clock, *addr, &active, budget) {
             Ok(w) => w.run(gate, stop),
             Err(e) => {
-                gate.wait_start(&clock);
+                // Stop the others before they start, so the error comes back at once.
+                stop.abort();
+                let _ = gate.wait_start(&clock);
                 Err(e)
             }
         },
@@ -273,7 +348,8 @@ fn worker(
             {
                 Ok(w) => w.run(gate, stop),
                 Err(e) => {
-                    gate.wait_start(&clock);
+                    stop.abort();
+                    let _ = gate.wait_start(&clock);
                     Err(e)
                 }
             }
@@ -310,5 +386,36 @@ fn shared(plan: &LoadPlan) -> Shared {
         duration: plan.duration,
         open_spacing_ns: spacing,
         open_interval_ns: interval,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_gate_opens_for_everyone_at_one_instant() {
+        let clock = Clock::new(Instant::now());
+        let gate = StartGate::new(3);
+        let starts: Vec<u64> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..3)
+                .map(|_| s.spawn(|| gate.wait_start(&clock).unwrap()))
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(starts.iter().all(|&s| s == starts[0]));
+    }
+
+    #[test]
+    fn a_cancelled_start_gate_releases_the_waiting_threads() {
+        let clock = Clock::new(Instant::now());
+        let gate = StartGate::new(3);
+        std::thread::scope(|s| {
+            let waiting = s.spawn(|| gate.wait_start(&clock));
+            std::thread::sleep(Duration::from_millis(20));
+            gate.cancel();
+            assert!(waiting.join().unwrap().is_err());
+        });
+        assert!(gate.wait_start(&clock).is_err(), "later arrivals too");
     }
 }

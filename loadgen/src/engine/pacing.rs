@@ -6,13 +6,14 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
+
+use super::Stop;
 
 /// Nanoseconds since a base instant shared by every thread of a run.
 #[derive(Debug, Clone, Copy)]
@@ -143,11 +144,11 @@ impl Lifecycle {
     pub fn step(
         &mut self,
         now_ns: u64,
-        stop: &AtomicBool,
+        stop: Stop<'_>,
         window: &mut Window,
         outstanding: usize,
     ) -> Step {
-        if !self.stopped && stop.load(Ordering::Relaxed) {
+        if !self.stopped && stop.is_set() {
             self.stopped = true;
             window.issue_end_ns = window.issue_end_ns.min(now_ns);
             let grace = STOP_DRAIN_NS.min(self.timeout_ns);

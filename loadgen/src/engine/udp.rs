@@ -9,7 +9,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
 
 use mio::event::Event;
 use mio::net::UdpSocket;
@@ -18,7 +17,7 @@ use nix::errno::Errno;
 
 use super::net::{interrupted, udp_flow, would_block};
 use super::pacing::{Admit, Clock, Lifecycle, Step, Timers, Window};
-use super::{Shared, StartGate, WorkerResult, IO_BUF};
+use super::{Shared, StartGate, Stop, WorkerResult, IO_BUF};
 use crate::check::{build_datagram, check_datagram, request_key, Answer};
 use crate::stats::{ErrorKind, Recorder};
 
@@ -45,9 +44,6 @@ struct Flow {
     first_recorded: u64,
     /// Bit `s % HISTORY`: request `s` got its right answer (in time or late).
     answered: u64,
-    /// Bit `s % HISTORY`: request `s` was counted lost.
-    lost: u64,
-    done: bool,
 }
 
 /// One thread's flows, timers and measurements.
@@ -97,8 +93,6 @@ impl<'a> UdpWorker<'a> {
                 sent_ns: 0,
                 first_recorded: u64::MAX,
                 answered: 0,
-                lost: 0,
-                done: false,
             });
         }
         Ok(UdpWorker {
@@ -118,8 +112,8 @@ impl<'a> UdpWorker<'a> {
     }
 
     /// Waits for the common start, runs, and returns the measurements.
-    pub fn run(mut self, gate: &StartGate, stop: &AtomicBool) -> io::Result<WorkerResult> {
-        let start_ns = gate.wait_start(&self.clock);
+    pub fn run(mut self, gate: &StartGate, stop: Stop<'_>) -> io::Result<WorkerResult> {
+        let start_ns = gate.wait_start(&self.clock)?;
         self.window = Window::new(
             start_ns,
             self.shared.warmup,
@@ -204,13 +198,11 @@ impl<'a> UdpWorker<'a> {
         let admit = self.window.admit(now);
         let f = &mut self.flows[i];
         if admit == Admit::Closed {
-            f.done = true;
             return;
         }
         f.seq += 1;
         let bit = 1 << (f.seq % HISTORY);
         f.answered &= !bit;
-        f.lost &= !bit;
         f.admit = admit;
         if admit == Admit::Recorded && f.first_recorded == u64::MAX {
             f.first_recorded = f.seq;
@@ -310,14 +302,13 @@ impl<'a> UdpWorker<'a> {
                     } else {
                         ErrorKind::Io
                     };
-                    if now >= self.window.record_start_ns {
-                        self.rec.error(now, kind);
-                    }
                     if self.flows[i].pending && !self.flows[i].blocked {
-                        self.resolve_lost(i, now);
+                        self.resolve_lost(i, now, Some(kind));
                         if go_on {
                             self.retry_later(i, now);
                         }
+                    } else if now >= self.window.record_start_ns {
+                        self.rec.error(now, kind);
                     }
                     return;
                 }
@@ -339,13 +330,13 @@ impl<'a> UdpWorker<'a> {
             self.rec.bytes_received += len as u64;
         }
         if let Some(kind) = fault {
-            if recorded_seq || now >= self.window.record_start_ns {
-                self.rec.error(now, kind);
-            }
             if current {
                 // A wrong answer is no answer: the request is lost.
-                self.resolve_lost(i, now);
+                self.resolve_lost(i, now, Some(kind));
                 return true;
+            }
+            if recorded_seq || now >= self.window.record_start_ns {
+                self.rec.error(now, kind);
             }
             return false;
         }
@@ -358,7 +349,6 @@ impl<'a> UdpWorker<'a> {
             if f.admit == Admit::Recorded {
                 if now.saturating_sub(f.sent_ns) > timeout_ns {
                     // After its timeout: late, and lost; never a success.
-                    f.lost |= 1 << (seq % HISTORY);
                     self.rec.udp.late += 1;
                     self.rec.lost(now);
                 } else {
@@ -394,15 +384,20 @@ impl<'a> UdpWorker<'a> {
         false
     }
 
-    /// The outstanding request got no right answer in time.
-    fn resolve_lost(&mut self, i: usize, now: u64) {
+    /// The outstanding request got no right answer in time, or `cause` ended
+    /// it (a wrong answer, a receive error). A recorded request counts once in
+    /// the timeline (as lost, with `cause` still counted by kind); a warm-up
+    /// one only shows its `cause` once recording has begun.
+    fn resolve_lost(&mut self, i: usize, now: u64, cause: Option<ErrorKind>) {
         let f = &mut self.flows[i];
         f.pending = false;
         f.blocked = false;
         self.outstanding -= 1;
-        f.lost |= 1 << (f.seq % HISTORY);
-        if f.admit == Admit::Recorded {
-            self.rec.lost(now);
+        match (f.admit == Admit::Recorded, cause) {
+            (true, Some(kind)) => self.rec.lost_to(now, kind),
+            (true, None) => self.rec.lost(now),
+            (false, Some(kind)) if now >= self.window.record_start_ns => self.rec.error(now, kind),
+            (false, _) => {}
         }
     }
 
@@ -421,7 +416,7 @@ impl<'a> UdpWorker<'a> {
                         self.rec.error(now, ErrorKind::Io);
                     }
                 } else {
-                    self.resolve_lost(i, now);
+                    self.resolve_lost(i, now, None);
                 }
                 self.next(i, now);
             }
@@ -444,7 +439,7 @@ impl<'a> UdpWorker<'a> {
                 }
                 f.blocked = false;
             } else {
-                self.resolve_lost(i, now);
+                self.resolve_lost(i, now, None);
             }
         }
     }

@@ -7,14 +7,13 @@
 //! per request. This file is the event loop; `request.rs` is one request's life.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use mio::event::Event;
 use mio::{Events, Poll, Token};
 
 use super::net::{connect_error_kind, interrupted, Stream, StreamTarget};
 use super::pacing::{Admit, Clock, Lifecycle, Schedule, Step, Timers, Window};
-use super::{Shared, StartGate, WorkerResult, IO_BUF};
+use super::{Shared, StartGate, Stop, WorkerResult, IO_BUF};
 use crate::check::{request_len, StreamCheck};
 use crate::plan::Mode;
 use crate::stats::{ErrorKind, Recorder};
@@ -150,11 +149,16 @@ impl<'a> StreamWorker<'a> {
 
     /// Opens the idle connections (a bounded number of handshakes at a time),
     /// waits for the common start, then runs until the end and returns the measurements.
-    pub fn run(mut self, gate: &StartGate, stop: &AtomicBool) -> io::Result<WorkerResult> {
+    pub fn run(mut self, gate: &StartGate, stop: Stop<'_>) -> io::Result<WorkerResult> {
         let mut events = Events::with_capacity(EVENTS);
         let opened = self.open_idle(&mut events, stop);
+        if opened.is_err() {
+            // Stop the others before they start, so the error comes back at once.
+            stop.abort();
+        }
         let start_ns = gate.wait_start(&self.clock);
         opened?;
+        let start_ns = start_ns?;
         self.setup = false;
         self.window = Window::new(
             start_ns,
@@ -172,13 +176,13 @@ impl<'a> StreamWorker<'a> {
         })
     }
 
-    fn open_idle(&mut self, events: &mut Events, stop: &AtomicBool) -> io::Result<()> {
+    fn open_idle(&mut self, events: &mut Events, stop: Stop<'_>) -> io::Result<()> {
         let idle: Vec<usize> = (0..self.conns.len())
             .filter(|&i| self.conns[i].role == Role::Idle)
             .collect();
         let mut next = 0;
         let mut next_sweep = 0;
-        while !stop.load(Ordering::Relaxed) {
+        while !stop.is_set() {
             let now = self.clock.now_ns();
             while self.connecting < IDLE_CONNECTS_IN_FLIGHT && next < idle.len() {
                 self.reconnect(idle[next], now);
@@ -197,7 +201,7 @@ impl<'a> StreamWorker<'a> {
     }
 
     /// The main loop: returns when the run is over and nothing is outstanding.
-    fn drive(&mut self, events: &mut Events, start_ns: u64, stop: &AtomicBool) -> io::Result<u64> {
+    fn drive(&mut self, events: &mut Events, start_ns: u64, stop: Stop<'_>) -> io::Result<u64> {
         for i in 0..self.conns.len() {
             if self.conns[i].role != Role::Active {
                 continue;
@@ -264,6 +268,12 @@ impl<'a> StreamWorker<'a> {
     fn on_event(&mut self, i: usize, event: &Event, now: u64) {
         let Some(c) = self.conns.get(i) else { return };
         let (state, written) = (c.state, c.written);
+        // With the peer's FIN or an error already reported, read to the end:
+        // no later event will announce it again.
+        let to_end = event.is_read_closed() || event.is_error();
+        // A writable-only event has nothing to read (the socket would only
+        // answer EAGAIN): the bytes, the FIN or an error bring their own event.
+        let readable = event.is_readable() || to_end;
         match state {
             State::Connecting => {
                 let result = c.stream.as_ref().map_or(Ok(false), Stream::finish_connect);
@@ -278,14 +288,12 @@ impl<'a> StreamWorker<'a> {
                 if event.is_writable() && written < self.req_len {
                     self.write_request(i, now);
                 }
-                if self.conns[i].state == State::Busy {
-                    // With the peer's FIN or an error already reported, read to
-                    // the end: no later event will announce it again.
-                    let to_end = event.is_read_closed() || event.is_error();
+                if readable && self.conns[i].state == State::Busy {
                     self.read_response(i, now, to_end);
                 }
             }
-            State::Ready => self.read_unasked(i, now),
+            State::Ready if readable => self.read_unasked(i, now),
+            State::Ready => {}
             // A stale event for a socket already closed.
             State::Closed | State::Done => {}
         }
