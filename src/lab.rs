@@ -13,7 +13,7 @@ use servers::{
 };
 
 /// The lab buffer: the client reads and sends at most this many bytes.
-const LAB_BUFFER: usize = 255;
+const LAB_BUFFER: usize = servers::service::LAB_MESSAGE_MAX;
 /// How long the datagram client waits for its answer.
 const UDP_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -11,7 +11,9 @@ pub fn parse_cpu_list(text: &str) -> Result<Vec<usize>> {
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part.split_once('-') {
             Some((a, b)) => {
-                let (a, b): (usize, usize) = (a.trim().parse()?, b.trim().parse()?);
+                let bad = || format!("'{part}' is not a CPU range such as 0-1");
+                let a: usize = a.trim().parse().with_context(bad)?;
+                let b: usize = b.trim().parse().with_context(bad)?;
                 if a > b {
                     bail!("CPU range '{part}' runs backwards; write it low-high");
                 }

@@ -1,5 +1,5 @@
-//! `round_trip`: each model's request/response cost, the server a separate
-//! process on 127.0.0.1.
+//! `round_trip`: the core models' request/response cost, the server a
+//! separate process on 127.0.0.1 (`sockbench run` measures all nine).
 //!
 //! - `rr/<model>`: one persistent connection, 64 bytes out, 64 bytes back
 //!   (netperf TCP_RR; UDP RR for `udp-iterative`).
@@ -12,7 +12,8 @@ use criterion::{criterion_group, BenchmarkId, Criterion};
 
 use crate::support::{self, Server, UdpClient};
 
-/// The connection-oriented models, in the order charts list them.
+/// The core connection-oriented models; select, poll, prefork and
+/// thread-per-conn are measured by `sockbench run` (claims 1 and C10K).
 const TCP_MODELS: [&str; 4] = ["tcp-iterative", "fork", "thread-pool", "mio"];
 
 fn round_trip(c: &mut Criterion) {

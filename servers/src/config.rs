@@ -70,11 +70,6 @@ impl Model {
             _ => transport != Transport::Udp,
         }
     }
-
-    /// Whether this model forks, and so must run as its own single-threaded process.
-    pub fn forks(self) -> bool {
-        matches!(self, Model::Fork | Model::Prefork)
-    }
 }
 
 impl fmt::Display for Model {

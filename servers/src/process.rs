@@ -181,11 +181,6 @@ impl ServerProcess {
             .clone()
     }
 
-    /// Stdout lines printed since the readiness line (waits up to `timeout` for the first).
-    pub fn next_line(&self, timeout: Duration) -> Option<String> {
-        self.lines.recv_timeout(timeout).ok()
-    }
-
     /// Sends SIGTERM, waits up to `grace` for a clean exit, then SIGKILLs.
     pub fn stop(mut self, grace: Duration) -> Result<Stopped, ProcessError> {
         let pid = self.pid();

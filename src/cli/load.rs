@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use loadgen::{LoadPlan, Mode, Target, Workload};
+use servers::{ServiceKind, Transport};
 
 /// Without `--duration`, a run bounded by `--requests` may take up to this long.
 const REQUESTS_ONLY_BOUND: Duration = Duration::from_secs(24 * 3600);
@@ -92,17 +93,15 @@ impl LoadArgs {
     /// The library plan these flags describe, or a one-line reason why there is none.
     pub fn to_plan(&self) -> Result<LoadPlan> {
         let mode_name = self.mode.as_deref().map(str::to_ascii_lowercase);
+        // Parsed here rather than by clap, whose value errors take two lines.
         let transport = match (self.transport.as_deref(), &self.path, mode_name.as_deref()) {
-            (Some(t), _, _) => match t.to_ascii_lowercase().as_str() {
-                t @ ("tcp" | "udp" | "unix") => t.to_string(),
-                other => bail!("unknown transport '{other}': use tcp, udp or unix"),
-            },
-            (None, Some(_), _) => "unix".to_string(),
-            (None, None, Some("udp")) => "udp".to_string(),
-            (None, None, _) => "tcp".to_string(),
+            (Some(t), _, _) => t.to_ascii_lowercase().parse::<Transport>()?,
+            (None, Some(_), _) => Transport::Unix,
+            (None, None, Some("udp")) => Transport::Udp,
+            (None, None, _) => Transport::Tcp,
         };
         let mode = match mode_name.as_deref() {
-            None if transport == "udp" => Mode::Udp,
+            None if transport == Transport::Udp => Mode::Udp,
             None | Some("rr") => Mode::Rr,
             Some("crr") => Mode::Crr,
             Some("udp") => Mode::Udp,
@@ -118,32 +117,33 @@ impl LoadArgs {
                 mode.name()
             );
         }
-        let target = match (transport.as_str(), &self.target, &self.path) {
-            ("unix", _, Some(path)) => Target::Unix(path.clone()),
-            ("unix", _, None) => bail!("--transport unix needs --path FILE"),
+        let target = match (transport, &self.target, &self.path) {
+            (Transport::Unix, _, Some(path)) => Target::Unix(path.clone()),
+            (Transport::Unix, _, None) => bail!("--transport unix needs --path FILE"),
             (_, _, Some(_)) => {
                 bail!("--path is for unix sockets; give --target HOST:PORT for {transport}")
             }
             (_, None, None) => bail!("no target: give --target HOST:PORT or --path FILE"),
-            ("udp", Some(t), None) => Target::Udp(resolve(t)?),
-            (_, Some(t), None) => Target::Tcp(resolve(t)?),
+            (Transport::Udp, Some(t), None) => Target::Udp(resolve(t)?),
+            (Transport::Tcp, Some(t), None) => Target::Tcp(resolve(t)?),
         };
-        let workload = match self.service.to_ascii_lowercase().as_str() {
-            "echo" => {
+        let size = u32::try_from(self.size).context("--size is too large")?;
+        let workload = match self.service.to_ascii_lowercase().parse::<ServiceKind>()? {
+            ServiceKind::Echo => {
                 if self.response_size.is_some() || self.cpu_us.is_some() || self.wait_us.is_some() {
                     bail!("--response-size, --cpu-us and --wait-us apply to --service synthetic");
                 }
                 Workload::Echo { size: self.size }
             }
-            "synthetic" => Workload::Synthetic {
-                payload_len: u32::try_from(self.size).context("--size is too large")?,
-                response_len: self
-                    .response_size
-                    .unwrap_or(u32::try_from(self.size).context("--size is too large")?),
+            ServiceKind::Synthetic => Workload::Synthetic {
+                payload_len: size,
+                response_len: self.response_size.unwrap_or(size),
                 cpu_us: self.cpu_us.unwrap_or(0),
                 wait_us: self.wait_us.unwrap_or(0),
             },
-            other => bail!("unknown service '{other}': use echo or synthetic"),
+            ServiceKind::Lab => bail!(
+                "the load generator cannot check lab replies; use --service echo or synthetic"
+            ),
         };
         let mut plan = LoadPlan::new(target, mode);
         plan.workload = workload;

@@ -20,7 +20,6 @@
 //!
 //! This model must be the only thread of its process (see `sys::fork`).
 
-
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
