@@ -280,7 +280,11 @@ pub fn csv_row(m: &Measurement) -> String {
                 r.kernel_tcp.listen_overflows.to_string(),
             ]);
         }
-        None => cells.extend(std::iter::repeat_n(String::new(), 17)),
+        // No report: leave every figure's column empty, however many there are.
+        None => {
+            let figures = CSV_HEADER.split(',').count() - cells.len();
+            cells.extend(std::iter::repeat_n(String::new(), figures))
+        }
     }
     cells
         .into_iter()
