@@ -42,6 +42,10 @@ pub struct RunInfo {
     /// generator's namespaces (loss, delay, netem). `None`: one host, loopback.
     #[serde(default)]
     pub link: Option<crate::netns::LinkInfo>,
+    /// The load generator's own floor (1-connection RR latency, max RR rate)
+    /// against a trivial reflector, measured at the start of the run.
+    #[serde(default)]
+    pub calibration: Option<loadgen::Calibration>,
 }
 
 /// How a measurement went.

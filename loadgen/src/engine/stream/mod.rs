@@ -16,7 +16,7 @@ use super::pacing::{Admit, Clock, Lifecycle, Schedule, Step, Timers, Window};
 use super::{Shared, StartGate, Stop, WorkerResult, IO_BUF};
 use crate::check::{request_len, StreamCheck};
 use crate::plan::Mode;
-use crate::stats::{ErrorKind, Recorder};
+use crate::stats::{ErrorKind, Extras, Recorder};
 
 /// The timerfd's token; connection tokens are their index.
 const TIMER: Token = Token(usize::MAX - 1);
@@ -135,7 +135,14 @@ impl<'a> StreamWorker<'a> {
             clock,
             window: Window::new(u64::MAX, Default::default(), Default::default(), None),
             conns,
-            rec: Recorder::new(u64::MAX, shared.duration, open, shared.mode == Mode::Crr),
+            rec: Recorder::new(
+                u64::MAX,
+                shared.duration,
+                Extras {
+                    open,
+                    connect: shared.mode == Mode::Crr,
+                },
+            ),
             rbuf: vec![0; IO_BUF],
             wbuf: vec![0; IO_BUF],
             req_len: request_len(&shared.workload),

@@ -104,10 +104,12 @@ impl StreamWorker<'_> {
 
     /// `rr` and `open`: the next request on an established connection.
     pub(super) fn start_request(&mut self, i: usize, now: u64) {
+        let open = matches!(self.shared.mode, Mode::Open { .. });
         let c = &mut self.conns[i];
-        let origin = match self.shared.mode {
-            Mode::Open { .. } => c.schedule.intended_ns(c.next_k),
-            _ => now,
+        let origin = if open {
+            c.schedule.intended_ns(c.next_k)
+        } else {
+            now
         };
         let admit = self.window.admit(origin);
         if admit == Admit::Closed {
@@ -118,6 +120,12 @@ impl StreamWorker<'_> {
         c.origin_ns = origin;
         c.pending = true;
         self.outstanding += 1;
+        // `now` was read before this event's batch: in open mode the send lag
+        // and the uncorrected latency need the moment the request really leaves.
+        let now = if open { self.clock.now_ns() } else { now };
+        if open && admit == Admit::Recorded {
+            self.rec.sent(now, now.saturating_sub(origin));
+        }
         self.send(i, now);
     }
 
