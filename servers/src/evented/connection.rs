@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::conn::READ_CHUNK;
-use crate::model::Context;
+use crate::context::Context;
 use crate::net::Stream;
 use crate::service::Session;
 use crate::stats::{ConnStats, Fault};
@@ -258,7 +258,7 @@ pub(crate) fn wait_timeout(
     next_sweep: Instant,
 ) -> Option<Duration> {
     if retry_accept {
-        Some(crate::models::RESOURCE_BACKOFF)
+        Some(crate::accept::RESOURCE_BACKOFF)
     } else if conns.is_empty() {
         // Nothing can go idle: sleep until something happens.
         None
