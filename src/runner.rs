@@ -15,8 +15,7 @@ use loadgen::{LoadPlan, Target};
 use servers::{Model, ServerProcess, Transport};
 
 use crate::experiments::{self, Experiment, LoadSpec, Point, Profile};
-use crate::netns::LinkInfo;
-use crate::results::{self, Measurement, Outcome, ResultSet, RunInfo};
+use crate::results::{self, LinkInfo, Measurement, Outcome, ResultSet, RunInfo};
 
 /// How long a server may take to print its readiness line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -171,7 +170,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
                 // RR with one client); measure it once and file it under each.
                 let key = (configuration(point), repeat);
                 let m = match measured.get(&key) {
-                    Some(first) => first.reused_for(experiment.id, point),
+                    Some(first) => first.reused_for(experiment.id, &point.series, point.x),
                     None => {
                         let m = measure(config, experiment.id, point, repeat, stop);
                         measured.insert(key, m.clone());
@@ -210,7 +209,7 @@ pub fn configuration(point: &Point) -> String {
 
 /// The `sockbench serve` arguments of one point; `bind`: the address to
 /// serve on instead of loopback (port 0 either way).
-fn server_args(
+pub fn server_args(
     point: &Point,
     cpus: Option<&[usize]>,
     unix_path: &Path,
