@@ -32,12 +32,19 @@ fn measurement_caveats(m: &Measurement) -> Vec<Caveat> {
                 ),
             );
         }
-        if r.loadgen.utilization > 0.9 {
+        let busy = super::measures::loadgen_busy(r);
+        if busy > 0.9 {
             push(
                 "load generator saturated (the server may have had more to give)",
-                format!("{:.0}% busy", r.loadgen.utilization * 100.0),
+                format!("{:.0}% busy", busy * 100.0),
             );
         }
+    }
+    if let Some(why) = super::measures::invalid_reason(m) {
+        push(
+            "invalid measurement (the load generator's self-check failed)",
+            why,
+        );
     }
     out
 }

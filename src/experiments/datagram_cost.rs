@@ -66,17 +66,20 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     for n in &names {
         table.row(vec![
             n.clone(),
-            cell(stats::at(&points, n, 4.0, stats::service_demand_us), 2),
+            cell(
+                stats::at(&points, n, 4.0, super::measures::server_cpu_us_per_req),
+                2,
+            ),
             cell(stats::at(&points, n, 4.0, stats::throughput), 0),
             cell(stats::at(&points, n, 4.0, stats::p50_us), 1),
         ]);
     }
-    let udp = stats::at(&points, UDP, 4.0, stats::service_demand_us);
+    let udp = stats::at(&points, UDP, 4.0, super::measures::server_cpu_us_per_req);
     let cheapest = |mode: &str| {
         names
             .iter()
             .filter(|n| n.ends_with(&format!("({mode})")))
-            .filter_map(|n| stats::at(&points, n, 4.0, stats::service_demand_us))
+            .filter_map(|n| stats::at(&points, n, 4.0, super::measures::server_cpu_us_per_req))
             .min_by(|a, b| a.median.total_cmp(&b.median))
     };
     let (crr, rr) = (cheapest("crr"), cheapest("rr"));
@@ -117,7 +120,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             &points,
             &names,
             4.0,
-            stats::service_demand_us,
+            super::measures::server_cpu_us_per_req,
         )],
         ctx,
     )];

@@ -71,8 +71,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         table.row(vec![
             n.clone(),
             cell(stats::at(&points, n, 0.0, stats::throughput), 0),
-            cell(stats::at(&points, n, 0.0, stats::service_demand_us), 1),
-            cell(stats::at(&points, n, 0.0, stats::cpuset_demand_us), 1),
+            cell(
+                stats::at(&points, n, 0.0, super::measures::server_cpu_us_per_req),
+                1,
+            ),
+            cell(
+                stats::at(&points, n, 0.0, super::measures::pinned_cpu_us_per_req),
+                1,
+            ),
             cell(stats::at(&points, n, 0.0, stats::p50_us), 1),
         ]);
     }
@@ -82,15 +88,18 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ballast.row(vec![
                 format!("{}", x.0),
                 cell(stats::over(repeats, stats::throughput), 0),
-                cell(stats::over(repeats, stats::service_demand_us), 1),
+                cell(
+                    stats::over(repeats, super::measures::server_cpu_us_per_req),
+                    1,
+                ),
             ]);
         }
     }
 
-    let fork = stats::at(&points, "fork", 0.0, stats::service_demand_us);
+    let fork = stats::at(&points, "fork", 0.0, super::measures::server_cpu_us_per_req);
     let cheapest = ["thread-pool", "mio"]
         .iter()
-        .filter_map(|n| stats::at(&points, n, 0.0, stats::service_demand_us))
+        .filter_map(|n| stats::at(&points, n, 0.0, super::measures::server_cpu_us_per_req))
         .min_by(|a, b| a.median.total_cmp(&b.median));
     let (verdict, because) = match ratio(fork, cheapest) {
         None => (Verdict::NoData, "fork or the thread/event models have no usable CRR measurement".to_string()),
@@ -107,7 +116,12 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let mut because = because;
     if let (Some(f), Some(p)) = (
         fork,
-        stats::at(&points, "prefork", 0.0, stats::service_demand_us),
+        stats::at(
+            &points,
+            "prefork",
+            0.0,
+            super::measures::server_cpu_us_per_req,
+        ),
     ) {
         because.push_str(&format!(
             ". Forking once at start instead (prefork) costs {:.1} µs per connection, {:.1}× less",
@@ -156,14 +170,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                     &points,
                     &names,
                     0.0,
-                    stats::service_demand_us,
+                    super::measures::server_cpu_us_per_req,
                 ),
                 bar_group(
                     "pinned CPU busy (/proc/stat)",
                     &points,
                     &names,
                     0.0,
-                    stats::cpuset_demand_us,
+                    super::measures::pinned_cpu_us_per_req,
                 ),
             ],
             ctx,

@@ -12,6 +12,7 @@
 //! | `point.rs` | [`Point`], [`ServerSpec`], [`LoadSpec`]: one thing to measure |
 //! | `finding.rs` | [`Finding`], [`Verdict`], [`NamedChart`]: what an analysis returns |
 //! | `caveats.rs` | problems a reader must see beside the figures |
+//! | `measures.rs` | every server-cost figure (CPU, memory, validity) read from a report, in one place |
 //! | `stats.rs` | repeats into medians with intervals, table and series helpers |
 //! | one file per claim | its points and its verdict rule |
 
@@ -25,6 +26,7 @@ mod datagram_loss;
 mod finding;
 mod fork_cost;
 mod iterative;
+pub mod measures;
 mod overview;
 mod point;
 mod profile;

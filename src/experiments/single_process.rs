@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use loadgen::{LoadReport, Mode};
+use loadgen::Mode;
 use servers::{Model, ServiceKind};
 
 use super::stats::{self, bar_group, cell, ratio, Table};
@@ -68,10 +68,6 @@ fn points(profile: Profile) -> Vec<Point> {
     points
 }
 
-fn rss_mb(r: &LoadReport) -> Option<f64> {
-    r.server.as_ref().map(|s| s.peak_rss_kb as f64 / 1024.0)
-}
-
 fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let all = results.experiment(ID);
     let names: Vec<&str> = MODELS.iter().map(|m| m.name()).collect();
@@ -94,13 +90,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 cell(stats::at(&idle, n, *x, stats::p50_us), 1),
                 cell(stats::at(&idle, n, *x, stats::p99_us), 1),
                 cell(stats::at(&idle, n, *x, stats::errors), 0),
-                cell(stats::at(&idle, n, *x, rss_mb), 1),
-                cell(
-                    stats::at(&idle, n, *x, |r| {
-                        r.server.as_ref().map(|s| s.peak_processes as f64)
-                    }),
-                    0,
-                ),
+                cell(stats::at(&idle, n, *x, super::measures::memory_mb), 1),
+                cell(stats::at(&idle, n, *x, super::measures::processes), 0),
             ]);
         }
     }
@@ -172,7 +163,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 "server resident memory, whole process tree (MB)",
                 Scale::Log10,
             ),
-            stats::series(&idle, rss_mb),
+            stats::series(&idle, super::measures::memory_mb),
             ctx,
         ),
         NamedChart::bars(

@@ -106,22 +106,6 @@ pub fn at_max_x(
     over(repeats, f).map(|s| (x.0, s))
 }
 
-/// Server CPU per request (service demand), in microseconds.
-pub fn service_demand_us(r: &LoadReport) -> Option<f64> {
-    r.server
-        .as_ref()
-        .map(|s| s.cpu_us_per_req)
-        .filter(|v| *v > 0.0)
-}
-
-/// Busy time of the server's pinned CPUs per request, in microseconds.
-pub fn cpuset_demand_us(r: &LoadReport) -> Option<f64> {
-    r.server
-        .as_ref()
-        .and_then(|s| s.cpuset_us_per_req)
-        .filter(|v| *v > 0.0)
-}
-
 pub fn throughput(r: &LoadReport) -> Option<f64> {
     Some(r.throughput_rps)
 }

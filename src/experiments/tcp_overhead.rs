@@ -69,7 +69,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             cell(stats::at(&points, n, 1.0, stats::p50_us), 1),
             cell(stats::at(&points, n, 1.0, stats::p99_us), 1),
             cell(stats::at(&points, n, 1.0, stats::throughput), 0),
-            cell(stats::at(&points, n, 1.0, stats::service_demand_us), 2),
+            cell(
+                stats::at(&points, n, 1.0, super::measures::server_cpu_us_per_req),
+                2,
+            ),
         ]);
     }
     let setup = ratio(
@@ -77,8 +80,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         stats::at(&points, RR, 1.0, stats::p50_us),
     );
     let transmit = ratio(
-        stats::at(&points, RR, 1.0, stats::service_demand_us),
-        stats::at(&points, UDP, 1.0, stats::service_demand_us),
+        stats::at(&points, RR, 1.0, super::measures::server_cpu_us_per_req),
+        stats::at(&points, UDP, 1.0, super::measures::server_cpu_us_per_req),
     );
     let (verdict, because) = match (setup, transmit) {
         (Some(s), Some(t)) => {
@@ -126,7 +129,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 &points,
                 &names,
                 1.0,
-                stats::service_demand_us,
+                super::measures::server_cpu_us_per_req,
             )],
             ctx,
         ),

@@ -64,8 +64,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             cell(stats::at(&points, UNIX, *x, stats::p50_us), 1),
             cell(stats::at(&points, TCP, *x, stats::throughput), 0),
             cell(stats::at(&points, UNIX, *x, stats::throughput), 0),
-            cell(stats::at(&points, TCP, *x, stats::service_demand_us), 2),
-            cell(stats::at(&points, UNIX, *x, stats::service_demand_us), 2),
+            cell(
+                stats::at(&points, TCP, *x, super::measures::server_cpu_us_per_req),
+                2,
+            ),
+            cell(
+                stats::at(&points, UNIX, *x, super::measures::server_cpu_us_per_req),
+                2,
+            ),
         ]);
     }
     let one = xs.first().copied().unwrap_or(1.0);

@@ -43,14 +43,6 @@ fn points(_: Profile) -> Vec<Point> {
         .collect()
 }
 
-fn zombies_end(r: &loadgen::LoadReport) -> Option<f64> {
-    r.server.as_ref().map(|s| s.zombies_end as f64)
-}
-
-fn zombies_peak(r: &loadgen::LoadReport) -> Option<f64> {
-    r.server.as_ref().map(|s| s.peak_zombies as f64)
-}
-
 fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let points = results.experiment(ID);
     let mut table = Table::new(&[
@@ -65,13 +57,17 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         table.row(vec![
             n.clone(),
             cell(stats::at(&points, &n, 0.0, |r| Some(r.requests as f64)), 0),
-            cell(stats::at(&points, &n, 0.0, zombies_end), 0),
-            cell(stats::at(&points, &n, 0.0, zombies_peak), 0),
+            cell(stats::at(&points, &n, 0.0, super::measures::zombies_end), 0),
+            cell(
+                stats::at(&points, &n, 0.0, super::measures::zombies_peak),
+                0,
+            ),
             cell(stats::at(&points, &n, 0.0, stats::throughput), 0),
         ]);
     }
-    let end =
-        |p: ReapPolicy| stats::at(&points, &series_name(p), 0.0, zombies_end).map(|s| s.median);
+    let end = |p: ReapPolicy| {
+        stats::at(&points, &series_name(p), 0.0, super::measures::zombies_end).map(|s| s.median)
+    };
     let (verdict, because) = match (
         end(ReapPolicy::None),
         end(ReapPolicy::Handler),
