@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 use servers::Summary;
 
 mod link;
+mod order;
 pub use link::LinkInfo;
+pub use order::{ConfidenceRecord, RunOrder};
 
 /// How the run was set up: everything a reader needs to reproduce it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +47,13 @@ pub struct RunInfo {
     /// generator's namespaces (loss, delay, netem). `None`: one host, loopback.
     #[serde(default)]
     pub link: Option<LinkInfo>,
+    /// The order and size of the repeats (absent in runs made before it was recorded).
+    #[serde(default)]
+    pub order: Option<RunOrder>,
+    /// Share of CPU time stolen by the hypervisor over the run, in percent
+    /// (/proc/stat `steal`, all CPUs); `None` if unreadable.
+    #[serde(default)]
+    pub steal_pct: Option<f64>,
 }
 
 /// How a measurement went.

@@ -168,6 +168,22 @@ pub struct Machine {
     pub kernel: String,
     pub rustc: String,
     pub git_revision: String,
+    /// Hardware threads per physical core (2: SMT siblings share a core's
+    /// execution units, so two "cores" may be one); 0 if unknown.
+    #[serde(default)]
+    pub threads_per_core: usize,
+    /// Transparent huge pages (`/sys/kernel/mm/transparent_hugepage/enabled`, the chosen value).
+    #[serde(default)]
+    pub thp: String,
+    /// `net.core.somaxconn`: the ceiling on any listen() backlog.
+    #[serde(default)]
+    pub somaxconn: String,
+    /// `net.ipv4.tcp_tw_reuse`.
+    #[serde(default)]
+    pub tcp_tw_reuse: String,
+    /// `net.ipv4.ip_local_port_range`: the client ports CRR can use.
+    #[serde(default)]
+    pub ip_local_port_range: String,
 }
 
 /// Everything one load run measured.

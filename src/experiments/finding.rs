@@ -17,6 +17,26 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Two halves of one claim together: the same verdict if they agree,
+    /// "depends" if they do not, "no data" if either has none.
+    pub fn both(self, other: Verdict) -> Verdict {
+        match (self, other) {
+            (Verdict::NoData, _) | (_, Verdict::NoData) => Verdict::NoData,
+            (a, b) if a == b => a,
+            _ => Verdict::Depends,
+        }
+    }
+
+    /// Several conditions of one claim (say, one per model): all supported →
+    /// supported, all not → not supported, a mix → depends.
+    pub fn all(verdicts: &[Verdict]) -> Verdict {
+        verdicts
+            .iter()
+            .copied()
+            .reduce(Verdict::both)
+            .unwrap_or(Verdict::NoData)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Verdict::Supported => "supported",

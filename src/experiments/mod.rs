@@ -13,6 +13,8 @@
 //! | `finding.rs` | [`Finding`], [`Verdict`], [`NamedChart`]: what an analysis returns |
 //! | `caveats.rs` | problems a reader must see beside the figures |
 //! | `measures.rs` | every server-cost figure (CPU, memory, validity) read from a report, in one place |
+//! | `interval.rs` | 95% intervals: order-statistic CI of a median, bootstrap CI of a ratio, the confidence target |
+//! | `per_repeat.rs` | each verdict again per repeat ("supported in k of n") |
 //! | `stats.rs` | repeats into medians with intervals, table and series helpers |
 //! | one file per claim | its points and its verdict rule |
 
@@ -25,19 +27,24 @@ mod datagram_cost;
 mod datagram_loss;
 mod finding;
 mod fork_cost;
+mod interval;
 mod iterative;
 pub mod measures;
 mod overview;
+pub mod per_repeat;
 mod point;
 mod profile;
 mod single_process;
 pub mod stats;
+#[cfg(test)]
+pub(crate) mod synthetic;
 mod tcp_overhead;
 mod unix_vs_inet;
 mod zombies;
 
 pub use caveats::{caveats, experiment_caveats};
 pub use finding::{Axis, ChartSpec, Context, Finding, NamedChart, Verdict};
+pub use interval::{median_within, Ratio};
 pub use point::{cpu_work, LoadSpec, Point, ServerSpec};
 pub use profile::Profile;
 pub use stats::{stat, Stat, Table};

@@ -71,6 +71,8 @@ pub struct LoadSpec {
     pub linger_zero: bool,
     /// Stop after this many requests, whatever the profile's duration.
     pub requests: Option<u64>,
+    /// A recorded window of its own instead of the profile's.
+    pub window: Option<Duration>,
 }
 
 impl LoadSpec {
@@ -85,6 +87,7 @@ impl LoadSpec {
             timeout: Duration::from_secs(2),
             linger_zero: false,
             requests: None,
+            window: None,
         }
     }
 
@@ -110,6 +113,11 @@ impl LoadSpec {
 
     pub fn linger_zero(mut self) -> Self {
         self.linger_zero = true;
+        self
+    }
+
+    pub fn window(mut self, w: Duration) -> Self {
+        self.window = Some(w);
         self
     }
 
