@@ -156,6 +156,11 @@ impl LoadgenCost {
 pub struct KernelTcp {
     pub listen_overflows: u64,
     pub listen_drops: u64,
+    /// `TcpExt: TCPSynRetrans`: SYNs sent again because no SYN-ACK came
+    /// (a full accept queue drops SYNs silently; the client retries after
+    /// 1 s, then 2 s more, doubling). 0 where the kernel lacks the counter.
+    #[serde(default)]
+    pub syn_retransmits: u64,
 }
 
 /// The machine and build a result came from.
