@@ -156,6 +156,11 @@ impl LoadgenCost {
 pub struct KernelTcp {
     pub listen_overflows: u64,
     pub listen_drops: u64,
+    /// `TcpExt: TCPSynRetrans`: SYNs sent again because no SYN-ACK came
+    /// (a full accept queue drops SYNs silently; the client retries after
+    /// 1 s, then 2 s more, doubling). 0 where the kernel lacks the counter.
+    #[serde(default)]
+    pub syn_retransmits: u64,
 }
 
 /// The machine and build a result came from.
@@ -168,6 +173,22 @@ pub struct Machine {
     pub kernel: String,
     pub rustc: String,
     pub git_revision: String,
+    /// Hardware threads per physical core (2: SMT siblings share a core's
+    /// execution units, so two "cores" may be one); 0 if unknown.
+    #[serde(default)]
+    pub threads_per_core: usize,
+    /// Transparent huge pages (`/sys/kernel/mm/transparent_hugepage/enabled`, the chosen value).
+    #[serde(default)]
+    pub thp: String,
+    /// `net.core.somaxconn`: the ceiling on any listen() backlog.
+    #[serde(default)]
+    pub somaxconn: String,
+    /// `net.ipv4.tcp_tw_reuse`.
+    #[serde(default)]
+    pub tcp_tw_reuse: String,
+    /// `net.ipv4.ip_local_port_range`: the client ports CRR can use.
+    #[serde(default)]
+    pub ip_local_port_range: String,
 }
 
 /// Whether an `open` run offered the load it was asked to (Lancet's and
