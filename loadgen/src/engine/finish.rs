@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use crate::plan::{LoadPlan, Mode, Target};
 use crate::procfs::{self, KernelUdp, ServerMonitor};
-use crate::report::{KernelTcp, LoadErrors, LoadReport, LoadgenCost, UdpCounts};
+use crate::report::{IoPath, KernelTcp, LoadErrors, LoadReport, LoadgenCost, UdpCounts};
 use crate::stats::{self, add_errors, add_udp, interval_log, merge_ticks, new_histogram};
 
 use super::{LoadError, WorkerResult};
@@ -60,6 +60,7 @@ pub(crate) struct Parts<'a> {
     pub after: Counters,
     pub monitor: Option<ServerMonitor>,
     pub partial: bool,
+    pub io_path: IoPath,
 }
 
 pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
@@ -73,6 +74,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         after,
         monitor,
         partial,
+        io_path,
     } = parts;
     let cpu_end = procfs::self_cpu();
     let open = matches!(plan.mode, Mode::Open { .. });
@@ -170,6 +172,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         uncorrected_latency_ns: uncorrected.as_ref().map(stats::percentiles),
         connect_latency_ns: connect.as_ref().map(stats::percentiles),
         send_lag_ns,
+        io_path,
         validity,
         offered_rps: match plan.mode {
             Mode::Open { rate_rps } => Some(rate_rps),
