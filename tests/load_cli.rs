@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use servers::ServerProcess;
 
+mod common;
+
 /// Load runs measure time: one at a time (the machine is small).
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
@@ -334,9 +336,8 @@ fn assert_one_line_error(out: &Output, hint: &str) {
 
 #[test]
 fn bad_input_is_a_one_line_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = listener.local_addr().unwrap().to_string();
-    drop(listener);
+    let (_held, refusing) = common::refusing_addr();
+    let dead = refusing.to_string();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["--target", "127.0.0.1:9", "--mode", "zigzag"],
