@@ -54,6 +54,10 @@ pub struct RunInfo {
     /// (/proc/stat `steal`, all CPUs); `None` if unreadable.
     #[serde(default)]
     pub steal_pct: Option<f64>,
+    /// The load generator's own floor (1-connection RR latency, max RR rate)
+    /// against a trivial reflector, measured at the start of the run.
+    #[serde(default)]
+    pub calibration: Option<loadgen::Calibration>,
 }
 
 /// How a measurement went.

@@ -112,6 +112,19 @@ fn now_utc() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// The load generator's floor on this machine, measured once per run with
+/// the points' threads and CPUs; a failure is a warning, not a lost run.
+fn calibrate(config: &RunConfig) -> Option<loadgen::Calibration> {
+    let plan = loadgen::CalibrationPlan {
+        threads: config.loadgen_cpus.as_ref().map_or(0, Vec::len),
+        reflector_cpus: config.server_cpus.clone(),
+        ..loadgen::CalibrationPlan::default()
+    };
+    loadgen::calibrate(&plan)
+        .map_err(|e| eprintln!("warning: the load generator's calibration failed: {e}"))
+        .ok()
+}
+
 /// Runs every point of every selected experiment and writes the results.
 pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     let (selected, skipped) = plan_counting_skips(config)?;
@@ -143,6 +156,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         link: config.link.clone(),
         order: None,
         steal_pct: None,
+        calibration: calibrate(config),
     };
     let steal_before = loadgen::machine::cpu_times();
     results::write_json(&config.out.join("run.json"), &info)?;

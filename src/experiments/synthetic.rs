@@ -35,6 +35,9 @@ pub fn report() -> LoadReport {
         histogram_v2: String::new(),
         uncorrected_histogram_v2: None,
         connect_histogram_v2: None,
+        send_lag_ns: None,
+        validity: None,
+        send_lag_histogram_v2: None,
         interval_log: String::new(),
     }
 }
@@ -101,6 +104,7 @@ pub fn results(
             link: None,
             order: None,
             steal_pct: None,
+            calibration: None,
         },
         measurements,
     }
