@@ -63,13 +63,23 @@ pub struct Ratio {
 }
 
 impl Ratio {
-    /// "2.90× (95% CI 2.81–2.99)", or "2.90× (one repeat, no interval)".
+    /// "2.90× (95% CI 2.81–2.99, 8 repeats)"; below [`MIN_REPEATS_FOR_CI`]
+    /// repeats the bootstrap range is marked indicative, and with one usable
+    /// repeat there is no interval at all.
     pub fn show(&self, digits: usize) -> String {
         if self.n < 2 {
-            format!("{:.*}× (one repeat, no interval)", digits, self.value)
+            format!(
+                "{:.*}× (one usable repeat, no interval)",
+                digits, self.value
+            )
+        } else if self.n < MIN_REPEATS_FOR_CI {
+            format!(
+                "{:.*}× (bootstrap 95% range {:.*}–{:.*} over {} repeats, indicative only)",
+                digits, self.value, digits, self.lo, digits, self.hi, self.n
+            )
         } else {
             format!(
-                "{:.*}× (95% CI {:.*}–{:.*}, n={})",
+                "{:.*}× (95% CI {:.*}–{:.*}, {} repeats)",
                 digits, self.value, digits, self.lo, digits, self.hi, self.n
             )
         }

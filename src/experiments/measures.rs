@@ -93,3 +93,16 @@ pub fn loadgen_busy(r: &LoadReport) -> f64 {
 pub fn invalid_reason(_m: &Measurement) -> Option<String> {
     None
 }
+
+/// The load generator's calibrated floor (its own latency and rate against a
+/// trivial reflector), as a sentence, if the run recorded one. Runs do not
+/// record a calibration yet.
+pub fn generator_floor(_info: &crate::results::RunInfo) -> Option<String> {
+    None
+}
+
+/// What sampling the server cost, as a sentence, if the reports carry it.
+/// They do not yet: the sampler runs inside the load generator's process.
+pub fn probe_cost(_results: &crate::results::ResultSet) -> Option<String> {
+    None
+}
