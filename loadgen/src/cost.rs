@@ -52,6 +52,7 @@ pub(crate) fn server_cost(c: probe::TreeCost) -> ServerCost {
         cpu_exact: c.cpu_exact,
         peak_pss_kb: c.peak_pss_kb,
         socket_mem_kb: c.socket_mem_kb,
+        kernel_mem_kb: c.kernel_mem_kb,
         probe_cpu_us: c.probe_cpu_us,
         sample_interval_ms: c.sample_interval_ms,
     }

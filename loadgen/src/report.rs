@@ -161,6 +161,13 @@ pub struct ServerCost {
     /// server has no memory group of its own (then it is not counted).
     #[serde(default)]
     pub socket_mem_kb: Option<u64>,
+    /// Peak over the window of all kernel memory charged to the server's
+    /// memory cgroup (`memory.kmem`): socket objects, page tables, each
+    /// forked child's kernel stack — what an idle connection costs the kernel
+    /// when its buffers are empty. TCP buffers are charged apart (cgroup v1),
+    /// so add `socket_mem_kb`. `None` without a memory group of its own.
+    #[serde(default)]
+    pub kernel_mem_kb: Option<u64>,
     /// CPU the probe itself used (its sampling thread and the window-edge
     /// reads), microseconds. It runs in the load generator's process, so
     /// `loadgen.cpu_*` include it.

@@ -35,6 +35,7 @@ pub struct TreeCost {
     pub peak_rss_kb: u64,
     pub peak_pss_kb: u64,
     pub socket_mem_kb: Option<u64>,
+    pub kernel_mem_kb: Option<u64>,
     pub peak_processes: u64,
     pub peak_threads: u64,
     pub peak_zombies: u64,

@@ -121,12 +121,22 @@ impl ServerMonitor {
     pub fn finish(self, requests: u64) -> TreeCost {
         self.mark_recording_end();
         let socket_peak_kb = self.sockets.as_ref().and_then(SocketMeter::peak_kb);
+        let kernel_peak_kb = self.sockets.as_ref().and_then(SocketMeter::kernel_peak_kb);
         let sampled = match self.commands.send(Command::Finish) {
             Ok(()) => self.sampler.join().unwrap_or_default(),
             Err(_) => Sampled::default(),
         };
         let edges = self.edges.into_inner().unwrap_or_else(|e| e.into_inner());
-        assemble(self.pid, self.cpu.source(), &edges, sampled, socket_peak_kb, requests)
+        let mut cost = assemble(
+            self.pid,
+            self.cpu.source(),
+            &edges,
+            sampled,
+            socket_peak_kb,
+            requests,
+        );
+        cost.kernel_mem_kb = kernel_peak_kb;
+        cost
     }
 }
 
@@ -209,6 +219,7 @@ fn assemble(
         peak_rss_kb: peak(|p| p.rss_kb),
         peak_pss_kb: peak(|p| p.pss_kb),
         socket_mem_kb: socket_peak_kb.max(sampled_socket_peak),
+        kernel_mem_kb: None,
         peak_processes: peak(|p| p.processes),
         peak_threads: peak(|p| p.threads),
         peak_zombies: peak(|p| p.zombies),

@@ -2,7 +2,10 @@
 //! cgroup's `memory.kmem.tcp.*` (see `cgroup.rs` for why it counts only once
 //! a limit is written). Exact, one small file per read, and covering sockets
 //! in the kernel's hands too (closed, not yet freed), which no walk of
-//! `/proc/<pid>/fd` sees. Unix-domain and UDP sockets are not in it.
+//! `/proc/<pid>/fd` sees. Unix-domain and UDP sockets are not in it. Beside
+//! it, `memory.kmem.*`: all kernel memory charged to the group (the socket
+//! objects themselves, page tables, each child's kernel stack), what an idle
+//! connection costs the kernel when its buffers are empty.
 
 use std::fs;
 use std::path::PathBuf;
@@ -33,6 +36,12 @@ impl SocketMeter {
     pub(crate) fn reset_peak(&self) {
         // Without the right to write, the peak covers the server's whole life.
         let _ = fs::write(self.dir.join("memory.kmem.tcp.max_usage_in_bytes"), "0");
+        let _ = fs::write(self.dir.join("memory.kmem.max_usage_in_bytes"), "0");
+    }
+
+    /// The kernel's peak of all kernel memory charged to the group since the last reset, kB.
+    pub(crate) fn kernel_peak_kb(&self) -> Option<u64> {
+        self.read("memory.kmem.max_usage_in_bytes")
     }
 
     /// The kernel's peak since the last reset, kB (every allocation, not just
