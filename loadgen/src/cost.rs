@@ -63,6 +63,7 @@ pub(crate) fn kernel_tcp(k: probe::KernelTcp) -> KernelTcp {
     KernelTcp {
         listen_overflows: k.listen_overflows,
         listen_drops: k.listen_drops,
+        syn_retransmits: k.syn_retransmits,
     }
 }
 

@@ -22,11 +22,14 @@
 //! | [`check`] | requests built and every response byte checked (echo, synthetic) |
 //! | [`stats`] | per-worker histograms, percentiles, timeline, V2 encoding, interval log |
 //! | [`output`] | the human summary in wrk2's shape |
+//! | [`validity`] | whether an `open` point offered its load (rate, send lag) |
 //! | [`mod@merge`] | [`merge()`](fn@merge): several runs (hosts) into one distribution |
 //! | `cost.rs` | the probe's figures (server tree, our own CPU) carried into the report |
+//! | [`mod@calibrate`] | the generator's own floor, against a reflector it starts itself |
 //! | [`machine`] | the machine and build a result came from |
 #![deny(unsafe_code)]
 
+pub mod calibrate;
 pub mod check;
 mod cost;
 mod engine;
@@ -36,7 +39,9 @@ pub mod output;
 pub mod plan;
 pub mod report;
 pub mod stats;
+pub mod validity;
 
+pub use calibrate::{calibrate, Calibration, CalibrationPlan};
 pub use engine::{run, validate, LoadError};
 pub use merge::{merge, MergeError};
 pub use plan::{LoadPlan, Mode, Target, Workload};

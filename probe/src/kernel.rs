@@ -17,6 +17,8 @@ use crate::tree::busy_ticks;
 pub struct KernelTcp {
     pub listen_overflows: u64,
     pub listen_drops: u64,
+    /// `TcpExt: TCPSynRetrans` (0 on kernels without it).
+    pub syn_retransmits: u64,
 }
 
 impl KernelTcp {
@@ -27,6 +29,7 @@ impl KernelTcp {
                 .listen_overflows
                 .saturating_sub(before.listen_overflows),
             listen_drops: self.listen_drops.saturating_sub(before.listen_drops),
+            syn_retransmits: self.syn_retransmits.saturating_sub(before.syn_retransmits),
         }
     }
 }
@@ -66,6 +69,8 @@ fn tcp_from(file: &str) -> io::Result<KernelTcp> {
     Ok(KernelTcp {
         listen_overflows: counter(&counters, file, "TcpExt", "ListenOverflows")?,
         listen_drops: counter(&counters, file, "TcpExt", "ListenDrops")?,
+        // Older kernels lack it; the backlog experiment then shows none.
+        syn_retransmits: counter(&counters, file, "TcpExt", "TCPSynRetrans").unwrap_or(0),
     })
 }
 
