@@ -24,8 +24,8 @@
 //! | [`output`] | the human summary in wrk2's shape |
 //! | [`validity`] | whether an `open` point offered its load (rate, send lag) |
 //! | [`mod@merge`] | [`merge()`](fn@merge): several runs (hosts) into one distribution |
-//! | [`mod@calibrate`] | the generator's own floor, against a reflector it starts itself |
 //! | `cost.rs` | the probe's figures (server tree, our own CPU) carried into the report |
+//! | [`mod@calibrate`] | the generator's own floor, against a reflector it starts itself |
 //! | [`machine`] | the machine and build a result came from |
 #![deny(unsafe_code)]
 

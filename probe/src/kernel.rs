@@ -17,7 +17,7 @@ use crate::tree::busy_ticks;
 pub struct KernelTcp {
     pub listen_overflows: u64,
     pub listen_drops: u64,
-    /// `TcpExt: TCPSynRetrans`: SYNs sent again (a dropped SYN shows here on the client's side).
+    /// `TcpExt: TCPSynRetrans` (0 on kernels without it).
     pub syn_retransmits: u64,
 }
 
