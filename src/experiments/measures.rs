@@ -108,25 +108,38 @@ pub fn loadgen_busy(r: &LoadReport) -> f64 {
 }
 
 /// Why the load generator judged its own measurement invalid (off the
-/// offered rate, send lag past its bound), if it did.
+/// offered rate, send lag past its bound), if it did (open-loop points).
 pub fn invalid_reason(m: &Measurement) -> Option<String> {
     let v = m.report.as_ref()?.validity.as_ref()?;
-    (!v.valid).then(|| v.reasons.join("; "))
+    (!v.valid).then(|| {
+        if v.reasons.is_empty() {
+            "the load generator's self-check failed".to_string()
+        } else {
+            v.reasons.join("; ")
+        }
+    })
 }
 
 /// The load generator's calibrated floor (its own latency and rate against a
-/// trivial reflector), as a sentence, if the run recorded one.
+/// trivial reflector it starts itself), as a sentence, if the run recorded one.
 pub fn generator_floor(info: &crate::results::RunInfo) -> Option<String> {
     let c = info.calibration.as_ref()?;
+    let one = &c.one_connection;
+    let max = &c.max_rate;
     Some(format!(
-        "against {} ({}), one connection's round trip took p50 {:.1} µs, p99 {:.1} µs; \
-         {} connections reached {:.0} requests/s. No server in this report can look faster than that",
+        "against {} ({}), one connection's round trip took p50 {:.1} µs, p99 {:.1} µs, and {} connections reached {:.0} requests/s{} \
+         — no figure in this report can be read below that floor",
         c.reflector,
         c.workload,
-        c.one_connection.latency_ns.p50 as f64 / 1e3,
-        c.one_connection.latency_ns.p99 as f64 / 1e3,
-        c.max_rate.connections,
-        c.max_rate.throughput_rps,
+        one.latency_ns.p50 as f64 / 1000.0,
+        one.latency_ns.p99 as f64 / 1000.0,
+        max.connections,
+        max.throughput_rps,
+        if one.errors + max.errors > 0 {
+            format!(" ({} failed requests: treat it as no floor)", one.errors + max.errors)
+        } else {
+            String::new()
+        }
     ))
 }
 
@@ -159,4 +172,43 @@ pub fn probe_cost(results: &crate::results::ResultSet) -> Option<String> {
         intervals[0],
         intervals[intervals.len() - 1],
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::synthetic;
+
+    #[test]
+    fn an_invalid_point_becomes_a_caveat() {
+        let experiment = crate::experiments::all()
+            .into_iter()
+            .find(|e| e.id == "overview")
+            .expect("overview is registered");
+        let data = synthetic::results(&experiment, 1, |p, _, r| {
+            if matches!(p.load.mode, loadgen::Mode::Open { .. }) {
+                r.validity = Some(loadgen::report::Validity {
+                    valid: false,
+                    reasons: vec!["sent 80% of the offered rate".to_string()],
+                    ..Default::default()
+                });
+            }
+        });
+        let open = data
+            .measurements
+            .iter()
+            .find(|m| m.report.as_ref().is_some_and(|r| r.validity.is_some()))
+            .expect("overview has open-loop points");
+        assert_eq!(
+            invalid_reason(open).as_deref(),
+            Some("sent 80% of the offered rate")
+        );
+        let notes = crate::experiments::experiment_caveats(&data, "overview");
+        assert!(
+            notes.iter().any(|n| n.contains("did not offer its plan")),
+            "{notes:?}"
+        );
+        let closed = data.measurements.iter().find(|m| m.x == 1.0).unwrap();
+        assert_eq!(invalid_reason(closed), None);
+    }
 }

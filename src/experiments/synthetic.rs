@@ -40,7 +40,6 @@ pub fn report() -> LoadReport {
         validity: None,
         send_lag_histogram_v2: None,
         interval_log: String::new(),
-        machine_cpu_us_per_req: None,
     }
 }
 
