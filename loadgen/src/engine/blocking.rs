@@ -239,3 +239,34 @@ impl<'a> BlockingWorker<'a> {
         (now >= deadline).then_some(Outcome::Failed(ErrorKind::Timeout))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fast_path_is_for_one_rr_connection_per_thread_and_nothing_else() {
+        let addr = "127.0.0.1:9".parse().unwrap();
+        let mut p = LoadPlan::new(Target::Tcp(addr), Mode::Rr);
+        p.connections = 2;
+        assert_eq!(fits(&p, 2), IoPath::Blocking);
+        assert_eq!(
+            fits(&p, 1),
+            IoPath::EventLoop,
+            "two connections on one thread"
+        );
+        p.idle_connections = 1;
+        assert_eq!(
+            fits(&p, 2),
+            IoPath::EventLoop,
+            "an idle connection to watch"
+        );
+        p.idle_connections = 0;
+        p.mode = Mode::Open { rate_rps: 100.0 };
+        assert_eq!(fits(&p, 2), IoPath::EventLoop, "open mode needs timers");
+        p.mode = Mode::Crr;
+        assert_eq!(fits(&p, 2), IoPath::EventLoop);
+        let u = LoadPlan::new(Target::Udp(addr), Mode::Udp);
+        assert_eq!(fits(&u, 1), IoPath::EventLoop);
+    }
+}
