@@ -191,16 +191,11 @@ fn poll_refuses_beyond_max_connections() {
     refuses_beyond_max_connections("poll");
 }
 
-/// CPU seconds (user + system) a process has used, from `/proc/PID/stat`.
+/// CPU a process has used (all its threads, live and exited): its CPU clock,
+/// as the probe reads it.
 fn cpu_time(pid: i32) -> Duration {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the line, the 12th and 13th after it.
-    let rest = &text[text.rfind(')').expect("a command name") + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // USER_HZ, the unit of these fields, is 100 on every Linux architecture.
-    Duration::from_millis(ticks * 10)
+    let snap = probe::tree_snapshot(pid as u32).expect("the server is alive");
+    Duration::from_secs_f64(snap.cpu_s)
 }
 
 /// Waits until `pid` has used no CPU time for [`QUIET`] (its loop asleep in
