@@ -35,11 +35,7 @@ fn can_make_cgroups() -> bool {
 }
 
 fn children_burn_cpu_that_the_probe_sees(reap: &str) {
-    let served = Served::start(
-        "fork",
-        "tcp",
-        &["--service", "synthetic", "--reap", reap],
-    );
+    let served = Served::start("fork", "tcp", &["--service", "synthetic", "--reap", reap]);
     let mut plan = LoadPlan::new(target(&served), Mode::Crr);
     plan.workload = Workload::Synthetic {
         payload_len: 16,
@@ -124,7 +120,13 @@ fn independent_memory(root: u32) -> (u64, u64) {
             continue; // a zombie, or gone
         };
         for line in text.lines() {
-            let kb = || line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap();
+            let kb = || {
+                line.split_whitespace()
+                    .nth(1)
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            };
             if line.starts_with("Pss:") {
                 pss += kb();
             } else if line.starts_with("Rss:") {
@@ -158,9 +160,18 @@ fn pss_matches_an_independent_sum_at_the_same_moment() {
     let cost = monitor.finish(0);
     let (after_pss, after_rss) = independent_memory(pid);
     let (pss, rss) = ((before_pss + after_pss) / 2, (before_rss + after_rss) / 2);
-    let within = |ours: u64, theirs: u64| (ours as f64 - theirs as f64).abs() <= 0.15 * theirs as f64;
-    assert!(within(cost.peak_pss_kb, pss), "probe {} kB, smaps_rollup {pss} kB", cost.peak_pss_kb);
-    assert!(within(cost.peak_rss_kb, rss), "probe {} kB, smaps_rollup {rss} kB", cost.peak_rss_kb);
+    let within =
+        |ours: u64, theirs: u64| (ours as f64 - theirs as f64).abs() <= 0.15 * theirs as f64;
+    assert!(
+        within(cost.peak_pss_kb, pss),
+        "probe {} kB, smaps_rollup {pss} kB",
+        cost.peak_pss_kb
+    );
+    assert!(
+        within(cost.peak_rss_kb, rss),
+        "probe {} kB, smaps_rollup {rss} kB",
+        cost.peak_rss_kb
+    );
     // Each child is a copy of the parent sharing its pages: summed RSS counts
     // them once per child, PSS once.
     assert!(rss > 3 * pss, "rss {rss} pss {pss}");
@@ -169,7 +180,10 @@ fn pss_matches_an_independent_sum_at_the_same_moment() {
         // empty buffers: a small figure, but a figure.
         assert!(cost.socket_mem_kb.is_some(), "{cost:?}");
         // 200 children's kernel stacks and page tables, 200 socket objects.
-        assert!(cost.kernel_mem_kb.is_some_and(|kb| kb > 200 * 16), "{cost:?}");
+        assert!(
+            cost.kernel_mem_kb.is_some_and(|kb| kb > 200 * 16),
+            "{cost:?}"
+        );
     }
     eprintln!(
         "fork, {IDLE} idle: PSS {} kB (independent {pss}), RSS {} kB (independent {rss}), socket memory {:?} kB, kernel memory {:?} kB",

@@ -68,7 +68,14 @@ pub(crate) fn kernel_tcp(k: probe::KernelTcp) -> KernelTcp {
 }
 
 /// Machine busy time between two /proc/stat reads, per request.
-pub(crate) fn machine_us_per_req(before: Option<u64>, after: Option<u64>, requests: u64) -> Option<f64> {
+pub(crate) fn machine_us_per_req(
+    before: Option<u64>,
+    after: Option<u64>,
+    requests: u64,
+) -> Option<f64> {
     let (b, a) = (before?, after?);
-    Some(probe::per_request_us(a.saturating_sub(b) as f64 / 1e9, requests))
+    Some(probe::per_request_us(
+        a.saturating_sub(b) as f64 / 1e9,
+        requests,
+    ))
 }

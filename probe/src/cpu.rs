@@ -12,8 +12,8 @@ use nix::unistd::Pid;
 
 use crate::cgroup::{server_group, Hierarchy};
 use crate::parse::{ignores_sigchld, keyed_value};
-use crate::tree::{not_found, read_proc, tree_stats};
 use crate::ticks_per_s;
+use crate::tree::{not_found, read_proc, tree_stats};
 
 /// Where a CPU figure came from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -68,8 +68,8 @@ pub(crate) struct CpuMeter {
 impl CpuMeter {
     /// Finds `pid`'s own cgroup, or settles for per-process clocks.
     pub(crate) fn new(pid: u32) -> CpuMeter {
-        let (source, group) = if let Some(dir) = server_group(Hierarchy::Cpuacct, pid)
-            .filter(|d| d.join("cpuacct.usage").exists())
+        let (source, group) = if let Some(dir) =
+            server_group(Hierarchy::Cpuacct, pid).filter(|d| d.join("cpuacct.usage").exists())
         {
             (CpuSource::CgroupCpuacct, Some(dir))
         } else if let Some(dir) =
@@ -162,6 +162,9 @@ fn process_clock_ns(pid: u32) -> Option<u64> {
 fn bad(dir: &std::path::Path, file: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
-        format!("{} holds no CPU figure (an unusual kernel?)", dir.join(file).display()),
+        format!(
+            "{} holds no CPU figure (an unusual kernel?)",
+            dir.join(file).display()
+        ),
     )
 }

@@ -67,8 +67,8 @@ pub use cgroup::{remove_leftover, GroupError, ServerGroup};
 pub use cost::{per_request_us, utilization, TreeCost, TreeSample};
 pub use cpu::CpuSource;
 pub use kernel::{
-    cpus_busy_ns, kernel_tcp, kernel_tcp_of, kernel_udp, kernel_udp_of, machine_busy_ns,
-    self_cpu, KernelTcp, KernelUdp,
+    cpus_busy_ns, kernel_tcp, kernel_tcp_of, kernel_udp, kernel_udp_of, machine_busy_ns, self_cpu,
+    KernelTcp, KernelUdp,
 };
 pub use monitor::ServerMonitor;
 pub use stat::{parse_stat, read_stat, ProcStat};

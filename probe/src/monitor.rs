@@ -166,7 +166,10 @@ fn assemble(
     let split = (user_ns + system_ns) as f64;
     let cpu_s = cpu_ns as f64 / 1e9;
     let (user_s, system_s) = if split > 0.0 {
-        (cpu_s * user_ns as f64 / split, cpu_s * system_ns as f64 / split)
+        (
+            cpu_s * user_ns as f64 / split,
+            cpu_s * system_ns as f64 / split,
+        )
     } else {
         (cpu_s, 0.0)
     };
@@ -184,7 +187,12 @@ fn assemble(
         .filter(|t| t.at >= start.at && t.at <= end.at)
         .collect();
     let inside = if inside.is_empty() {
-        sampled.taken.iter().filter(|t| t.at >= start.at).take(1).collect()
+        sampled
+            .taken
+            .iter()
+            .filter(|t| t.at >= start.at)
+            .take(1)
+            .collect()
     } else {
         inside
     };

@@ -147,7 +147,10 @@ mod tests {
                     cpu0 100 1 20 5000 300 2 3 4 50 0\n\
                     cpu1 200 0 30 6000 10 0 0 0 0 0\n\
                     intr 1 2 3\n";
-        assert_eq!(parse_cpu_busy(text, Some(&[0])), Some(100 + 1 + 20 + 2 + 3 + 4));
+        assert_eq!(
+            parse_cpu_busy(text, Some(&[0])),
+            Some(100 + 1 + 20 + 2 + 3 + 4)
+        );
         assert_eq!(parse_cpu_busy(text, Some(&[0, 1])), Some(130 + 230));
         assert_eq!(parse_cpu_busy(text, Some(&[7])), None);
         assert_eq!(parse_cpu_busy(text, None), Some(130 + 230));
@@ -179,7 +182,10 @@ mod tests {
         let mounts = "proc /proc proc rw 0 0\n\
                       cgroup2 /sys/fs/cgroup/unified cgroup2 rw,nosuid 0 0\n\
                       cgroup /sys/fs/cgroup/cpuacct cgroup rw,nosuid,cpuacct 0 0\n";
-        assert_eq!(cgroup_mount(mounts, "cpuacct"), Some("/sys/fs/cgroup/cpuacct"));
+        assert_eq!(
+            cgroup_mount(mounts, "cpuacct"),
+            Some("/sys/fs/cgroup/cpuacct")
+        );
         assert_eq!(cgroup_mount(mounts, ""), Some("/sys/fs/cgroup/unified"));
         assert_eq!(cgroup_mount(mounts, "memory"), None);
         let cpu_stat = "usage_usec 1234\nuser_usec 1000\nsystem_usec 234\n";

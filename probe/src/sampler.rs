@@ -154,8 +154,9 @@ fn set_policy(policy: NormalThreadSchedulePolicy) -> Result<(), thread_priority:
 
 /// The calling thread's CPU time so far, ns.
 pub(crate) fn thread_cpu_ns() -> u64 {
-    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID)
-        .map_or(0, |t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(0, |t| {
+        t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64
+    })
 }
 
 /// Context switches counted per thread between consecutive samples.

@@ -66,8 +66,8 @@ pub(crate) fn sample_tree(root: u32, with_switches: bool) -> io::Result<Option<T
             point.zombies += 1;
             continue; // no memory, no threads to switch
         }
-        if let Some((rss_kb, pss_kb)) =
-            read_proc(&format!("/proc/{}/smaps_rollup", stat.pid)).and_then(|t| parse_smaps_rollup(&t))
+        if let Some((rss_kb, pss_kb)) = read_proc(&format!("/proc/{}/smaps_rollup", stat.pid))
+            .and_then(|t| parse_smaps_rollup(&t))
         {
             point.rss_kb += rss_kb;
             point.pss_kb += pss_kb;

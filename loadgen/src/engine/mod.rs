@@ -267,7 +267,10 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
             m.mark_recording_end();
         }
         let machine_busy_end_ns = probe::machine_busy_ns();
-        (results, Some((record_start_ns, recording, machine_busy_end_ns)))
+        (
+            results,
+            Some((record_start_ns, recording, machine_busy_end_ns)),
+        )
     });
     let results = results?;
     let (record_start_ns, recording, machine_busy_end_ns) =
