@@ -6,9 +6,9 @@
 mod common;
 
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{random_bytes, Conn, Served};
+use common::{random_bytes, Conn, Served, SETTLE_TIMEOUT};
 use servers::ErrorCounts;
 
 /// More connections than an `fd_set` can hold (FD_SETSIZE is 1024).
@@ -198,6 +198,27 @@ fn cpu_time(pid: i32) -> Duration {
     Duration::from_secs_f64(snap.cpu_s)
 }
 
+/// Waits until `pid` has used no CPU time for [`QUIET`] (its loop asleep in
+/// its wait, with nothing it will serve), failing after [`SETTLE_TIMEOUT`].
+fn wait_until_quiet(pid: i32, model: &str) {
+    /// Ten of the kernel's 10 ms CPU-time ticks.
+    const QUIET: Duration = Duration::from_millis(100);
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let mut last = cpu_time(pid);
+    let mut since = Instant::now();
+    while since.elapsed() < QUIET {
+        assert!(
+            Instant::now() < deadline,
+            "{model} never stopped using CPU while its client did not read"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        let now = cpu_time(pid);
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
+}
+
 /// A client that sends `len` bytes and half-closes, but reads nothing for a
 /// while. With 3 MiB the server reads it all and holds the reply (end of file
 /// stays readable, the socket unwritable); with 8 MiB it also stops reading
@@ -218,8 +239,9 @@ fn sleeps_while_a_client_is_slow_to_read(model: &str, len: usize) {
                 .write_all(&payload)
                 .and_then(|()| writer.shutdown_write())
         });
-        // Let the server read what it will and fill the socket buffers.
-        std::thread::sleep(Duration::from_millis(200));
+        // The server reads what it will and fills the socket buffers, then
+        // its loop goes to sleep; one that spins never gets there.
+        wait_until_quiet(server.pid(), model);
         let before = cpu_time(server.pid());
         std::thread::sleep(PAUSE);
         let spent = cpu_time(server.pid()) - before;

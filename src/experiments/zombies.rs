@@ -19,7 +19,7 @@ const ZOMBIES_YES: f64 = 0.5;
 /// …and up to which no zombies count as left.
 const ZOMBIES_NO: f64 = 0.01;
 
-/// Zombies left at the end per connection served.
+/// Zombies left at the end per connection recorded in the window.
 fn zombie_share(r: &loadgen::LoadReport) -> Option<f64> {
     let served = r.requests + r.errors.total;
     let zombies = super::measures::zombies_end(r)?;
@@ -101,19 +101,13 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             (
                 verdict,
                 format!(
-                    "without reaping {:.0}% of the connections served left a zombie ({:.0} at the end); with a waitpid loop {:.1}% \
-                     and with SIG_IGN {:.1}% (rule: supported when at least {:.0}% without reaping and at most {:.0}% with either; \
-                     not supported when at most {:.0}% without, or reaping leaves at least half as many){}",
-                    none * 100.0,
+                    "without reaping {none:.2} zombies were left per connection recorded ({:.0} at the end; the warm-up's connections \
+                     leave theirs too, so this can pass 1); with a waitpid loop {handler:.3} and with SIG_IGN {ignore:.3} (rule: supported \
+                     from {ZOMBIES_YES} without reaping and at most {ZOMBIES_NO} with either; not supported at most {ZOMBIES_NO} without, \
+                     or when reaping leaves at least half as many){}",
                     end(ReapPolicy::None).unwrap_or(0.0),
-                    handler * 100.0,
-                    ignore * 100.0,
-                    ZOMBIES_YES * 100.0,
-                    ZOMBIES_NO * 100.0,
-                    ZOMBIES_NO * 100.0,
                     share(ReapPolicy::Once).map_or(String::new(), |o| format!(
-                        "; one wait per signal left {:.0}% (signals do not queue: one SIGCHLD can stand for several children)",
-                        o * 100.0
+                        "; one wait per signal left {o:.2} (signals do not queue: one SIGCHLD can stand for several children)"
                     ))
                 ),
             )

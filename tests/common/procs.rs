@@ -169,8 +169,17 @@ impl LabServer {
         }
     }
 
+    /// Where a client on this host reaches the server: its address, with
+    /// "every address" (`[::]`, `0.0.0.0`) read as loopback.
     pub fn addr(&self) -> SocketAddr {
-        self.listening_on.parse().expect("an address")
+        let mut addr: SocketAddr = self.listening_on.parse().expect("an address");
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        addr
     }
 
     pub fn port(&self) -> u16 {

@@ -167,8 +167,9 @@ impl<'a> StreamWorker<'a> {
         opened?;
         let start_ns = start_ns?;
         self.stage = Stage::running(self.shared, start_ns, self.budget);
-        self.rec
-            .set_record_start(start_ns.saturating_add(super::pacing::duration_ns(self.shared.warmup)));
+        self.rec.set_record_start(
+            start_ns.saturating_add(super::pacing::duration_ns(self.shared.warmup)),
+        );
         let end_ns = self.drive(&mut events, start_ns, stop)?;
         Ok(WorkerResult {
             ticks: self.rec.take_ticks(),

@@ -284,8 +284,7 @@ impl StreamWorker<'_> {
     /// The outstanding request was answered, completely and correctly, at `now`.
     pub(super) fn complete(&mut self, i: usize, now: u64) {
         let c = &mut self.conns[i];
-        let State::Busy { stream, request } = std::mem::replace(&mut c.state, State::Closed)
-        else {
+        let State::Busy { stream, request } = std::mem::replace(&mut c.state, State::Closed) else {
             return;
         };
         c.state = State::Ready { stream };
