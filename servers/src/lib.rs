@@ -53,6 +53,7 @@ pub use process::{ProcessError, ServerProcess, Stopped};
 pub use stats::{ErrorCounts, Summary};
 pub use status::Ready;
 pub use stop::StopSignal;
+pub use sys::fork_and_reap;
 
 /// Raises this process's open-file limit to its hard limit (thousands of
 /// connections need thousands of descriptors); returns the new soft limit.

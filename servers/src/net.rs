@@ -113,6 +113,15 @@ fn local_inet(result: io::Result<SocketAddr>, asked: &SocketAddr) -> Result<Sock
 fn bind_inet(addr: SocketAddr, ty: Type, backlog: Option<i32>) -> Result<Socket, BindError> {
     let socket = Socket::new(Domain::for_address(addr), ty, None)
         .map_err(io_err("create a socket for", addr))?;
+    if let SocketAddr::V6(v6) = addr {
+        if v6.ip().is_unspecified() {
+            // `[::]` means every address, IPv4 too (as INADDR_ANY plus IPv6),
+            // whatever the net.ipv6.bindv6only sysctl says.
+            socket
+                .set_only_v6(false)
+                .map_err(io_err("clear IPV6_V6ONLY on", addr))?;
+        }
+    }
     if backlog.is_some() {
         // Lets a restarted server bind while old connections sit in TIME_WAIT;
         // Linux still refuses it while another socket listens on the port.
