@@ -21,7 +21,7 @@
 //! | [`stop`] | SIGINT/SIGTERM handling: [`StopSignal`] |
 //! | `sys` | the only `unsafe`: fork, SIGCHLD dispositions, shared memory |
 //! | [`config`] | [`Model`], [`Transport`], [`ServiceKind`], [`ReapPolicy`], [`ServerConfig`] |
-//! | [`wire`] | the synthetic frame, check-then-parse (the load generator builds it) |
+//! | [`wire`] | the synthetic frame, check-then-parse (the load generator builds it): `request`, `response`, `refusal` |
 #![deny(unsafe_code)]
 
 mod accept;
