@@ -57,15 +57,31 @@ fn every_stream_mode_runs_clean_against_mio_over_tcp_and_unix() {
             (ServiceKind::Synthetic, SYNTHETIC),
         ] {
             let server = InProcess::start(Model::Mio, transport, service, path.clone());
-            for mode in [Mode::Rr, Mode::Crr, Mode::Open { rate_rps: 1000.0 }] {
+            // Two rr connections on two threads take the blocking fast path.
+            for (mode, connections) in [
+                (Mode::Rr, 3),
+                (Mode::Rr, 2),
+                (Mode::Crr, 3),
+                (Mode::Open { rate_rps: 1000.0 }, 3),
+            ] {
                 let mut p = plan(target_of(&server), mode);
                 p.workload = workload;
-                p.connections = 3;
+                p.connections = connections;
                 p.duration = Duration::from_millis(400);
                 p.warmup = Duration::from_millis(100);
                 let r = run(&p);
-                let what = format!("{transport:?} {service:?} {}", mode.name());
+                let what = format!("{transport:?} {service:?} {} x{connections}", mode.name());
                 assert_clean(&r, &what);
+                let blocking = mode == Mode::Rr && connections == 2;
+                assert_eq!(
+                    r.io_path,
+                    if blocking {
+                        loadgen::report::IoPath::Blocking
+                    } else {
+                        loadgen::report::IoPath::EventLoop
+                    },
+                    "{what}"
+                );
                 let size = (
                     loadgen::check::request_len(&workload),
                     loadgen::check::response_len(&workload),
