@@ -43,10 +43,23 @@ pub fn footnote(results: &ResultSet) -> String {
     )
 }
 
+/// What the error bars of this run are, as `stat` computes them: a 95%
+/// confidence interval of the median from 6 usable repeats, else min–max.
+pub fn error_bars(repeats: u32) -> String {
+    match repeats {
+        0 | 1 => "one repeat: no error bars".to_string(),
+        2..=5 => format!("marks: median of {repeats} repeats · error bars: min–max of the repeats"),
+        _ => format!(
+            "marks: median of {repeats} repeats · error bars: 95% CI of the median (min–max where fewer than 6 repeats succeeded)"
+        ),
+    }
+}
+
 /// Draws every chart and writes REPORT.md into the results folder.
 pub fn write(results: &ResultSet) -> Result<Written> {
     let ctx = Context {
         footnote: footnote(results),
+        error_bars: error_bars(results.info.repeats),
     };
     let chart_dir = results.dir.join("charts");
     fs::create_dir_all(&chart_dir)
