@@ -6,7 +6,7 @@
 //! [`draw_spectrum`] ([`SpectrumChart`]: latency by percentile on the usual
 //! `1/(1-q)` axis). Each writes `<out_base>.svg` (plotters) and
 //! `<out_base>.png` (1000×620, that same SVG rasterised by resvg), and
-//! returns both paths.
+//! `<out_base>.csv` with exactly the numbers plotted, and returns the paths.
 //!
 //! Built for a printed report: title, axis labels, a legend in its own panel
 //! beside the plot (it never hides data), the footnote (the machine) small at
@@ -27,6 +27,7 @@
 //! | `charts/scale.rs` | ranges and ticks for each axis, and which label each tick gets |
 //! | `charts/numbers.rs` | how numbers read: compact values (1.2k) and durations (250 µs, 10 ms) |
 //! | `charts/ticked.rs` | the plotters coordinate that takes our ticks |
+//! | `charts/data.rs` | the CSV beside each chart: one row per plotted mark |
 //! | `charts/raster.rs` | the PNG: resvg rasterises the drawn SVG with the embedded font |
 //! | `charts/marks.rs` | per-series colour, marker shape, hatch pattern, whiskers |
 
@@ -37,6 +38,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 mod bars;
+mod data;
 mod layout;
 mod lines;
 mod marks;
@@ -169,17 +171,20 @@ pub enum ChartError {
     Font,
 }
 
-/// Draws `chart` to `<out_base>.svg` and `<out_base>.png`; returns both paths.
+/// Draws `chart` to `<out_base>.svg` and `<out_base>.png`, its numbers to
+/// `<out_base>.csv`; returns the three paths.
 pub fn draw_line(chart: &LineChart, out_base: &Path) -> Result<Vec<PathBuf>, ChartError> {
     render(chart, out_base)
 }
 
-/// Draws `chart` to `<out_base>.svg` and `<out_base>.png`; returns both paths.
+/// Draws `chart` to `<out_base>.svg` and `<out_base>.png`, its numbers to
+/// `<out_base>.csv`; returns the three paths.
 pub fn draw_bars(chart: &BarChart, out_base: &Path) -> Result<Vec<PathBuf>, ChartError> {
     render(chart, out_base)
 }
 
-/// Draws `chart` to `<out_base>.svg` and `<out_base>.png`; returns both paths.
+/// Draws `chart` to `<out_base>.svg` and `<out_base>.png`, its numbers to
+/// `<out_base>.csv`; returns the three paths.
 pub fn draw_spectrum(chart: &SpectrumChart, out_base: &Path) -> Result<Vec<PathBuf>, ChartError> {
     render(chart, out_base)
 }
@@ -216,7 +221,10 @@ trait Plot {
 /// resvg rasterises that same SVG to the PNG. One drawing, one text engine
 /// per format that knows its job: plotters' own bitmap text path puts
 /// decimal points at mid-height and spaces letters unevenly.
-fn render(chart: &impl Plot, out_base: &Path) -> Result<Vec<PathBuf>, ChartError> {
+fn render(
+    chart: &(impl Plot + data::Plotted),
+    out_base: &Path,
+) -> Result<Vec<PathBuf>, ChartError> {
     ensure_font()?;
     if let Some(dir) = out_base.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| ChartError::CreateDir {
@@ -237,7 +245,9 @@ fn render(chart: &impl Plot, out_base: &Path) -> Result<Vec<PathBuf>, ChartError
         message: e.to_string(),
     })?;
     raster::svg_to_png(&svg, &png_path)?;
-    Ok(vec![svg_path, png_path])
+    let csv_path = with_extension(out_base, "csv");
+    data::write_csv(chart, &csv_path)?;
+    Ok(vec![svg_path, png_path, csv_path])
 }
 
 /// `base` plus `.ext`, keeping any dots already in the name (`fig.1` →

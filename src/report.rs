@@ -6,6 +6,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
+use rayon::prelude::*;
 
 use crate::charts;
 use crate::experiments::{self, stat, ChartSpec, Context, Finding, Verdict};
@@ -64,30 +65,39 @@ pub fn write(results: &ResultSet) -> Result<Written> {
     let chart_dir = results.dir.join("charts");
     fs::create_dir_all(&chart_dir)
         .with_context(|| format!("failed to create {}", chart_dir.display()))?;
+    // Each experiment's analysis and drawing is independent of the others':
+    // one per core, collected back in claim order.
+    let drawn: Vec<_> = experiments::all()
+        .into_par_iter()
+        .filter(|experiment| {
+            results
+                .measurements
+                .iter()
+                .any(|m| m.experiment == experiment.id)
+        })
+        .map(|experiment| -> Result<_> {
+            let finding = (experiment.analyze)(results, &ctx);
+            let mut files = Vec::new();
+            let mut written = Vec::new();
+            for named in &finding.charts {
+                let base = chart_dir.join(format!("{}-{}", experiment.id, named.name));
+                let drawn = match &named.chart {
+                    ChartSpec::Line(c) => charts::draw_line(c, &base),
+                    ChartSpec::Bars(c) => charts::draw_bars(c, &base),
+                    ChartSpec::Spectrum(c) => charts::draw_spectrum(c, &base),
+                }
+                .with_context(|| format!("failed to draw {}", base.display()))?;
+                files.push(format!("charts/{}-{}.png", experiment.id, named.name));
+                written.extend(drawn);
+            }
+            Ok(((experiment, finding, files), written))
+        })
+        .collect::<Result<_>>()?;
     let mut written = Vec::new();
     let mut sections = Vec::new();
-    for experiment in experiments::all() {
-        if !results
-            .measurements
-            .iter()
-            .any(|m| m.experiment == experiment.id)
-        {
-            continue;
-        }
-        let finding = (experiment.analyze)(results, &ctx);
-        let mut files = Vec::new();
-        for named in &finding.charts {
-            let base = chart_dir.join(format!("{}-{}", experiment.id, named.name));
-            let drawn = match &named.chart {
-                ChartSpec::Line(c) => charts::draw_line(c, &base),
-                ChartSpec::Bars(c) => charts::draw_bars(c, &base),
-                ChartSpec::Spectrum(c) => charts::draw_spectrum(c, &base),
-            }
-            .with_context(|| format!("failed to draw {}", base.display()))?;
-            files.push(format!("charts/{}-{}.png", experiment.id, named.name));
-            written.extend(drawn);
-        }
-        sections.push((experiment, finding, files));
+    for (section, files) in drawn {
+        sections.push(section);
+        written.extend(files);
     }
 
     let mut md = String::new();

@@ -37,7 +37,16 @@ fn out() -> Out {
 
 /// Both files exist and look like real drawings; returns the SVG text.
 fn check_files(paths: &[PathBuf], base: &Path) -> String {
-    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    let csv_path = paths
+        .iter()
+        .find(|p| p.extension().unwrap() == "csv")
+        .unwrap();
+    let csv = std::fs::read_to_string(csv_path).unwrap();
+    assert!(
+        csv.starts_with("chart,series,x_label,x,y_label,y,lo,hi\n"),
+        "{csv}"
+    );
     let svg_path = paths
         .iter()
         .find(|p| p.extension().unwrap() == "svg")
