@@ -10,12 +10,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use loadgen::{LoadPlan, Target};
 use servers::{Model, ServerProcess, Transport};
 
 use crate::experiments::{self, Experiment, LoadSpec, Point, Profile};
 use crate::netns::LinkInfo;
+use crate::progress::Progress;
 use crate::results::{self, Measurement, Outcome, ResultSet, RunInfo};
 
 /// How long a server may take to print its readiness line.
@@ -143,14 +143,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
 
     let total: u64 =
         selected.iter().map(|(_, p)| p.len() as u64).sum::<u64>() * u64::from(config.repeats);
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} (about {eta} left) {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    let mut progress = Progress::new(total);
     let mut measurements = Vec::new();
     let mut measured: HashMap<(String, u32), Measurement> = HashMap::new();
     'all: for (experiment, points) in &selected {
@@ -159,7 +152,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
                 if stop.load(Ordering::Relaxed) {
                     break 'all;
                 }
-                bar.set_message(format!(
+                progress.start(format!(
                     "{}: {} x={} (repeat {}/{})",
                     experiment.id,
                     point.series,
@@ -179,15 +172,15 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
                     }
                 };
                 if m.outcome != Outcome::Ok && m.same_as.is_none() {
-                    bar.println(format!("warning: {}", experiments::caveats(&m).join("; ")));
+                    progress.warn(&experiments::caveats(&m).join("; "));
                 }
                 results::write_json(&config.out.join(m.relative_path()), &m)?;
+                progress.finish(&m);
                 measurements.push(m);
-                bar.inc(1);
             }
         }
     }
-    bar.finish_with_message("measured");
+    progress.done();
     info.partial = stop.load(Ordering::Relaxed);
     info.finished_utc = now_utc();
     results::write_json(&config.out.join("run.json"), &info)?;

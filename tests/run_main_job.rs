@@ -50,6 +50,9 @@ fn a_server_killed_mid_run_is_reported_and_the_run_goes_on() {
     become_subreaper();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
+    // Off a terminal (stdout is a file), progress is one line per point.
+    let log_path = dir.path().join("stdout.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut run = ChildGuard::spawn(
         sockbench()
             .args([
@@ -61,7 +64,7 @@ fn a_server_killed_mid_run_is_reported_and_the_run_goes_on() {
                 "--out",
             ])
             .arg(&out)
-            .stdout(Stdio::null())
+            .stdout(log)
             .stderr(Stdio::null()),
     );
 
@@ -79,7 +82,26 @@ fn a_server_killed_mid_run_is_reported_and_the_run_goes_on() {
     let status = run
         .wait_timeout(Duration::from_secs(120))
         .expect("the run ends by itself");
-    assert!(status.success(), "the run goes on after a crash: {status}");
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "the run goes on after a crash and exits 3 (points failed): {status}"
+    );
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let point_lines: Vec<&str> = log.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(point_lines.len(), 4, "one line per point:\n{log}");
+    assert!(
+        point_lines.iter().any(|l| l.contains("FAILED")),
+        "the failed point says so:\n{log}"
+    );
+    assert!(
+        point_lines.iter().any(|l| l.contains(" req/s, p50 ")),
+        "a good point carries its figures:\n{log}"
+    );
+    assert!(
+        log.lines().any(|l| l.starts_with("warning: ")),
+        "the crash warning is in the log:\n{log}"
+    );
 
     let all = measurements(&out);
     assert_eq!(
@@ -130,7 +152,7 @@ fn report_redraws_the_same_report_from_the_json_alone() {
         .stderr(Stdio::null())
         .status()
         .unwrap();
-    assert!(status.success());
+    assert_eq!(status.code(), Some(0), "every point good: exit 0");
     let first = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
     let first_png = std::fs::read(out.join("charts/backlog-connect.png")).unwrap();
     assert!(first.contains("## Verdicts") && first.contains("backlog 5"));
@@ -156,6 +178,13 @@ fn report_redraws_the_same_report_from_the_json_alone() {
 #[test]
 fn bad_run_and_report_arguments_are_one_line_errors() {
     let empty = tempfile::tempdir().unwrap();
+    for usage in [
+        &["run", "--profile", "nope"][..],
+        &["load", "--mode", "xyz"],
+    ] {
+        let out = sockbench().args(usage).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{usage:?} is a usage error");
+    }
     let cases: [&[&str]; 3] = [
         &["report", empty.path().to_str().unwrap()],
         &["run", "--experiments", "no-such-claim", "--list"],

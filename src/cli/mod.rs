@@ -33,8 +33,40 @@ pub enum Command {
     Merge(merge::MergeArgs),
 }
 
+/// A command that ran to its end but must not exit 0; `main` maps each to
+/// its documented exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Unsuccessful {
+    /// Some measurements failed (a server crashed, hung or did not start,
+    /// or the load failed); the results and the report are written.
+    #[error("{failed} of {total} measurements failed; see the warnings above and REPORT.md in {}", dir.display())]
+    PointsFailed {
+        failed: usize,
+        total: usize,
+        dir: std::path::PathBuf,
+    },
+    /// Stopped by SIGINT/SIGTERM; what was measured is written, marked partial.
+    #[error("interrupted: the points measured so far are in {} (run.json says partial)", dir.display())]
+    Interrupted { dir: std::path::PathBuf },
+}
+
+/// The exit codes, as README's "Exit codes" table documents them.
+pub mod exit {
+    /// Every point measured cleanly (or the command did its job).
+    pub const OK: u8 = 0;
+    /// An error stopped the command (its one-line message says what to do).
+    pub const ERROR: u8 = 1;
+    /// A usage error: unknown flag or value (clap's convention).
+    pub const USAGE: u8 = 2;
+    /// The run finished, but some points failed.
+    pub const POINTS_FAILED: u8 = 3;
+    /// Interrupted by SIGINT/SIGTERM (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
+}
+
 /// Parses the arguments, runs the command, and maps failure to a one-line
-/// message on stderr and exit code 1 (clap uses 2 for usage errors).
+/// message on stderr and an exit code from [`exit`] (clap exits 2 itself
+/// for usage errors).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -45,11 +77,15 @@ pub fn main() -> ExitCode {
         Command::Merge(args) => merge::execute(args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
             // `{:#}` prints the whole context chain on one line.
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(match e.downcast_ref::<Unsuccessful>() {
+                Some(Unsuccessful::PointsFailed { .. }) => exit::POINTS_FAILED,
+                Some(Unsuccessful::Interrupted { .. }) => exit::INTERRUPTED,
+                None => exit::ERROR,
+            })
         }
     }
 }

@@ -202,5 +202,24 @@ fn run_and_report(config: &RunConfig, stop: &AtomicBool) -> Result<()> {
         written.report.display(),
         results.dir.display()
     );
+    if results.info.partial {
+        return Err(super::Unsuccessful::Interrupted {
+            dir: results.dir.clone(),
+        }
+        .into());
+    }
+    let failed = results
+        .measurements
+        .iter()
+        .filter(|m| m.outcome != crate::results::Outcome::Ok && m.same_as.is_none())
+        .count();
+    if failed > 0 {
+        return Err(super::Unsuccessful::PointsFailed {
+            failed,
+            total: results.measurements.len(),
+            dir: results.dir.clone(),
+        }
+        .into());
+    }
     Ok(())
 }
