@@ -25,6 +25,7 @@
 //! | [`mod@merge`] | [`merge()`](fn@merge): several runs (hosts) into one distribution |
 //! | [`procfs`] | the server's process-tree cost, kernel counters, our own CPU |
 //! | [`machine`] | the machine and build a result came from |
+//! | `units` | durations in JSON as numbers with the unit in the name |
 #![deny(unsafe_code)]
 
 pub mod check;
@@ -36,6 +37,7 @@ pub mod plan;
 pub mod procfs;
 pub mod report;
 pub mod stats;
+mod units;
 
 pub use engine::{run, validate, LoadError};
 pub use merge::{merge, MergeError};

@@ -144,6 +144,8 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
     let loadgen = LoadgenCost::new(user_s, system_s, duration_s, threads, requests);
 
     Ok(LoadReport {
+        schema_version: crate::report::SCHEMA_VERSION,
+        sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
         throughput_rps,
         latency_ns: stats::percentiles(&latency),
         uncorrected_latency_ns: uncorrected.as_ref().map(stats::percentiles),
