@@ -129,6 +129,8 @@ pub fn write(results: &ResultSet) -> Result<Written> {
     }
     appendix(&mut md, results);
 
+    // Rewritten too, so an older run's summary gains today's columns.
+    crate::summary::write_csv(&results.dir, &results.measurements)?;
     let report = results.dir.join("REPORT.md");
     fs::write(&report, md).with_context(|| format!("failed to write {}", report.display()))?;
     Ok(Written {

@@ -106,7 +106,7 @@ fn plan_counting_skips(config: &RunConfig) -> Result<(Plan, usize)> {
 }
 
 fn now_utc() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 /// Runs every point of every selected experiment and writes the results.
@@ -184,7 +184,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     info.partial = stop.load(Ordering::Relaxed);
     info.finished_utc = now_utc();
     results::write_json(&config.out.join("run.json"), &info)?;
-    results::write_csv(&config.out, &measurements)?;
+    crate::summary::write_csv(&config.out, &measurements)?;
     Ok(ResultSet {
         dir: config.out.clone(),
         info,

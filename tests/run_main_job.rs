@@ -155,6 +155,13 @@ fn report_redraws_the_same_report_from_the_json_alone() {
     assert_eq!(status.code(), Some(0), "every point good: exit 0");
     let first = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
     let first_png = std::fs::read(out.join("charts/backlog-connect.png")).unwrap();
+    check_summary_csv(&out.join("summary.csv"));
+    let chart_csv = std::fs::read_to_string(out.join("charts/backlog-connect.csv")).unwrap();
+    assert!(
+        chart_csv.starts_with("chart,series,x_label,x,y_label,y,lo,hi\n")
+            && chart_csv.contains(",backlog 5,"),
+        "the chart's numbers beside it: {chart_csv}"
+    );
     assert!(first.contains("## Verdicts") && first.contains("backlog 5"));
 
     std::fs::remove_file(out.join("REPORT.md")).unwrap();
@@ -173,6 +180,59 @@ fn report_redraws_the_same_report_from_the_json_alone() {
         std::fs::read(out.join("charts/backlog-connect.png")).unwrap(),
         first_png
     );
+}
+
+/// summary.csv has every plan column and the figures, and each clean row
+/// fills them in.
+fn check_summary_csv(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    for column in [
+        "experiment",
+        "series",
+        "model",
+        "transport",
+        "x",
+        "x_is",
+        "repeat",
+        "status",
+        "mode",
+        "connections",
+        "idle_connections",
+        "offered_rps",
+        "size_bytes",
+        "service",
+        "latency_p50_ns",
+        "latency_p90_ns",
+        "latency_p99_ns",
+        "latency_p999_ns",
+        "latency_mean_ns",
+    ] {
+        assert!(
+            header.contains(&column),
+            "summary.csv lacks {column}: {header:?}"
+        );
+    }
+    let at = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let mut rows = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), header.len(), "{line}");
+        if cells[at("status")] == "ok" {
+            rows += 1;
+            for column in [
+                "mode",
+                "connections",
+                "service",
+                "latency_p90_ns",
+                "latency_mean_ns",
+            ] {
+                assert!(!cells[at(column)].is_empty(), "{column} empty in {line}");
+            }
+        }
+    }
+    assert!(rows > 0, "no clean rows in {text}");
 }
 
 #[test]

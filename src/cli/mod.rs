@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+pub mod compare;
 pub mod load;
 pub mod merge;
 pub mod report;
@@ -38,6 +39,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Merge load results from several load-generator hosts into one distribution.
     Merge(merge::MergeArgs),
+    /// Compare two results folders point by point: medians, ratio, and whether beyond both intervals.
+    Compare(compare::CompareArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(shell::CompletionsArgs),
     /// Print the man page (roff) to stdout.
@@ -119,6 +122,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::execute(args),
         Command::Report(args) => report::execute(args),
         Command::Merge(args) => merge::execute(args),
+        Command::Compare(args) => compare::execute(args),
         Command::Completions(args) => shell::completions(args),
         Command::Man(args) => shell::man(args),
     };
