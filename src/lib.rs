@@ -17,6 +17,7 @@
 //! | [`results`] | results as data: run.json, one JSON per measurement, summary.csv |
 //! | [`summary`] | summary.csv: one serde row per measurement, every plan column and figure |
 //! | [`runner`] | the main job: start each model, load it, store the measurement |
+//! | [`schedule`] | the order of measurements: rounds, seeded shuffle, `full`'s confidence target |
 #![deny(unsafe_code)]
 
 pub mod charts;
@@ -30,4 +31,5 @@ pub mod progress;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod schedule;
 pub mod summary;

@@ -60,6 +60,14 @@ impl Progress {
         }
     }
 
+    /// `n` more measurements are planned (a round added).
+    pub fn add_total(&mut self, n: u64) {
+        self.total += n;
+        if let Mode::Bar(bar) = &self.mode {
+            bar.inc_length(n);
+        }
+    }
+
     /// A point starts: `what` names it (experiment, series, x, repeat).
     pub fn start(&mut self, what: String) {
         if let Mode::Bar(bar) = &self.mode {

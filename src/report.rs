@@ -12,6 +12,8 @@ use crate::charts;
 use crate::experiments::{self, stat, ChartSpec, Context, Finding, Verdict};
 use crate::results::{Outcome, ResultSet};
 
+mod methods;
+
 /// What the report wrote.
 pub struct Written {
     pub report: PathBuf,
@@ -76,7 +78,7 @@ pub fn write(results: &ResultSet) -> Result<Written> {
                 .any(|m| m.experiment == experiment.id)
         })
         .map(|experiment| -> Result<_> {
-            let finding = (experiment.analyze)(results, &ctx);
+            let (finding, tally) = experiments::per_repeat::judge(&experiment, results, &ctx);
             let mut files = Vec::new();
             let mut written = Vec::new();
             for named in &finding.charts {
@@ -90,7 +92,7 @@ pub fn write(results: &ResultSet) -> Result<Written> {
                 files.push(format!("charts/{}-{}.png", experiment.id, named.name));
                 written.extend(drawn);
             }
-            Ok(((experiment, finding, files), written))
+            Ok(((experiment, finding, tally, files), written))
         })
         .collect::<Result<_>>()?;
     let mut written = Vec::new();
@@ -105,15 +107,21 @@ pub fn write(results: &ResultSet) -> Result<Written> {
     let _ = writeln!(md, "## Verdicts\n");
     let _ = writeln!(
         md,
-        "| # | claim | verdict | the number that decides |\n| --- | --- | --- | --- |"
+        "| # | claim | verdict | in each repeat | the number that decides |\n| --- | --- | --- | --- | --- |"
     );
-    for (i, (e, f, _)) in sections.iter().enumerate() {
+    for (i, (e, f, tally, _)) in sections.iter().enumerate() {
+        let repeats = tally.describe(f.verdict);
         let _ = writeln!(
             md,
-            "| {i} | [{}](#{}) | **{}** | {} |",
+            "| {i} | [{}](#{}) | **{}** | {} | {} |",
             short(e.claim),
             e.id,
             f.verdict.label(),
+            if repeats.is_empty() {
+                "–"
+            } else {
+                repeats.as_str()
+            },
             f.because
         );
     }
@@ -123,9 +131,10 @@ pub fn write(results: &ResultSet) -> Result<Written> {
          Another machine, kernel or load may give another verdict, and a verdict is only as good as the errors and \
          caveats listed under it.\n"
     );
+    methods::write(&mut md, results);
     undistorted(&mut md, results);
-    for (i, (e, f, files)) in sections.iter().enumerate() {
-        section(&mut md, i, e, f, files);
+    for (i, (e, f, tally, files)) in sections.iter().enumerate() {
+        section(&mut md, i, e, f, &tally.describe(f.verdict), files);
     }
     appendix(&mut md, results);
 
@@ -162,16 +171,59 @@ fn header(md: &mut String, results: &ResultSet) {
         "Each section takes one claim from Comer & Stevens, *Internetworking with TCP/IP Vol. III*, measures it with the \
          server models of this project, and says whether the data support it.\n"
     );
-    let _ = writeln!(md, "## Machine and configuration\n");
+    methods::unmet_warning(md, results);
+    let _ = writeln!(md, "## Machine\n");
     let _ = writeln!(md, "| | |\n| --- | --- |");
-    let rows = [
+    let or_unknown = |v: &str| {
+        if v.is_empty() {
+            "unknown".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let machine = [
         ("host", m.hostname.clone()),
-        ("CPU", format!("{} ({} cores)", m.cpu_model, m.cores)),
-        ("memory", format!("{:.1} GiB", m.memory_kb as f64 / 1048576.0)),
+        ("CPU", m.cpu_model.clone()),
+        ("cores (online CPUs)", m.cores.to_string()),
+        (
+            "SMT siblings per core",
+            match m.threads_per_core {
+                0 => "unknown".to_string(),
+                1 => "1 (no SMT: each CPU is a core of its own)".to_string(),
+                n => format!("{n} (CPUs pinned apart may still share one core's execution units)"),
+            },
+        ),
+        (
+            "steal time over the run",
+            info.steal_pct.map_or("unknown".to_string(), |p| {
+                format!("{p:.2}% of CPU time taken by the hypervisor")
+            }),
+        ),
+        (
+            "memory",
+            format!("{:.1} GiB", m.memory_kb as f64 / 1048576.0),
+        ),
         ("kernel", m.kernel.clone()),
+        ("transparent huge pages", or_unknown(&m.thp)),
+        (
+            "net.core.somaxconn (backlog ceiling)",
+            or_unknown(&m.somaxconn),
+        ),
+        ("net.ipv4.tcp_tw_reuse", or_unknown(&m.tcp_tw_reuse)),
+        (
+            "net.ipv4.ip_local_port_range",
+            or_unknown(&m.ip_local_port_range),
+        ),
         ("rustc", m.rustc.clone()),
         ("sockbench revision", m.git_revision.clone()),
-        ("profile", format!("{} ({} repeats per point; the median is shown, with min–max or a 95% CI of the median in brackets)", info.profile, info.repeats)),
+    ];
+    for (k, v) in machine {
+        let _ = writeln!(md, "| {k} | {v} |");
+    }
+    let _ = writeln!(md, "\n## Configuration\n");
+    let _ = writeln!(md, "| | |\n| --- | --- |");
+    let rows = [
+        ("profile", format!("{} ({} repeats per point, interleaved: see Methods; the median is shown, with min–max or a 95% CI of the median in brackets)", info.profile, info.repeats)),
         (
             "pinning",
             match (&info.server_cpus, &info.loadgen_cpus) {
@@ -240,16 +292,16 @@ fn undistorted(md: &mut String, results: &ResultSet) {
         table.row(vec![
             model.clone(),
             workload.clone(),
-            experiments::stats::cell(of(&experiments::stats::service_demand_us, false), 1),
+            experiments::stats::cell(of(&experiments::measures::server_cpu_us_per_req, false), 1),
             experiments::stats::cell(of(&experiments::stats::p50_us, true), 1),
+            experiments::stats::cell(of(&experiments::measures::memory_mb, false), 1),
             experiments::stats::cell(
                 of(
-                    &|r| r.server.as_ref().map(|s| s.peak_rss_kb as f64 / 1024.0),
+                    &|r| Some(experiments::measures::loadgen_busy(r) * 100.0),
                     false,
                 ),
-                1,
-            ),
-            experiments::stats::cell(of(&|r| Some(r.loadgen.utilization * 100.0), false), 0) + "%",
+                0,
+            ) + "%",
         ]);
     }
     let _ = writeln!(md, "{}", table.markdown());
@@ -270,7 +322,14 @@ fn workload_name(m: &crate::results::Measurement) -> String {
     }
 }
 
-fn section(md: &mut String, i: usize, e: &experiments::Experiment, f: &Finding, files: &[String]) {
+fn section(
+    md: &mut String,
+    i: usize,
+    e: &experiments::Experiment,
+    f: &Finding,
+    repeats: &str,
+    files: &[String],
+) {
     let title = if f.verdict == Verdict::Baseline {
         format!("{i}. Baseline")
     } else {
@@ -283,7 +342,17 @@ fn section(md: &mut String, i: usize, e: &experiments::Experiment, f: &Finding, 
         "**Experiment** (`--experiments {}`). {}\n",
         e.id, e.method
     );
-    let _ = writeln!(md, "**Verdict: {}** — {}.\n", f.verdict.label(), f.because);
+    let repeats = if repeats.is_empty() {
+        String::new()
+    } else {
+        format!(" ({repeats})")
+    };
+    let _ = writeln!(
+        md,
+        "**Verdict: {}**{repeats} — {}.\n",
+        f.verdict.label(),
+        f.because
+    );
     let _ = writeln!(md, "{}", f.table);
     for file in files {
         let _ = writeln!(

@@ -102,27 +102,43 @@ pub struct ServerSample {
     pub processes: u64,
     pub threads: u64,
     pub zombies: u64,
+    /// Σ resident memory of the tree's live processes (shared pages once per process).
     pub rss_kb: u64,
-    /// Cumulative CPU of the tree since the run started, in seconds.
+    /// Cumulative CPU of the tree since the probe started, in seconds.
     pub cpu_s: f64,
+    /// Σ proportional memory (smaps_rollup PSS) of the tree: shared pages once.
+    #[serde(default)]
+    pub pss_kb: u64,
+    /// The kernel's TCP socket memory of the tree (its memory cgroup), if counted.
+    #[serde(default)]
+    pub socket_mem_kb: Option<u64>,
 }
 
-/// What serving cost the server, from /proc, over the recorded interval.
+/// What serving cost the server's whole process tree (the root and every
+/// descendant, zombies included) over the recorded window, measured from
+/// outside by the probe (the `probe` crate's doc says how).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerCost {
     pub pid: u32,
-    /// User CPU of the whole tree (live, and reaped children via cutime).
+    /// User share of `cpu_ns`, in seconds (the kernel's user/system split
+    /// scaled to the exact total).
     pub cpu_user_s: f64,
+    /// System share of `cpu_ns`, in seconds.
     pub cpu_system_s: f64,
-    /// Service demand: server CPU microseconds per completed request.
+    /// Service demand: server CPU microseconds per completed request,
+    /// `cpu_ns / 1000 / requests`. Exact when `cpu_exact`. On loopback it holds
+    /// only the kernel work that ran on the server's side: a packet's receive
+    /// path runs on the sender's CPU, so compare `machine_cpu_us_per_req` too.
     pub cpu_us_per_req: f64,
     /// Busy time of the server's pinned CPUs per request (/proc/stat),
-    /// which also counts kernel work done on its behalf and children that
-    /// were reaped without accounting (SIG_IGN). `None` if not pinned.
+    /// which also counts kernel work done on those CPUs for anyone (softirqs)
+    /// and other tasks that ran there. `None` if not pinned.
     pub cpuset_us_per_req: Option<f64>,
     pub voluntary_ctxt_switches: u64,
     pub involuntary_ctxt_switches: u64,
-    /// Peak of the tree's summed resident memory.
+    /// Peak over the window's samples of Σ RSS over the tree. A page shared by
+    /// n processes (a forked server's text and heap) counts n times: an upper
+    /// bound, not the memory used; `peak_pss_kb` is.
     pub peak_rss_kb: u64,
     pub peak_processes: u64,
     pub peak_threads: u64,
@@ -130,6 +146,48 @@ pub struct ServerCost {
     /// Zombies at the end of the run.
     pub zombies_end: u64,
     pub samples: Vec<ServerSample>,
+    /// Server CPU over the window, nanoseconds: every task of the tree, from
+    /// the window's start to its end, both read at those instants.
+    #[serde(default)]
+    pub cpu_ns: u64,
+    /// Where `cpu_ns` came from: `cgroup-cpuacct` (the server's own cgroup v1,
+    /// ns), `cgroup-cpu-stat` (its own cgroup v2, µs), or `process-clocks`
+    /// (no group: each live process's CPU clock plus zombies' and reaped
+    /// children's ticks). Empty in results made before it existed.
+    #[serde(default)]
+    pub cpu_source: String,
+    /// `cpu_ns` counts every task that ran (a cgroup source). False for
+    /// `process-clocks`: children reaped by the kernel (SIGCHLD ignored) are
+    /// missing and reaped ones are rounded to clock ticks.
+    #[serde(default)]
+    pub cpu_exact: bool,
+    /// Peak over the window's samples of Σ PSS (smaps_rollup) over the tree:
+    /// each page shared by n processes counts 1/n in each, so once in all.
+    /// The memory the design costs; per connection, divide by connections.
+    #[serde(default)]
+    pub peak_pss_kb: u64,
+    /// Peak over the window of the kernel's TCP socket buffer memory of the
+    /// server's sockets (its memory cgroup's `memory.kmem.tcp`, the kernel's
+    /// own peak): memory the process tree's PSS does not show. `None` when the
+    /// server has no memory group of its own (then it is not counted).
+    #[serde(default)]
+    pub socket_mem_kb: Option<u64>,
+    /// Peak over the window of all kernel memory charged to the server's
+    /// memory cgroup (`memory.kmem`): socket objects, page tables, each
+    /// forked child's kernel stack — what an idle connection costs the kernel
+    /// when its buffers are empty. TCP buffers are charged apart (cgroup v1),
+    /// so add `socket_mem_kb`. `None` without a memory group of its own.
+    #[serde(default)]
+    pub kernel_mem_kb: Option<u64>,
+    /// CPU the probe itself used (its sampling thread and the window-edge
+    /// reads), microseconds. It runs in the load generator's process, so
+    /// `loadgen.cpu_*` include it.
+    #[serde(default)]
+    pub probe_cpu_us: f64,
+    /// The sampling interval the probe ended with, ms: it widens on large
+    /// trees so sampling stays a small share of one CPU.
+    #[serde(default)]
+    pub sample_interval_ms: f64,
 }
 
 /// The load generator's own cost, to tell when it, not the server, was the bottleneck.
@@ -139,27 +197,10 @@ pub struct LoadgenCost {
     pub cpu_system_s: f64,
     /// CPU seconds per wall second divided by the engine threads (1.0 = every thread busy).
     pub utilization: f64,
+    /// The load generator's own CPU (getrusage, every thread of its
+    /// process, the probe included) per completed request.
     pub cpu_us_per_req: f64,
     pub threads: usize,
-}
-
-impl LoadgenCost {
-    /// The cost of `threads` engine threads that used `user_s` + `system_s`
-    /// CPU seconds over `duration_s` wall seconds for `requests` requests.
-    pub fn new(user_s: f64, system_s: f64, duration_s: f64, threads: usize, requests: u64) -> Self {
-        let cpu_s = user_s + system_s;
-        LoadgenCost {
-            cpu_user_s: user_s,
-            cpu_system_s: system_s,
-            utilization: if duration_s > 0.0 && threads > 0 {
-                cpu_s / (duration_s * threads as f64)
-            } else {
-                0.0
-            },
-            cpu_us_per_req: crate::procfs::per_request_us(cpu_s, requests),
-            threads,
-        }
-    }
 }
 
 /// Kernel TCP counters over the run (/proc/net/netstat): a full accept backlog shows here.
@@ -167,6 +208,11 @@ impl LoadgenCost {
 pub struct KernelTcp {
     pub listen_overflows: u64,
     pub listen_drops: u64,
+    /// `TcpExt: TCPSynRetrans`: SYNs sent again because no SYN-ACK came
+    /// (a full accept queue drops SYNs silently; the client retries after
+    /// 1 s, then 2 s more, doubling). 0 where the kernel lacks the counter.
+    #[serde(default)]
+    pub syn_retransmits: u64,
 }
 
 /// The machine and build a result came from.
@@ -179,6 +225,46 @@ pub struct Machine {
     pub kernel: String,
     pub rustc: String,
     pub git_revision: String,
+    /// Hardware threads per physical core (2: SMT siblings share a core's
+    /// execution units, so two "cores" may be one); 0 if unknown.
+    #[serde(default)]
+    pub threads_per_core: usize,
+    /// Transparent huge pages (`/sys/kernel/mm/transparent_hugepage/enabled`, the chosen value).
+    #[serde(default)]
+    pub thp: String,
+    /// `net.core.somaxconn`: the ceiling on any listen() backlog.
+    #[serde(default)]
+    pub somaxconn: String,
+    /// `net.ipv4.tcp_tw_reuse`.
+    #[serde(default)]
+    pub tcp_tw_reuse: String,
+    /// `net.ipv4.ip_local_port_range`: the client ports CRR can use.
+    #[serde(default)]
+    pub ip_local_port_range: String,
+}
+
+/// Whether an `open` run offered the load it was asked to (Lancet's and
+/// Treadmill's self-check): the achieved rate within a tolerance of the
+/// offered one, and requests leaving on schedule. An invalid point measured
+/// something other than its plan: the generator or the connections could not
+/// keep up, or the server is past its knee.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Validity {
+    pub valid: bool,
+    /// Why the point is invalid, one sentence per failed check (empty when valid).
+    pub reasons: Vec<String>,
+    /// Recorded requests that left within the recorded interval, per second:
+    /// the rate really offered. (`throughput_rps` also counts requests
+    /// scheduled in the interval that left after it, since none is omitted.)
+    pub achieved_rps: f64,
+    /// `achieved_rps` over the offered rate, minus one (−0.10: 10 % short).
+    pub rate_error: f64,
+    /// The largest |`rate_error`| a valid point may have.
+    pub rate_tolerance: f64,
+    /// The send lag's 99th percentile.
+    pub send_lag_p99_ns: u64,
+    /// The largest send-lag p99 a valid point may have.
+    pub send_lag_bound_ns: u64,
 }
 
 /// Everything one load run measured.
@@ -200,6 +286,13 @@ pub struct LoadReport {
     pub uncorrected_latency_ns: Option<Percentiles>,
     /// `crr` mode: connect() latency alone.
     pub connect_latency_ns: Option<Percentiles>,
+    /// `open` mode: how late each recorded request left, actual minus intended
+    /// send time (0 on time, recorded as 1 ns).
+    #[serde(default)]
+    pub send_lag_ns: Option<Percentiles>,
+    /// `open` mode: whether the point offered the load of its plan.
+    #[serde(default)]
+    pub validity: Option<Validity>,
     /// `open` mode: the rate asked for.
     pub offered_rps: Option<f64>,
     pub requests: u64,
@@ -224,6 +317,16 @@ pub struct LoadReport {
     /// The connect-latency histogram, same encoding (`crr` mode), so merges stay exact.
     #[serde(default)]
     pub connect_histogram_v2: Option<String>,
+    /// The send-lag histogram, same encoding (`open` mode), so merges stay exact.
+    #[serde(default)]
+    pub send_lag_histogram_v2: Option<String>,
     /// An HdrHistogram interval log (V2, compressed, one interval per second).
     pub interval_log: String,
+    /// Busy time of every CPU of the machine over the window per completed
+    /// request (/proc/stat user+nice+system+irq+softirq+steal, clock-tick
+    /// resolution): server, load generator, the kernel's softirqs and anyone
+    /// else. On loopback the only figure that holds all of a request's kernel
+    /// work; on a shared machine it holds the neighbours' too. `None` without /proc/stat.
+    #[serde(default)]
+    pub machine_cpu_us_per_req: Option<f64>,
 }

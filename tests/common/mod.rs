@@ -16,6 +16,7 @@
 mod procs;
 mod stream;
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -34,7 +35,6 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long asynchronous things (reaping, exits) may take to happen.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The `sockbench` binary.
 /// Every connection-oriented model, from `Model::ALL`, so a new model is tested without touching the tests.
 pub fn stream_models() -> Vec<&'static str> {
     servers::Model::ALL
@@ -44,8 +44,26 @@ pub fn stream_models() -> Vec<&'static str> {
         .collect()
 }
 
+/// The `sockbench` binary.
 pub fn sockbench() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sockbench"))
+}
+
+/// A loopback address where a TCP connection is refused, held for as long as
+/// the returned socket lives: bound (so nothing else can take the port) but
+/// never listening. A port bound and then closed could be taken by anything.
+pub fn refusing_addr() -> (socket2::Socket, SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("create a TCP socket");
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind a loopback port");
+    let addr = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("the bound address");
+    (socket, addr)
 }
 
 /// The lab's `server` binary.

@@ -4,8 +4,9 @@
 use std::time::SystemTime;
 
 use crate::plan::{LoadPlan, Mode, Target};
-use crate::procfs::{self, KernelUdp, ServerMonitor};
-use crate::report::{KernelTcp, LoadErrors, LoadReport, LoadgenCost, UdpCounts};
+use probe::{KernelTcp, KernelUdp, ServerMonitor};
+
+use crate::report::{self as data, LoadErrors, LoadReport, LoadgenCost, UdpCounts};
 use crate::stats::{self, add_errors, add_udp, interval_log, merge_ticks, new_histogram};
 
 use super::{LoadError, WorkerResult};
@@ -24,18 +25,18 @@ impl Counters {
         match (&plan.target, plan.server_pid) {
             (Target::Udp(_), Some(pid)) => Counters {
                 tcp: None,
-                udp: procfs::kernel_udp_of(pid).ok(),
+                udp: probe::kernel_udp_of(pid).ok(),
             },
             (Target::Udp(_), None) => Counters {
                 tcp: None,
-                udp: procfs::kernel_udp().ok(),
+                udp: probe::kernel_udp().ok(),
             },
             (_, Some(pid)) => Counters {
-                tcp: procfs::kernel_tcp_of(pid).ok(),
+                tcp: probe::kernel_tcp_of(pid).ok(),
                 udp: None,
             },
             (_, None) => Counters {
-                tcp: procfs::kernel_tcp().ok(),
+                tcp: probe::kernel_tcp().ok(),
                 udp: None,
             },
         }
@@ -48,6 +49,8 @@ pub(crate) struct Recording {
     pub wall: SystemTime,
     /// Our own CPU (user, system seconds) at that moment.
     pub cpu: (f64, f64),
+    /// The machine's busy time (every CPU) at that moment, ns.
+    pub machine_busy_ns: Option<u64>,
 }
 
 pub(crate) struct Parts<'a> {
@@ -59,6 +62,8 @@ pub(crate) struct Parts<'a> {
     pub before: Counters,
     pub after: Counters,
     pub monitor: Option<ServerMonitor>,
+    /// The machine's busy time when the last thread stopped, ns.
+    pub machine_busy_end_ns: Option<u64>,
     pub partial: bool,
 }
 
@@ -72,18 +77,21 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         before,
         after,
         monitor,
+        machine_busy_end_ns,
         partial,
     } = parts;
-    let cpu_end = procfs::self_cpu();
+    let cpu_end = probe::self_cpu();
     let open = matches!(plan.mode, Mode::Open { .. });
     let crr = plan.mode == Mode::Crr;
 
     let mut latency = new_histogram();
     let mut uncorrected = open.then(new_histogram);
+    let mut send_lag = open.then(new_histogram);
     let mut connect = crr.then(new_histogram);
     let mut errors = LoadErrors::default();
     let mut udp = UdpCounts::default();
     let (mut requests, mut bytes_sent, mut bytes_received) = (0u64, 0u64, 0u64);
+    let mut sent_in_window = 0u64;
     let mut end_ns = record_start_ns;
     let mut ticks = Vec::with_capacity(results.len());
     for r in results {
@@ -92,12 +100,16 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         if let (Some(all), Some(one)) = (uncorrected.as_mut(), r.rec.uncorrected.as_ref()) {
             let _ = all.add(one);
         }
+        if let (Some(all), Some(one)) = (send_lag.as_mut(), r.rec.send_lag.as_ref()) {
+            let _ = all.add(one);
+        }
         if let (Some(all), Some(one)) = (connect.as_mut(), r.rec.connect.as_ref()) {
             let _ = all.add(one);
         }
         add_errors(&mut errors, &r.rec.errors);
         add_udp(&mut udp, &r.rec.udp);
         requests += r.rec.requests;
+        sent_in_window += r.rec.sent_in_window;
         bytes_sent += r.rec.bytes_sent;
         bytes_received += r.rec.bytes_received;
         end_ns = end_ns.max(r.end_ns);
@@ -124,8 +136,8 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
     )?;
 
     let kernel_tcp = match (before.tcp, after.tcp) {
-        (Some(b), Some(a)) => a.delta_since(&b),
-        _ => KernelTcp::default(),
+        (Some(b), Some(a)) => crate::cost::kernel_tcp(a.delta_since(&b)),
+        _ => data::KernelTcp::default(),
     };
     let udp = match plan.target {
         Target::Udp(_) => {
@@ -143,6 +155,21 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
     let system_s = (cpu_end.1 - recording.cpu.1).max(0.0);
     let loadgen = LoadgenCost::new(user_s, system_s, duration_s, threads, requests);
 
+    let send_lag_ns = send_lag.as_ref().map(stats::percentiles);
+    let validity = match (plan.mode, send_lag_ns) {
+        (Mode::Open { rate_rps }, Some(lag)) => Some(crate::validity::judge(
+            rate_rps,
+            if duration_s > 0.0 {
+                sent_in_window as f64 / duration_s
+            } else {
+                0.0
+            },
+            plan.connections,
+            lag.p99,
+        )),
+        _ => None,
+    };
+
     Ok(LoadReport {
         schema_version: crate::report::SCHEMA_VERSION,
         sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -150,6 +177,8 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         latency_ns: stats::percentiles(&latency),
         uncorrected_latency_ns: uncorrected.as_ref().map(stats::percentiles),
         connect_latency_ns: connect.as_ref().map(stats::percentiles),
+        send_lag_ns,
+        validity,
         offered_rps: match plan.mode {
             Mode::Open { rate_rps } => Some(rate_rps),
             _ => None,
@@ -162,7 +191,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         duration_s,
         partial,
         timeline: timeline.ticks,
-        server: monitor.map(|m| m.finish(requests)),
+        server: monitor.map(|m| crate::cost::server_cost(m.finish(requests))),
         loadgen,
         kernel_tcp,
         plan: plan.clone(),
@@ -170,7 +199,13 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         histogram_v2: stats::encode_v2(&latency)?,
         uncorrected_histogram_v2: uncorrected.as_ref().map(stats::encode_v2).transpose()?,
         connect_histogram_v2: connect.as_ref().map(stats::encode_v2).transpose()?,
+        send_lag_histogram_v2: send_lag.as_ref().map(stats::encode_v2).transpose()?,
         interval_log,
+        machine_cpu_us_per_req: crate::cost::machine_us_per_req(
+            recording.machine_busy_ns,
+            machine_busy_end_ns,
+            requests,
+        ),
     })
 }
 

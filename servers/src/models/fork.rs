@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::Pid;
 
 use crate::conn::serve_blocking;
-use crate::model::{Context, ServeError, Server};
+use crate::context::{Context, ServeError, Server};
 use crate::net::Listener;
 use crate::stats::Fault;
 use crate::stop::TICK;
@@ -103,20 +103,16 @@ impl ChildTable {
 
 /// Whether `pid` is a running (not zombie) child of `parent`, from /proc.
 fn is_live_child(pid: i32, parent: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The command name is in parentheses and may contain anything.
-    let mut fields = stat[stat.rfind(')').map_or(0, |i| i + 1)..].split_whitespace();
-    let state = fields.next();
-    let ppid = fields.next().and_then(|p| p.parse::<i32>().ok());
-    state != Some("Z") && ppid == Some(parent)
+    u32::try_from(pid)
+        .ok()
+        .and_then(probe::read_stat)
+        .is_some_and(|s| !s.is_zombie() && i64::from(s.ppid) == i64::from(parent))
 }
 
 impl Server for ForkServer {
     fn serve(self, listener: Listener, ctx: &Context) -> Result<(), ServeError> {
         sys::ensure_single_threaded().map_err(ServeError::setup("fork safely"))?;
-        super::blocking_listener(&listener)?;
+        crate::accept::blocking_listener(&listener)?;
         let config = ctx.config;
         let table: &'static ChildTable =
             sys::shared_default().map_err(ServeError::setup("map the child table"))?;
@@ -142,7 +138,7 @@ impl Server for ForkServer {
             };
             let accepted = listener
                 .as_ref()
-                .and_then(|l| super::next_connection(l, ctx));
+                .and_then(|l| crate::accept::next_connection(l, ctx));
             let Some(stream) = accepted else {
                 table.release(slot);
                 break;
@@ -166,7 +162,7 @@ impl Server for ForkServer {
                     table.release(slot);
                     ctx.counters.fault(Fault::Resource);
                     drop(stream);
-                    std::thread::sleep(super::RESOURCE_BACKOFF);
+                    std::thread::sleep(crate::accept::RESOURCE_BACKOFF);
                 }
             }
         }

@@ -20,8 +20,8 @@ use ::mio::net::UnixStream;
 use ::mio::unix::SourceFd;
 use ::mio::{Events, Interest, Poll, Token};
 
+use crate::context::{Context, ServeError, Server};
 use crate::evented::{interrupted, sweep_every, wait_timeout, Acceptor, Connections, Intake};
-use crate::model::{Context, ServeError, Server};
 use crate::net::Listener;
 use crate::stats::Fault;
 
@@ -43,11 +43,15 @@ struct EventLoop<'a> {
 impl Server for MioServer {
     fn serve(self, listener: Listener, ctx: &Context) -> Result<(), ServeError> {
         let setup = ServeError::setup;
-        let mut acceptor = Acceptor::new(listener)?;
+        let acceptor = Acceptor::new(listener)?;
         let poll = Poll::new().map_err(setup("create the epoll instance"))?;
         let registry = poll.registry();
         registry
-            .register(acceptor.source(), LISTENER, Interest::READABLE)
+            .register(
+                &mut SourceFd(&acceptor.as_fd().as_raw_fd()),
+                LISTENER,
+                Interest::READABLE,
+            )
             .map_err(setup("register the listener"))?;
         let mut waker =
             UnixStream::from_std(ctx.stop.waker().map_err(setup("get the stop waker"))?);
@@ -70,7 +74,7 @@ impl EventLoop<'_> {
         let mut events = Events::with_capacity(1024);
         let mut next_sweep = Instant::now() + sweep_every(self.ctx.config.limits.idle_timeout);
         while !self.ctx.stop.is_set() {
-            if super::quota_reached(self.ctx) && self.connections.is_empty() {
+            if crate::accept::quota_reached(self.ctx) && self.connections.is_empty() {
                 // `--stop-after`: every connection we took has been served.
                 break;
             }
