@@ -7,7 +7,7 @@
 //! | --- | --- |
 //! | [`config`] | [`Model`], [`Transport`], [`ServiceKind`], [`ReapPolicy`], [`ServerConfig`] |
 //! | [`model`] | [`serve`]: bind, announce, run a model until stopped; the [`Server`] trait |
-//! | `models/` | one file per design: `udp_iterative`, `tcp_iterative`, `fork`, `thread_pool`, `mio`, `select`, `poll`, `prefork`, `thread_per_conn` |
+//! | `models/` | one file per design: `udp_iterative`, `tcp_iterative`, `fork`, `thread_pool`, `mio`, `select`, `poll`, `prefork`, `thread_per_conn`, `reuseport`, `reactor_pool`, `io_uring`, `tokio`, `tokio_multi` |
 //! | `conn` | one blocking connection, served (shared by the blocking models) |
 //! | `evented` | one non-blocking connection and the accept/serve/sweep loop parts shared by the event-loop models (`mio`, `select`, `poll`) |
 //! | [`net`] | binding with an exact backlog, Unix socket files, [`net::Stream`] |
@@ -39,13 +39,21 @@ pub use config::{
 };
 pub use model::{serve, Context, ServeError, Server};
 pub use models::{
-    ForkServer, MioServer, PollServer, PreforkServer, SelectServer, TcpIterativeServer,
-    ThreadPerConnServer, ThreadPoolServer, UdpIterativeServer,
+    ForkServer, IoUringServer, MioServer, PollServer, PreforkServer, ReactorPoolServer,
+    ReuseportServer, SelectServer, TcpIterativeServer, ThreadPerConnServer, ThreadPoolServer,
+    TokioMultiServer, TokioServer, UdpIterativeServer,
 };
 pub use process::{ProcessError, ServerProcess, Stopped};
 pub use stats::{ErrorCounts, Summary};
 pub use status::Ready;
 pub use stop::StopSignal;
+
+/// Whether this machine runs io_uring (the `io-uring` model): false on old
+/// kernels, with `kernel.io_uring_disabled` set, or under a seccomp filter
+/// that refuses `io_uring_setup`.
+pub fn io_uring_available() -> bool {
+    sys::io_uring_available()
+}
 
 /// Raises this process's open-file limit to its hard limit (thousands of
 /// connections need thousands of descriptors); returns the new soft limit.

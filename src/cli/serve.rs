@@ -12,7 +12,7 @@ use servers::{
 /// Arguments of `sockbench serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Server design: udp-iterative, tcp-iterative, fork, thread-pool, mio, select, poll, prefork, thread-per-conn.
+    /// Server design: udp-iterative, tcp-iterative, fork, thread-pool, mio, select, poll, prefork, thread-per-conn, reuseport, reactor-pool, io-uring, tokio, tokio-multi.
     #[arg(long)]
     pub model: Model,
     /// tcp, udp or unix (default: udp for udp-iterative, unix with --path, else tcp).
@@ -27,7 +27,11 @@ pub struct ServeArgs {
     /// echo (RFC 862), lab (the socket lab's messages) or synthetic (framed requests).
     #[arg(long, default_value = "echo")]
     pub service: ServiceKind,
-    /// Worker threads of thread-pool, worker processes of prefork (default: one per core).
+    /// Workers: threads of thread-pool and reactor-pool, processes of prefork, event loops of
+    /// reuseport, runtime threads of tokio-multi. 0 = the model's default: max(64, 4 × cores)
+    /// for thread-pool, prefork and reactor-pool (a blocking pool holds one connection or
+    /// request per worker, so it needs more workers than cores); one per core for reuseport and
+    /// tokio-multi.
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
     /// listen() backlog, set exactly (the lab uses 5).

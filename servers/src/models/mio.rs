@@ -42,27 +42,31 @@ struct EventLoop<'a> {
 
 impl Server for MioServer {
     fn serve(self, listener: Listener, ctx: &Context) -> Result<(), ServeError> {
-        let setup = ServeError::setup;
-        let mut acceptor = Acceptor::new(listener)?;
-        let poll = Poll::new().map_err(setup("create the epoll instance"))?;
-        let registry = poll.registry();
-        registry
-            .register(acceptor.source(), LISTENER, Interest::READABLE)
-            .map_err(setup("register the listener"))?;
-        let mut waker =
-            UnixStream::from_std(ctx.stop.waker().map_err(setup("get the stop waker"))?);
-        registry
-            .register(&mut waker, STOP, Interest::READABLE)
-            .map_err(setup("register the stop waker"))?;
-
-        let mut event_loop = EventLoop {
-            poll,
-            intake: Intake::new(acceptor, ctx),
-            connections: Connections::new(ctx),
-            ctx,
-        };
-        event_loop.run()
+        serve_loop(Acceptor::new(listener)?, ctx)
     }
+}
+
+/// Runs one edge-triggered event loop on `acceptor` until a stop (`mio` runs
+/// one, `reuseport` one per listener).
+pub(crate) fn serve_loop(mut acceptor: Acceptor, ctx: &Context) -> Result<(), ServeError> {
+    let setup = ServeError::setup;
+    let poll = Poll::new().map_err(setup("create the epoll instance"))?;
+    let registry = poll.registry();
+    registry
+        .register(acceptor.source(), LISTENER, Interest::READABLE)
+        .map_err(setup("register the listener"))?;
+    let mut waker = UnixStream::from_std(ctx.stop.waker().map_err(setup("get the stop waker"))?);
+    registry
+        .register(&mut waker, STOP, Interest::READABLE)
+        .map_err(setup("register the stop waker"))?;
+
+    let mut event_loop = EventLoop {
+        poll,
+        intake: Intake::new(acceptor, ctx),
+        connections: Connections::new(ctx),
+        ctx,
+    };
+    event_loop.run()
 }
 
 impl EventLoop<'_> {
