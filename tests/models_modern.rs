@@ -103,3 +103,62 @@ fn modern_models_finish_output_to_a_half_closed_client() {
         }
     }
 }
+
+/// A synthetic request that blocks in the server for `wait_us`.
+fn blocking_frame(wait_us: u32, tag: u64) -> Vec<u8> {
+    let mut v = Vec::new();
+    servers::wire::RequestHeader {
+        payload_len: 0,
+        response_len: 8,
+        cpu_us: 0,
+        wait_us,
+        tag,
+    }
+    .emit_frame(&mut v, 0x5A);
+    v
+}
+
+/// Half-sync/half-async's promise: a light request is answered while two
+/// requests that block are still with their workers. The heavy ones block
+/// for 2 s (far longer than any scheduling delay), so the order of the
+/// answers, not their timing, is what is checked: light first, heavy after.
+/// (`mio` fails this: it sleeps through both heavy requests first.)
+#[test]
+fn reactor_pool_answers_a_light_request_while_two_block() {
+    use std::io::{ErrorKind, Read, Write};
+    const HEAVY_WAIT_US: u32 = 2_000_000;
+    let server = Served::start("reactor-pool", "tcp", &["--service", "synthetic"]);
+    let at = &server.endpoint;
+    let mut heavy: Vec<Conn> = (0..2)
+        .map(|i| {
+            let mut conn = Conn::connect(at).expect("connect a heavy client");
+            conn.write_all(&blocking_frame(HEAVY_WAIT_US, 10 + i))
+                .expect("send a blocking request");
+            conn
+        })
+        .collect();
+    let mut light = Conn::connect(at).expect("connect the light client");
+    light
+        .write_all(&blocking_frame(0, 1))
+        .expect("send the light request");
+    let (h, body) = common::read_response(&mut light).expect("the light request is answered");
+    common::assert_ok_response(&h, &body, 1, 8);
+    // Both heavy requests are still being served: nothing to read yet.
+    for conn in &mut heavy {
+        conn.set_read_timeout(Some(std::time::Duration::from_millis(1)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        match conn.read(&mut byte) {
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            other => panic!("a blocking request was answered before the light one: {other:?}"),
+        }
+        conn.set_read_timeout(Some(common::IO_TIMEOUT)).unwrap();
+    }
+    for (i, conn) in heavy.iter_mut().enumerate() {
+        let (h, body) = common::read_response(conn).expect("the blocking request is answered");
+        common::assert_ok_response(&h, &body, 10 + i as u64, 8);
+    }
+    let summary = server.stop_clean();
+    assert_eq!(summary.requests, 3, "{summary:?}");
+    assert_eq!(summary.errors, ErrorCounts::default(), "{summary:?}");
+}

@@ -75,7 +75,7 @@ impl Acceptor {
     }
 
     /// Accepts one connection, non-blocking, with TCP_NODELAY set.
-    fn accept(&self) -> io::Result<Stream> {
+    pub(crate) fn accept(&self) -> io::Result<Stream> {
         match self {
             Acceptor::Tcp(l) => {
                 let (s, _) = l.accept()?;

@@ -24,6 +24,7 @@ use crate::evented::{interrupted, sweep_every, wait_timeout, Acceptor, Connectio
 use crate::model::{Context, ServeError, Server};
 use crate::net::Listener;
 use crate::stats::Fault;
+use crate::stop::TICK;
 
 const LISTENER: Token = Token(0);
 const STOP: Token = Token(1);
@@ -78,7 +79,12 @@ impl EventLoop<'_> {
                 // `--stop-after`: every connection we took has been served.
                 break;
             }
-            let timeout = wait_timeout(self.intake.retry, &self.connections, next_sweep);
+            let mut timeout = wait_timeout(self.intake.retry, &self.connections, next_sweep);
+            if self.ctx.config.stop_after.is_some() {
+                // Another loop (`reuseport`) may take the last connection of
+                // the quota: look at it every tick, not only on our events.
+                timeout = Some(timeout.map_or(TICK, |t| t.min(TICK)));
+            }
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 // A signal arrived; the loop condition checks for a stop.
