@@ -14,6 +14,7 @@
 //! | [`report`] | REPORT.md and the charts, from a results folder alone |
 //! | [`results`] | results as data: run.json, one JSON per measurement, summary.csv |
 //! | [`runner`] | the main job: start each model, load it, store the measurement |
+//! | [`schedule`] | the order of measurements: rounds, seeded shuffle, `full`'s confidence target |
 #![deny(unsafe_code)]
 
 pub mod charts;
@@ -25,3 +26,4 @@ pub mod pin;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod schedule;

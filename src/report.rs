@@ -215,16 +215,16 @@ fn undistorted(md: &mut String, results: &ResultSet) {
         table.row(vec![
             model.clone(),
             workload.clone(),
-            experiments::stats::cell(of(&experiments::stats::service_demand_us, false), 1),
+            experiments::stats::cell(of(&experiments::measures::server_cpu_us_per_req, false), 1),
             experiments::stats::cell(of(&experiments::stats::p50_us, true), 1),
+            experiments::stats::cell(of(&experiments::measures::memory_mb, false), 1),
             experiments::stats::cell(
                 of(
-                    &|r| r.server.as_ref().map(|s| s.peak_rss_kb as f64 / 1024.0),
+                    &|r| Some(experiments::measures::loadgen_busy(r) * 100.0),
                     false,
                 ),
-                1,
-            ),
-            experiments::stats::cell(of(&|r| Some(r.loadgen.utilization * 100.0), false), 0) + "%",
+                0,
+            ) + "%",
         ]);
     }
     let _ = writeln!(md, "{}", table.markdown());

@@ -20,6 +20,11 @@ use loadgen::LoadReport;
 use serde::{Deserialize, Serialize};
 use servers::Summary;
 
+mod link;
+mod order;
+pub use link::LinkInfo;
+pub use order::{ConfidenceRecord, RunOrder};
+
 /// How the run was set up: everything a reader needs to reproduce it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
@@ -41,7 +46,18 @@ pub struct RunInfo {
     /// `run --two-hosts`: the link between the server's and the load
     /// generator's namespaces (loss, delay, netem). `None`: one host, loopback.
     #[serde(default)]
-    pub link: Option<crate::netns::LinkInfo>,
+    pub link: Option<LinkInfo>,
+    /// The order and size of the repeats (absent in runs made before it was recorded).
+    #[serde(default)]
+    pub order: Option<RunOrder>,
+    /// Share of CPU time stolen by the hypervisor over the run, in percent
+    /// (/proc/stat `steal`, all CPUs); `None` if unreadable.
+    #[serde(default)]
+    pub steal_pct: Option<f64>,
+    /// The load generator's own floor (1-connection RR latency, max RR rate)
+    /// against a trivial reflector, measured at the start of the run.
+    #[serde(default)]
+    pub calibration: Option<loadgen::Calibration>,
 }
 
 /// How a measurement went.
@@ -104,12 +120,13 @@ impl Measurement {
             .join(format!("{series}__x{}__r{}.json", self.x, self.repeat))
     }
 
-    /// This measurement filed under another experiment's point of the same configuration.
-    pub fn reused_for(&self, experiment: &str, point: &crate::experiments::Point) -> Measurement {
+    /// This measurement filed under another experiment's point (its legend
+    /// entry `series` at `x`) that has the same configuration.
+    pub fn reused_for(&self, experiment: &str, series: &str, x: f64) -> Measurement {
         Measurement {
             experiment: experiment.to_string(),
-            series: point.series.clone(),
-            x: point.x,
+            series: series.to_string(),
+            x,
             same_as: Some(self.same_as.clone().unwrap_or_else(|| self.relative_path())),
             ..self.clone()
         }

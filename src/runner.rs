@@ -2,7 +2,6 @@
 //! the load generator, store one JSON per measurement, never leave a process
 //! behind, and go on when a server crashes or hangs.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,8 +14,10 @@ use loadgen::{LoadPlan, Target};
 use servers::{Model, ServerProcess, Transport};
 
 use crate::experiments::{self, Experiment, LoadSpec, Point, Profile};
-use crate::netns::LinkInfo;
-use crate::results::{self, Measurement, Outcome, ResultSet, RunInfo};
+use crate::results::{
+    self, ConfidenceRecord, LinkInfo, Measurement, Outcome, ResultSet, RunInfo, RunOrder,
+};
+use crate::schedule;
 
 /// How long a server may take to print its readiness line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,6 +44,8 @@ pub struct RunConfig {
     /// its address; the caller has put this thread in the client namespace.
     /// `None`: everything on this host's loopback.
     pub link: Option<LinkInfo>,
+    /// Seed of the shuffled order of each round (recorded in run.json).
+    pub seed: u64,
 }
 
 /// The default CPU split: the load generator on the lower half of the
@@ -109,6 +112,19 @@ fn now_utc() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// The load generator's floor on this machine, measured once per run with
+/// the points' threads and CPUs; a failure is a warning, not a lost run.
+fn calibrate(config: &RunConfig) -> Option<loadgen::Calibration> {
+    let plan = loadgen::CalibrationPlan {
+        threads: config.loadgen_cpus.as_ref().map_or(0, Vec::len),
+        reflector_cpus: config.server_cpus.clone(),
+        ..loadgen::CalibrationPlan::default()
+    };
+    loadgen::calibrate(&plan)
+        .map_err(|e| eprintln!("warning: the load generator's calibration failed: {e}"))
+        .ok()
+}
+
 /// Runs every point of every selected experiment and writes the results.
 pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     let (selected, skipped) = plan_counting_skips(config)?;
@@ -138,12 +154,38 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         models: config.models.iter().map(|m| m.name().to_string()).collect(),
         partial: true,
         link: config.link.clone(),
+        order: None,
+        steal_pct: None,
+        calibration: calibrate(config),
     };
+    let steal_before = loadgen::machine::cpu_times();
     results::write_json(&config.out.join("run.json"), &info)?;
 
-    let total: u64 =
-        selected.iter().map(|(_, p)| p.len() as u64).sum::<u64>() * u64::from(config.repeats);
-    let bar = ProgressBar::new(total);
+    // Every distinct configuration once per round, each round in a seeded
+    // shuffled order (schedule.rs says why); several experiments that ask
+    // for the same configuration get the one measurement, filed under each.
+    let configurations = schedule::configurations(&selected);
+    let target = config.profile.confidence();
+    let mut rounds =
+        schedule::Rounds::new(configurations.len(), config.seed, config.repeats, target);
+    let mut order = RunOrder {
+        seed: config.seed,
+        warmup_s: config.profile.warmup().as_secs_f64(),
+        window_s: config.profile.duration().as_secs_f64(),
+        long_windows: configurations
+            .iter()
+            .filter_map(|c| {
+                c.filings[0]
+                    .point
+                    .load
+                    .window
+                    .map(|w| (c.label(), w.as_secs_f64()))
+            })
+            .collect(),
+        rounds: Vec::new(),
+        confidence: None,
+    };
+    let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
             "{elapsed_precise} [{bar:30}] {pos}/{len} (about {eta} left) {msg}",
@@ -152,42 +194,68 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         .progress_chars("=> "),
     );
     let mut measurements = Vec::new();
-    let mut measured: HashMap<(String, u32), Measurement> = HashMap::new();
-    'all: for (experiment, points) in &selected {
-        for point in points {
-            for repeat in 0..config.repeats {
-                if stop.load(Ordering::Relaxed) {
-                    break 'all;
-                }
-                bar.set_message(format!(
-                    "{}: {} x={} (repeat {}/{})",
-                    experiment.id,
-                    point.series,
-                    point.x,
-                    repeat + 1,
-                    config.repeats
-                ));
-                // Several experiments ask for the same configuration (say, mio
-                // RR with one client); measure it once and file it under each.
-                let key = (configuration(point), repeat);
-                let m = match measured.get(&key) {
-                    Some(first) => first.reused_for(experiment.id, point),
-                    None => {
-                        let m = measure(config, experiment.id, point, repeat, stop);
-                        measured.insert(key, m.clone());
-                        m
-                    }
+    'all: while let Some(round) = rounds.next_round() {
+        let repeat = rounds.repeat();
+        bar.inc_length(
+            round
+                .iter()
+                .map(|&i| configurations[i].filings.len() as u64)
+                .sum(),
+        );
+        order
+            .rounds
+            .push(round.iter().map(|&i| configurations[i].label()).collect());
+        for i in round {
+            if stop.load(Ordering::Relaxed) {
+                break 'all;
+            }
+            let first = &configurations[i].filings[0];
+            bar.set_message(format!(
+                "{}: {} x={} (round {})",
+                first.experiment,
+                first.point.series,
+                first.point.x,
+                repeat + 1
+            ));
+            let m = measure(config, first.experiment, &first.point, repeat, stop);
+            rounds.record(i, m.ok_report());
+            if m.outcome != Outcome::Ok {
+                bar.println(format!("warning: {}", experiments::caveats(&m).join("; ")));
+            }
+            for (k, filing) in configurations[i].filings.iter().enumerate() {
+                let filed = if k == 0 {
+                    m.clone()
+                } else {
+                    m.reused_for(filing.experiment, &filing.point.series, filing.point.x)
                 };
-                if m.outcome != Outcome::Ok && m.same_as.is_none() {
-                    bar.println(format!("warning: {}", experiments::caveats(&m).join("; ")));
-                }
-                results::write_json(&config.out.join(m.relative_path()), &m)?;
-                measurements.push(m);
+                results::write_json(&config.out.join(filed.relative_path()), &filed)?;
+                measurements.push(filed);
                 bar.inc(1);
             }
         }
     }
+    order.confidence = target.map(|t| ConfidenceRecord {
+        target_pct: t.pct,
+        min_repeats: config.repeats,
+        max_repeats: t.max_repeats,
+        figures: schedule::DECISIVE
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect(),
+        unmet: rounds
+            .unmet()
+            .into_iter()
+            .map(|(i, figures)| {
+                (
+                    configurations[i].label(),
+                    figures.into_iter().map(str::to_string).collect(),
+                )
+            })
+            .collect(),
+    });
+    info.order = Some(order);
     bar.finish_with_message("measured");
+    info.steal_pct = loadgen::machine::steal_pct_since(steal_before);
     info.partial = stop.load(Ordering::Relaxed);
     info.finished_utc = now_utc();
     results::write_json(&config.out.join("run.json"), &info)?;
@@ -199,18 +267,11 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     })
 }
 
-/// Everything a measurement of `point` depends on: two points with the same
-/// configuration measure the same thing, whatever their experiment calls them.
-pub fn configuration(point: &Point) -> String {
-    format!(
-        "{:?} | {:?} | {:?}",
-        point.server, point.load, point.background
-    )
-}
+pub use crate::schedule::configuration;
 
 /// The `sockbench serve` arguments of one point; `bind`: the address to
 /// serve on instead of loopback (port 0 either way).
-fn server_args(
+pub fn server_args(
     point: &Point,
     cpus: Option<&[usize]>,
     unix_path: &Path,
@@ -256,7 +317,7 @@ fn load_plan(
     plan.threads = config.loadgen_cpus.as_ref().map_or(0, Vec::len);
     plan.think_time = spec.think;
     plan.warmup = config.profile.warmup();
-    plan.duration = config.profile.duration();
+    plan.duration = spec.window.unwrap_or(config.profile.duration());
     plan.max_requests = spec.requests;
     plan.request_timeout = spec.timeout;
     plan.linger_zero = spec.linger_zero;

@@ -22,11 +22,14 @@
 //! | [`check`] | requests built and every response byte checked (echo, synthetic) |
 //! | [`stats`] | per-worker histograms, percentiles, timeline, V2 encoding, interval log |
 //! | [`output`] | the human summary in wrk2's shape |
+//! | [`validity`] | whether an `open` point offered its load (rate, send lag) |
 //! | [`mod@merge`] | [`merge()`](fn@merge): several runs (hosts) into one distribution |
 //! | [`procfs`] | the server's process-tree cost, kernel counters, our own CPU |
+//! | [`mod@calibrate`] | the generator's own floor, against a reflector it starts itself |
 //! | [`machine`] | the machine and build a result came from |
 #![deny(unsafe_code)]
 
+pub mod calibrate;
 pub mod check;
 mod engine;
 pub mod machine;
@@ -36,7 +39,9 @@ pub mod plan;
 pub mod procfs;
 pub mod report;
 pub mod stats;
+pub mod validity;
 
+pub use calibrate::{calibrate, Calibration, CalibrationPlan};
 pub use engine::{run, validate, LoadError};
 pub use merge::{merge, MergeError};
 pub use plan::{LoadPlan, Mode, Target, Workload};

@@ -23,7 +23,70 @@ pub fn machine() -> Machine {
         kernel: proc_line("/proc/sys/kernel/osrelease"),
         rustc: env!("SOCKBENCH_RUSTC").to_string(),
         git_revision: env!("SOCKBENCH_GIT_REVISION").to_string(),
+        threads_per_core: threads_per_core(),
+        thp: thp(&proc_line("/sys/kernel/mm/transparent_hugepage/enabled")),
+        somaxconn: proc_line("/proc/sys/net/core/somaxconn"),
+        tcp_tw_reuse: proc_line("/proc/sys/net/ipv4/tcp_tw_reuse"),
+        ip_local_port_range: proc_line("/proc/sys/net/ipv4/ip_local_port_range")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join("–"),
     }
+}
+
+/// Hardware threads sharing CPU 0's core (`thread_siblings_list`, e.g. "0-1"
+/// or "0,2"); 0 if unreadable.
+fn threads_per_core() -> usize {
+    let list = proc_line("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list");
+    if list == UNKNOWN {
+        return 0;
+    }
+    list.split(',')
+        .map(|part| match part.split_once('-') {
+            Some((a, b)) => match (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
+                (Ok(a), Ok(b)) if b >= a => b - a + 1,
+                _ => 0,
+            },
+            None => usize::from(part.trim().parse::<usize>().is_ok()),
+        })
+        .sum()
+}
+
+/// The chosen value of a sysfs choice line ("always [madvise] never" → "madvise").
+fn thp(line: &str) -> String {
+    line.split_whitespace()
+        .find(|w| w.starts_with('['))
+        .map_or_else(
+            || line.to_string(),
+            |w| w.trim_matches(['[', ']']).to_string(),
+        )
+}
+
+/// All CPUs' time from the first line of /proc/stat, in clock ticks:
+/// `(steal, total)`; `None` if unreadable.
+pub fn cpu_times() -> Option<(u64, u64)> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    cpu_times_from(&stat)
+}
+
+fn cpu_times_from(stat: &str) -> Option<(u64, u64)> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]: guest
+    // time is already inside user, so the total stops at steal.
+    let steal = *fields.get(7)?;
+    Some((steal, fields.iter().take(8).sum()))
+}
+
+/// Steal time since `before` (from [`cpu_times`]) as a percentage of all CPU time.
+pub fn steal_pct_since(before: Option<(u64, u64)>) -> Option<f64> {
+    let ((s0, t0), (s1, t1)) = (before?, cpu_times()?);
+    let total = t1.checked_sub(t0).filter(|t| *t > 0)?;
+    Some(100.0 * s1.saturating_sub(s0) as f64 / total as f64)
 }
 
 /// The trimmed content of a one-line /proc file, or `"unknown"`.
@@ -87,6 +150,15 @@ mod tests {
         let meminfo = "MemTotal:        8135072 kB\nMemFree:  1 kB\n";
         assert_eq!(mem_total_kb(meminfo), Some(8_135_072));
         assert_eq!(mem_total_kb(""), None);
+    }
+
+    #[test]
+    fn reads_steal_and_choices() {
+        let stat = "cpu  100 0 50 800 10 0 5 35 0 0\ncpu0 1 2 3\n";
+        assert_eq!(cpu_times_from(stat), Some((35, 1000)));
+        assert_eq!(cpu_times_from("intr 1\n"), None);
+        assert_eq!(thp("always [madvise] never"), "madvise");
+        assert_eq!(thp("unknown"), "unknown");
     }
 
     #[test]

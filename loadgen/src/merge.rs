@@ -9,11 +9,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
-use hdrhistogram::Histogram;
+use hdrhistogram::{AdditionError, Histogram};
 
 use crate::plan::Mode;
-use crate::report::{LoadReport, LoadgenCost, Tick};
+use crate::report::{LoadReport, LoadgenCost, Tick, Validity};
 use crate::stats::{self, add_errors, add_udp, decode_v2, new_histogram, HistogramError};
+use crate::validity;
 
 /// Why runs could not be merged.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,17 @@ pub enum MergeError {
         index: usize,
         source: HistogramError,
     },
+    /// A histogram holds values outside this version's range (1 ns .. 1 hour):
+    /// it was written by another tool or version, or edited. Re-run that host
+    /// with the same sockbench as the others, or leave its result out.
+    #[error(
+        "run {index}: its {what} histogram does not fit this version's range of 1 ns .. 1 hour          ({source}); re-run that host with the same sockbench as the others, or leave it out"
+    )]
+    Incompatible {
+        index: usize,
+        what: &'static str,
+        source: AdditionError,
+    },
 }
 
 fn describe(r: &LoadReport) -> String {
@@ -46,15 +58,31 @@ fn decode(index: usize, text: &str) -> Result<Histogram<u64>, MergeError> {
     decode_v2(text).map_err(|source| MergeError::Histogram { index, source })
 }
 
+/// Adds the histogram `text` of run `index` to `sum`; `what` names it in the error.
+fn add_encoded(
+    sum: &mut Histogram<u64>,
+    index: usize,
+    what: &'static str,
+    text: &str,
+) -> Result<(), MergeError> {
+    sum.add(decode(index, text)?)
+        .map_err(|source| MergeError::Incompatible {
+            index,
+            what,
+            source,
+        })
+}
+
 /// Sums the histograms named by `pick` if every run has one.
 fn merge_optional(
     reports: &[LoadReport],
+    what: &'static str,
     pick: impl Fn(&LoadReport) -> Option<&String>,
 ) -> Result<Option<Histogram<u64>>, MergeError> {
     let mut sum = new_histogram();
     for (i, r) in reports.iter().enumerate() {
         let Some(text) = pick(r) else { return Ok(None) };
-        let _ = sum.add(decode(i + 1, text)?);
+        add_encoded(&mut sum, i + 1, what, text)?;
     }
     Ok(Some(sum))
 }
@@ -75,10 +103,15 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, MergeError> {
     let mut merged = first.clone();
     let mut latency = new_histogram();
     for (i, r) in reports.iter().enumerate() {
-        let _ = latency.add(decode(i + 1, &r.histogram_v2)?);
+        add_encoded(&mut latency, i + 1, "latency", &r.histogram_v2)?;
     }
-    let uncorrected = merge_optional(reports, |r| r.uncorrected_histogram_v2.as_ref())?;
-    let connect = merge_optional(reports, |r| r.connect_histogram_v2.as_ref())?;
+    let uncorrected = merge_optional(reports, "uncorrected latency", |r| {
+        r.uncorrected_histogram_v2.as_ref()
+    })?;
+    let connect = merge_optional(reports, "connect latency", |r| {
+        r.connect_histogram_v2.as_ref()
+    })?;
+    let send_lag = merge_optional(reports, "send lag", |r| r.send_lag_histogram_v2.as_ref())?;
 
     merged.latency_ns = stats::percentiles(&latency);
     merged.histogram_v2 = encode(&latency)?;
@@ -87,6 +120,8 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, MergeError> {
     // Older results without a connect histogram cannot be merged exactly: none then.
     merged.connect_latency_ns = connect.as_ref().map(stats::percentiles);
     merged.connect_histogram_v2 = connect.as_ref().map(encode).transpose()?;
+    merged.send_lag_ns = send_lag.as_ref().map(stats::percentiles);
+    merged.send_lag_histogram_v2 = send_lag.as_ref().map(encode).transpose()?;
 
     let rest = &reports[1..];
     merged.throughput_rps = reports.iter().map(|r| r.throughput_rps).sum();
@@ -144,10 +179,35 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, MergeError> {
             server.cpuset_us_per_req = server.cpuset_us_per_req.map(|v| v * own / total_requests);
         }
     }
+    merged.validity = merged_validity(&merged, reports);
     let (timeline, log) = merge_timelines(reports)?;
     merged.timeline = timeline;
     merged.interval_log = log;
     Ok(merged)
+}
+
+/// The merged point judged on its own (summed rates, merged send lag), with
+/// each run's own failed checks kept: one host that lagged spoils the point.
+fn merged_validity(merged: &LoadReport, reports: &[LoadReport]) -> Option<Validity> {
+    let (Some(offered), Some(lag)) = (merged.offered_rps, merged.send_lag_ns) else {
+        return None;
+    };
+    let achieved = reports
+        .iter()
+        .map(|r| {
+            r.validity
+                .as_ref()
+                .map_or(r.throughput_rps, |v| v.achieved_rps)
+        })
+        .sum();
+    let mut validity = validity::judge(offered, achieved, merged.plan.connections, lag.p99);
+    for (i, r) in reports.iter().enumerate() {
+        for reason in r.validity.iter().flat_map(|v| &v.reasons) {
+            validity.reasons.push(format!("run {}: {reason}", i + 1));
+        }
+    }
+    validity.valid = validity.reasons.is_empty();
+    Some(validity)
 }
 
 fn encode(h: &Histogram<u64>) -> Result<String, MergeError> {
@@ -178,9 +238,8 @@ fn merge_timelines(reports: &[LoadReport]) -> Result<(Vec<Tick>, String), MergeE
                 }
                 LogEntry::BaseTime(_) => {}
                 LogEntry::Interval(interval) => {
-                    let h = decode(index + 1, interval.encoded_histogram())?;
                     if let Some(sum) = histograms.get_mut(i) {
-                        let _ = sum.add(h);
+                        add_encoded(sum, index + 1, "interval log", interval.encoded_histogram())?;
                     }
                     i += 1;
                 }

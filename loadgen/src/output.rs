@@ -187,6 +187,31 @@ pub fn summary(r: &LoadReport) -> String {
             r.throughput_rps
         );
     }
+    if let Some(lag) = &r.send_lag_ns {
+        let _ = writeln!(
+            out,
+            "  Send lag (actual - intended send): 50% {}, 99% {}, max {}",
+            format_ns(lag.p50 as f64),
+            format_ns(lag.p99 as f64),
+            format_ns(lag.max as f64)
+        );
+    }
+    if let Some(v) = &r.validity {
+        if v.valid {
+            let _ = writeln!(
+                out,
+                "  Valid point: {:.2} req/s sent in the interval (within {:.0}%), send lag p99 within {}",
+                v.achieved_rps,
+                v.rate_tolerance * 100.0,
+                format_ns(v.send_lag_bound_ns as f64)
+            );
+        } else {
+            let _ = writeln!(out, "  INVALID POINT:");
+            for reason in &v.reasons {
+                let _ = writeln!(out, "    {reason}");
+            }
+        }
+    }
     if let Some(s) = &r.server {
         let cpuset = s
             .cpuset_us_per_req

@@ -127,6 +127,7 @@ impl KernelTcp {
                 .listen_overflows
                 .saturating_sub(before.listen_overflows),
             listen_drops: self.listen_drops.saturating_sub(before.listen_drops),
+            syn_retransmits: self.syn_retransmits.saturating_sub(before.syn_retransmits),
         }
     }
 }
@@ -149,6 +150,8 @@ fn tcp_from(file: &str) -> io::Result<KernelTcp> {
     Ok(KernelTcp {
         listen_overflows: counter(&counters, file, "TcpExt", "ListenOverflows")?,
         listen_drops: counter(&counters, file, "TcpExt", "ListenDrops")?,
+        // Older kernels lack it; the backlog experiment then shows none.
+        syn_retransmits: counter(&counters, file, "TcpExt", "TCPSynRetrans").unwrap_or(0),
     })
 }
 

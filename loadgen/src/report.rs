@@ -156,6 +156,11 @@ impl LoadgenCost {
 pub struct KernelTcp {
     pub listen_overflows: u64,
     pub listen_drops: u64,
+    /// `TcpExt: TCPSynRetrans`: SYNs sent again because no SYN-ACK came
+    /// (a full accept queue drops SYNs silently; the client retries after
+    /// 1 s, then 2 s more, doubling). 0 where the kernel lacks the counter.
+    #[serde(default)]
+    pub syn_retransmits: u64,
 }
 
 /// The machine and build a result came from.
@@ -168,6 +173,46 @@ pub struct Machine {
     pub kernel: String,
     pub rustc: String,
     pub git_revision: String,
+    /// Hardware threads per physical core (2: SMT siblings share a core's
+    /// execution units, so two "cores" may be one); 0 if unknown.
+    #[serde(default)]
+    pub threads_per_core: usize,
+    /// Transparent huge pages (`/sys/kernel/mm/transparent_hugepage/enabled`, the chosen value).
+    #[serde(default)]
+    pub thp: String,
+    /// `net.core.somaxconn`: the ceiling on any listen() backlog.
+    #[serde(default)]
+    pub somaxconn: String,
+    /// `net.ipv4.tcp_tw_reuse`.
+    #[serde(default)]
+    pub tcp_tw_reuse: String,
+    /// `net.ipv4.ip_local_port_range`: the client ports CRR can use.
+    #[serde(default)]
+    pub ip_local_port_range: String,
+}
+
+/// Whether an `open` run offered the load it was asked to (Lancet's and
+/// Treadmill's self-check): the achieved rate within a tolerance of the
+/// offered one, and requests leaving on schedule. An invalid point measured
+/// something other than its plan: the generator or the connections could not
+/// keep up, or the server is past its knee.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Validity {
+    pub valid: bool,
+    /// Why the point is invalid, one sentence per failed check (empty when valid).
+    pub reasons: Vec<String>,
+    /// Recorded requests that left within the recorded interval, per second:
+    /// the rate really offered. (`throughput_rps` also counts requests
+    /// scheduled in the interval that left after it, since none is omitted.)
+    pub achieved_rps: f64,
+    /// `achieved_rps` over the offered rate, minus one (−0.10: 10 % short).
+    pub rate_error: f64,
+    /// The largest |`rate_error`| a valid point may have.
+    pub rate_tolerance: f64,
+    /// The send lag's 99th percentile.
+    pub send_lag_p99_ns: u64,
+    /// The largest send-lag p99 a valid point may have.
+    pub send_lag_bound_ns: u64,
 }
 
 /// Everything one load run measured.
@@ -181,6 +226,13 @@ pub struct LoadReport {
     pub uncorrected_latency_ns: Option<Percentiles>,
     /// `crr` mode: connect() latency alone.
     pub connect_latency_ns: Option<Percentiles>,
+    /// `open` mode: how late each recorded request left, actual minus intended
+    /// send time (0 on time, recorded as 1 ns).
+    #[serde(default)]
+    pub send_lag_ns: Option<Percentiles>,
+    /// `open` mode: whether the point offered the load of its plan.
+    #[serde(default)]
+    pub validity: Option<Validity>,
     /// `open` mode: the rate asked for.
     pub offered_rps: Option<f64>,
     pub requests: u64,
@@ -205,6 +257,9 @@ pub struct LoadReport {
     /// The connect-latency histogram, same encoding (`crr` mode), so merges stay exact.
     #[serde(default)]
     pub connect_histogram_v2: Option<String>,
+    /// The send-lag histogram, same encoding (`open` mode), so merges stay exact.
+    #[serde(default)]
+    pub send_lag_histogram_v2: Option<String>,
     /// An HdrHistogram interval log (V2, compressed, one interval per second).
     pub interval_log: String,
 }

@@ -128,3 +128,41 @@ fn runs_of_different_kinds_do_not_merge() {
     let c = crr.connect_latency_ns.unwrap();
     assert_eq!(m.connect_latency_ns.unwrap().count, 2 * c.count);
 }
+
+#[test]
+fn histograms_that_do_not_fit_are_an_error_not_a_short_count() {
+    let _guard = serial();
+    let server = FaultyServer::start(Workload::Echo { size: 64 }, Fault::None, 0);
+    let rr = short_run(&server, Mode::Rr);
+    // Another tool's histogram with a wider range and a value past one hour:
+    // adding it to ours cannot count that sample.
+    let mut wide = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 1 << 50, 3).unwrap();
+    wide.record(10_000_000_000_000).unwrap();
+    let mut foreign = rr.clone();
+    foreign.histogram_v2 = encode_v2(&wide).unwrap();
+    let err = merge(&[rr.clone(), foreign]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            MergeError::Incompatible {
+                index: 2,
+                what: "latency",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("re-run that host"), "{err}");
+    // The same check covers the optional histograms.
+    let mut foreign = rr.clone();
+    foreign.connect_histogram_v2 = Some(encode_v2(&wide).unwrap());
+    let mut first = rr;
+    first.connect_histogram_v2 = Some(encode_v2(&new_histogram()).unwrap());
+    assert!(matches!(
+        merge(&[first, foreign]),
+        Err(MergeError::Incompatible {
+            what: "connect latency",
+            ..
+        })
+    ));
+}

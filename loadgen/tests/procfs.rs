@@ -240,12 +240,14 @@ fn kernel_counters_parse_and_deltas_saturate() {
     let more = KernelTcp {
         listen_overflows: tcp.listen_overflows + 2,
         listen_drops: tcp.listen_drops + 3,
+        syn_retransmits: tcp.syn_retransmits + 4,
     };
     assert_eq!(
         more.delta_since(&tcp),
         KernelTcp {
             listen_overflows: 2,
-            listen_drops: 3
+            listen_drops: 3,
+            syn_retransmits: 4
         }
     );
     assert_eq!(tcp.delta_since(&more), KernelTcp::default());

@@ -4,20 +4,11 @@
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use crate::model::Context;
-use crate::net::Stream;
+use crate::context::Context;
+use crate::net::{timed_out, Stream};
 use crate::service::Session;
 use crate::stats::{ConnStats, Fault};
 use crate::stop::TICK;
-
-/// Whether a blocking call gave up because its socket timeout expired
-/// (Linux says EAGAIN, which std calls `WouldBlock`; others say `TimedOut`).
-pub(crate) fn timed_out(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
 
 /// Bytes one `read()` may return; also the echo's largest single write.
 pub const READ_CHUNK: usize = 64 << 10;

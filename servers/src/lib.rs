@@ -3,25 +3,31 @@
 //! Every model serves the same [services](service) over the same sockets, so
 //! the only thing that differs between two runs is the design.
 //!
+//! Rooms are listed top to bottom: a room imports only rooms below it.
+//!
 //! | room | what lives there |
 //! | --- | --- |
-//! | [`config`] | [`Model`], [`Transport`], [`ServiceKind`], [`ReapPolicy`], [`ServerConfig`] |
-//! | [`model`] | [`serve`]: bind, announce, run a model until stopped; the [`Server`] trait |
-//! | `models/` | one file per design: `udp_iterative`, `tcp_iterative`, `fork`, `thread_pool`, `mio`, `select`, `poll`, `prefork`, `thread_per_conn`, `reuseport`, `reactor_pool`, `io_uring`, `tokio`, `tokio_multi` |
-//! | `conn` | one blocking connection, served (shared by the blocking models) |
+//! | [`process`] | a model run as a child process: [`ServerProcess`] |
+//! | [`model`] | [`serve`]: bind, announce, run a model until stopped |
+//! | `models/` | one file per design: `udp_iterative`, `tcp_iterative`, `fork`, `thread_pool`, `mio`, `select`, `poll`, `prefork`, `thread_per_conn`, `reuseport`, `reactor_pool`, `io_uring`, `tokio`, `tokio_multi`; `models/mod.rs` only maps a [`Model`] to its file |
 //! | `evented` | one non-blocking connection and the accept/serve/sweep loop parts shared by the event-loop models (`mio`, `select`, `poll`) |
+//! | `conn` | one blocking connection, served (shared by the blocking models) |
+//! | `accept` | the one `accept4()` (TCP_NODELAY set there), what each accept error means and how it is counted (the same in every model), the `--stop-after` quota, the blocking accept loop |
+//! | [`context`] | what every model is given and may fail with: [`Context`], the [`Server`] trait, [`ServeError`] |
 //! | [`net`] | binding with an exact backlog, Unix socket files, [`net::Stream`] |
 //! | [`service`] | echo, lab and synthetic as byte-in, byte-out state machines |
-//! | [`wire`] | the synthetic frame, check-then-parse (the load generator builds it) |
-//! | [`stats`] | counters shared with forked children; the [`Summary`] line |
 //! | [`status`] | the [`Ready`] line a harness waits for |
+//! | [`stats`] | counters shared with forked children; the [`Summary`] line |
 //! | [`stop`] | SIGINT/SIGTERM handling: [`StopSignal`] |
-//! | [`process`] | a model run as a child process: [`ServerProcess`] |
-//! | `sys` | the only `unsafe`: fork, SIGCHLD dispositions, shared memory |
+//! | `sys` | the only `unsafe`: fork, SIGCHLD dispositions, shared memory, io_uring's buffer lending |
+//! | [`config`] | [`Model`], [`Transport`], [`ServiceKind`], [`ReapPolicy`], [`ServerConfig`] |
+//! | [`wire`] | the synthetic frame, check-then-parse (the load generator builds it) |
 #![deny(unsafe_code)]
 
+mod accept;
 pub mod config;
 mod conn;
+pub mod context;
 mod evented;
 pub mod model;
 mod models;
@@ -37,7 +43,8 @@ pub mod wire;
 pub use config::{
     Endpoint, Limits, Model, ReapPolicy, ServerConfig, ServiceKind, Transport, UnknownName,
 };
-pub use model::{serve, Context, ServeError, Server};
+pub use context::{Context, ServeError, Server};
+pub use model::serve;
 pub use models::{
     ForkServer, IoUringServer, MioServer, PollServer, PreforkServer, ReactorPoolServer,
     ReuseportServer, SelectServer, TcpIterativeServer, ThreadPerConnServer, ThreadPoolServer,

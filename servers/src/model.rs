@@ -2,52 +2,13 @@
 //! until a stop, then clean up and summarise.
 
 use crate::config::{Model, ServerConfig};
+use crate::context::{Context, ServeError};
 use crate::models;
-use crate::net::{self, BindError, Listener};
+use crate::net;
 use crate::stats::{Counters, Summary};
 use crate::status::Ready;
 use crate::stop::StopSignal;
 use crate::sys;
-
-/// What every model gets: the configuration, the stop flag and the counters.
-pub struct Context<'a> {
-    pub config: &'a ServerConfig,
-    pub stop: StopSignal,
-    /// In memory shared with forked children, so their work is counted too.
-    pub counters: &'static Counters,
-}
-
-/// A server design: serves on a bound socket until `ctx.stop` is set.
-pub trait Server {
-    fn serve(self, listener: Listener, ctx: &Context) -> Result<(), ServeError>;
-}
-
-/// Why a server could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// The model does not serve this transport (e.g. `mio` over UDP).
-    #[error("model {model} does not serve {transport}; use {hint}")]
-    Unsupported {
-        model: Model,
-        transport: crate::Transport,
-        hint: String,
-    },
-    /// Binding failed; the message says what to do.
-    #[error(transparent)]
-    Bind(#[from] BindError),
-    /// A system resource the model needs at start-up was refused.
-    #[error("failed to {what}: {source}")]
-    Setup {
-        what: &'static str,
-        source: std::io::Error,
-    },
-}
-
-impl ServeError {
-    pub(crate) fn setup(what: &'static str) -> impl FnOnce(std::io::Error) -> ServeError {
-        move |source| ServeError::Setup { what, source }
-    }
-}
 
 /// Binds, calls `on_ready` once traffic can flow, serves until `stop` is set,
 /// then removes any socket file and returns what was served.

@@ -1,4 +1,4 @@
-//! Binding and accepting, shared by every model: the listening socket (with an
+//! Binding, shared by every model: the listening socket (with an
 //! exact `listen()` backlog, set through socket2), the Unix socket file's life
 //! cycle, and one [`Stream`] type over TCP and Unix-domain connections.
 
@@ -211,7 +211,16 @@ fn bind_unix(path: &Path, backlog: i32) -> Result<UnixListener, BindError> {
     Ok(socket.into())
 }
 
-/// One accepted connection, TCP or Unix domain.
+/// Whether a blocking call gave up because its socket timeout expired
+/// (Linux says EAGAIN, which std calls `WouldBlock`; others say `TimedOut`).
+pub(crate) fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// One accepted connection, TCP or Unix domain (accepted in `accept`).
 #[derive(Debug)]
 pub enum Stream {
     Tcp(TcpStream),
@@ -223,23 +232,6 @@ impl Listener {
     /// `tick`, so the caller can look at its stop flag.
     pub fn set_tick(&self, tick: Duration) -> io::Result<()> {
         SockRef::from(self).set_read_timeout(Some(tick))
-    }
-
-    /// Accepts one connection, with TCP_NODELAY set (every model answers small
-    /// requests at once; Nagle would add 40 ms to each).
-    pub fn accept(&self) -> io::Result<Stream> {
-        match self {
-            Listener::Tcp(l) => {
-                let (s, _) = l.accept()?;
-                s.set_nodelay(true)?;
-                Ok(Stream::Tcp(s))
-            }
-            Listener::Unix(l) => Ok(Stream::Unix(l.accept()?.0)),
-            Listener::Udp(_) => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "accept() on a datagram socket",
-            )),
-        }
     }
 }
 

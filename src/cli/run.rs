@@ -37,6 +37,10 @@ pub struct RunArgs {
     /// Repeats of each point (default: the profile's).
     #[arg(long)]
     pub repeats: Option<u32>,
+    /// Seed of the shuffled order of each round of repeats (default: from the
+    /// clock; run.json records it, so the same seed repeats the order).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Results folder (default: results/<date>-<host>).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -73,6 +77,13 @@ fn parse_loss(text: &str) -> Result<f64, String> {
             "'{text}' is not a loss rate: give a percentage from 0 up to 100, e.g. 1% or 0.5%"
         )),
     }
+}
+
+/// A seed from the clock, for runs that do not name one.
+fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn default_out() -> PathBuf {
@@ -117,6 +128,7 @@ pub fn execute(args: RunArgs) -> Result<()> {
         exe: std::env::current_exe().context("failed to find the sockbench binary")?,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         link: None,
+        seed: args.seed.unwrap_or_else(clock_seed),
     };
     if args.list {
         let plan = runner::plan(&config)?;

@@ -57,10 +57,6 @@ fn points(profile: Profile) -> Vec<Point> {
     points
 }
 
-fn rss_mb(r: &LoadReport) -> Option<f64> {
-    r.server.as_ref().map(|s| s.peak_rss_kb as f64 / 1024.0)
-}
-
 fn refused(r: &LoadReport) -> Option<f64> {
     Some((r.errors.dropped_idle + r.errors.reset + r.errors.connect_refused) as f64)
 }
@@ -83,12 +79,12 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         let base = by_x
             .keys()
             .next()
-            .and_then(|x| stats::at(&points, name, x.0, rss_mb));
+            .and_then(|x| stats::at(&points, name, x.0, super::measures::memory_mb));
         for x in &xs {
             if !by_x.keys().any(|k| k.0 == *x) {
                 continue;
             }
-            let mem = stats::at(&points, name, *x, rss_mb);
+            let mem = stats::at(&points, name, *x, super::measures::memory_mb);
             let kb = match (base, mem) {
                 (Some(b), Some(m)) if *x > 1.0 => Some((m.median - b.median) * 1024.0 / (*x - 1.0)),
                 _ => None,
@@ -109,7 +105,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 format!("{x}"),
                 cell(stats::at(&points, name, *x, stats::p50_us), 1),
                 cell(stats::at(&points, name, *x, stats::p99_us), 1),
-                cell(stats::at(&points, name, *x, stats::service_demand_us), 2),
+                cell(
+                    stats::at(&points, name, *x, super::measures::server_cpu_us_per_req),
+                    2,
+                ),
                 cell(mem, 1),
                 kb.map_or("–".to_string(), |v| format!("{v:.1}")),
                 cell(stats::at(&points, name, *x, refused), 0),
@@ -139,7 +138,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             "C10K — server CPU per request vs idle connections",
             ("idle connections held open (log)", Scale::Log10),
             ("server CPU per request (µs)", Scale::Log10),
-            stats::series(&points, stats::service_demand_us),
+            stats::series(&points, super::measures::server_cpu_us_per_req),
             ctx,
         ),
         NamedChart::line(
@@ -150,7 +149,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 "server resident memory, whole process tree (MB)",
                 Scale::Log10,
             ),
-            stats::series(&points, rss_mb),
+            stats::series(&points, super::measures::memory_mb),
             ctx,
         ),
     ];

@@ -66,24 +66,30 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     for n in &names {
         table.row(vec![
             n.clone(),
-            cell(stats::at(&points, n, 4.0, stats::service_demand_us), 2),
+            cell(
+                stats::at(&points, n, 4.0, super::measures::server_cpu_us_per_req),
+                2,
+            ),
             cell(stats::at(&points, n, 4.0, stats::throughput), 0),
             cell(stats::at(&points, n, 4.0, stats::p50_us), 1),
         ]);
     }
-    let udp = stats::at(&points, UDP, 4.0, stats::service_demand_us);
+    let demand = super::measures::server_cpu_us_per_req;
+    let udp = stats::at(&points, UDP, 4.0, demand);
+    // The cheapest TCP server of a mode, and its cost over a datagram's with an interval.
     let cheapest = |mode: &str| {
         names
             .iter()
             .filter(|n| n.ends_with(&format!("({mode})")))
-            .filter_map(|n| stats::at(&points, n, 4.0, stats::service_demand_us))
-            .min_by(|a, b| a.median.total_cmp(&b.median))
+            .filter_map(|n| stats::at(&points, n, 4.0, demand).map(|s| (n, s)))
+            .min_by(|a, b| a.1.median.total_cmp(&b.1.median))
+            .and_then(|(n, _)| stats::ratio_at(&points, (n, 4.0), (UDP, 4.0), demand))
     };
     let (crr, rr) = (cheapest("crr"), cheapest("rr"));
     let (verdict, because) = match (udp, crr) {
         (Some(u), Some(c)) if u.median > 0.0 => {
-            let vs_crr = c.median / u.median;
-            let vs_rr = rr.map(|r| r.median / u.median);
+            let vs_crr = c.value;
+            let vs_rr = rr.map(|r| r.value);
             let verdict = match (vs_crr >= 2.0, vs_rr.is_some_and(|r| r >= 1.0)) {
                 (true, true) => Verdict::Supported,
                 (true, false) => Verdict::Depends,
@@ -92,12 +98,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             (
                 verdict,
                 format!(
-                    "a datagram exchange costs the server {:.2} µs; the cheapest connection-per-request TCP server costs {vs_crr:.1}× that \
-                     (threshold 2×){}",
+                    "a datagram exchange costs the server {:.2} µs; the cheapest connection-per-request TCP server costs {} that \
+                     (supported from 2×){}",
                     u.median,
-                    vs_rr.map_or(String::new(), |r| format!(
-                        ", and a persistent TCP connection {r:.2}× that ({})",
-                        if r >= 1.0 { "datagrams stay cheaper" } else { "an open connection is as cheap or cheaper: the saving is in setup" }
+                    c.show(1),
+                    rr.map_or(String::new(), |r| format!(
+                        ", and a persistent TCP connection {} that ({})",
+                        r.show(2),
+                        if r.value >= 1.0 { "datagrams stay cheaper" } else { "an open connection is as cheap or cheaper: the saving is in setup, so \"depends\"" }
                     ))
                 ),
             )
@@ -117,7 +125,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             &points,
             &names,
             4.0,
-            stats::service_demand_us,
+            super::measures::server_cpu_us_per_req,
         )],
         ctx,
     )];
@@ -127,5 +135,33 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         table: table.markdown(),
         charts,
         notes: super::experiment_caveats(results, ID),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::synthetic::server_cpu_us;
+
+    /// Synthetic data: server CPU of CRR and RR TCP exchanges over a datagram's.
+    fn with(crr: f64, rr: f64) -> Verdict {
+        crate::experiments::synthetic::verdict(&experiment(), |p, _, r| {
+            let cost = if p.series == UDP {
+                5.0
+            } else if p.series.ends_with("(crr)") {
+                5.0 * crr
+            } else {
+                5.0 * rr
+            };
+            server_cpu_us(r, cost);
+        })
+        .0
+    }
+
+    #[test]
+    fn each_outcome_on_plausible_data() {
+        assert_eq!(with(6.9, 1.48), Verdict::Supported);
+        assert_eq!(with(1.5, 1.2), Verdict::NotSupported);
+        assert_eq!(with(6.9, 0.9), Verdict::Depends);
     }
 }

@@ -18,6 +18,10 @@ const UDP: &str = "udp-iterative (udp)";
 const TCP: &str = "mio (tcp)";
 /// CPU per request, so the server saturates at a known rate (~1/20 µs).
 const WORK_US: u32 = 20;
+/// Percent of datagrams lost at the worst load from which "unreliable" holds…
+const LOST_YES: f64 = 1.0;
+/// …and up to which nothing counts as lost (TCP: failed requests).
+const LOST_NO: f64 = 0.1;
 
 pub fn experiment() -> Experiment {
     Experiment {
@@ -104,9 +108,9 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
     let (verdict, mut because) = match (worst_udp, worst_tcp) {
         (Some((x, udp)), Some(tcp)) => {
-            let verdict = if udp > 0.0 && tcp == 0.0 {
+            let verdict = if udp >= LOST_YES && tcp <= LOST_NO {
                 Verdict::Supported
-            } else if udp == 0.0 {
+            } else if udp <= LOST_NO || tcp >= udp {
                 Verdict::NotSupported
             } else {
                 Verdict::Depends
@@ -114,8 +118,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             (
                 verdict,
                 format!(
-                    "with {x} outstanding requests {udp:.2}% of the datagrams were lost, while TCP failed {tcp:.2}% of its requests at any load{}",
-                    if udp == 0.0 { " (no overload reached: try more clients, or the two-host link with --loss)" } else { "" }
+                    "with {x} outstanding requests {udp:.2}% of the datagrams were lost, while TCP failed {tcp:.2}% of its requests at any load \
+                     (rule: supported when UDP loses at least {LOST_YES}% and TCP fails at most {LOST_NO}%; not supported when UDP loses at most \
+                     {LOST_NO}% or TCP fails as often){}",
+                    if udp <= LOST_NO { " (no overload reached: try more clients, or the two-host link with --loss)" } else { "" }
                 ),
             )
         }
@@ -159,5 +165,40 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         table: table.markdown(),
         charts,
         notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::synthetic::verdict;
+
+    /// Synthetic data: percent lost (UDP) and failed (TCP) at the highest load.
+    fn with(udp_lost: f64, tcp_failed: f64) -> Verdict {
+        verdict(&experiment(), |p, _, r| {
+            let top = p.x >= 2048.0;
+            if p.series == UDP {
+                let lost = if top { (udp_lost * 100.0) as u64 } else { 0 };
+                r.udp = Some(loadgen::report::UdpCounts {
+                    sent: 10_000,
+                    answered: 10_000 - lost,
+                    lost,
+                    ..Default::default()
+                });
+            } else {
+                r.requests = 10_000;
+                r.errors.total = if top { (tcp_failed * 100.0) as u64 } else { 0 };
+            }
+        })
+        .0
+    }
+
+    #[test]
+    fn each_outcome_on_plausible_data() {
+        assert_eq!(with(9.4, 0.0), Verdict::Supported);
+        assert_eq!(with(0.0, 0.0), Verdict::NotSupported);
+        assert_eq!(with(5.0, 6.0), Verdict::NotSupported);
+        // Datagrams lost, but TCP failed some requests too (timeouts under overload).
+        assert_eq!(with(9.4, 2.0), Verdict::Depends);
     }
 }

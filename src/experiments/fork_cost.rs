@@ -3,7 +3,7 @@
 use loadgen::Mode;
 use servers::Model;
 
-use super::stats::{self, bar_group, cell, ratio, Table};
+use super::stats::{self, bar_group, cell, Table};
 use super::{
     Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
 };
@@ -71,8 +71,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         table.row(vec![
             n.clone(),
             cell(stats::at(&points, n, 0.0, stats::throughput), 0),
-            cell(stats::at(&points, n, 0.0, stats::service_demand_us), 1),
-            cell(stats::at(&points, n, 0.0, stats::cpuset_demand_us), 1),
+            cell(
+                stats::at(&points, n, 0.0, super::measures::server_cpu_us_per_req),
+                1,
+            ),
+            cell(
+                stats::at(&points, n, 0.0, super::measures::pinned_cpu_us_per_req),
+                1,
+            ),
             cell(stats::at(&points, n, 0.0, stats::p50_us), 1),
         ]);
     }
@@ -82,32 +88,44 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ballast.row(vec![
                 format!("{}", x.0),
                 cell(stats::over(repeats, stats::throughput), 0),
-                cell(stats::over(repeats, stats::service_demand_us), 1),
+                cell(
+                    stats::over(repeats, super::measures::server_cpu_us_per_req),
+                    1,
+                ),
             ]);
         }
     }
 
-    let fork = stats::at(&points, "fork", 0.0, stats::service_demand_us);
+    let demand = super::measures::server_cpu_us_per_req;
+    let fork = stats::at(&points, "fork", 0.0, demand);
     let cheapest = ["thread-pool", "mio"]
         .iter()
-        .filter_map(|n| stats::at(&points, n, 0.0, stats::service_demand_us))
-        .min_by(|a, b| a.median.total_cmp(&b.median));
-    let (verdict, because) = match ratio(fork, cheapest) {
-        None => (Verdict::NoData, "fork or the thread/event models have no usable CRR measurement".to_string()),
-        Some(r) => (
-                stats::verdict_from_ratio(r, 1.5, 1.1),
-                format!(
-                    "fork spends {:.1} µs of server CPU per connection, {r:.2}× the cheapest non-forking model ({:.1} µs); \
-                     the verdict is \"supported\" from 1.5×, \"not supported\" up to 1.1×",
-                    fork.map_or(0.0, |s| s.median),
-                    cheapest.map_or(0.0, |s| s.median)
-                ),
+        .filter_map(|n| stats::at(&points, n, 0.0, demand).map(|s| (*n, s)))
+        .min_by(|a, b| a.1.median.total_cmp(&b.1.median));
+    let interval =
+        cheapest.and_then(|(n, _)| stats::ratio_at(&points, ("fork", 0.0), (n, 0.0), demand));
+    let (verdict, because) = match (fork, cheapest, interval) {
+        (Some(f), Some((name, c)), Some(r)) => (
+            stats::verdict_from_ratio(r.value, 1.5, 1.1),
+            format!(
+                "fork spends {:.1} µs of server CPU per connection, {} the cheapest non-forking model ({name}, {:.1} µs); \
+                 the verdict is \"supported\" from 1.5×, \"not supported\" up to 1.1×",
+                f.median,
+                r.show(2),
+                c.median
+            ),
         ),
+        _ => (Verdict::NoData, "fork or the thread/event models have no usable CRR measurement".to_string()),
     };
     let mut because = because;
     if let (Some(f), Some(p)) = (
         fork,
-        stats::at(&points, "prefork", 0.0, stats::service_demand_us),
+        stats::at(
+            &points,
+            "prefork",
+            0.0,
+            super::measures::server_cpu_us_per_req,
+        ),
     ) {
         because.push_str(&format!(
             ". Forking once at start instead (prefork) costs {:.1} µs per connection, {:.1}× less",
@@ -156,14 +174,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                     &points,
                     &names,
                     0.0,
-                    stats::service_demand_us,
+                    super::measures::server_cpu_us_per_req,
                 ),
                 bar_group(
                     "pinned CPU busy (/proc/stat)",
                     &points,
                     &names,
                     0.0,
-                    stats::cpuset_demand_us,
+                    super::measures::pinned_cpu_us_per_req,
                 ),
             ],
             ctx,
@@ -183,5 +201,32 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         table: format!("{}\n{}", table.markdown(), ballast.markdown()),
         charts,
         notes: super::experiment_caveats(results, ID),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::synthetic::server_cpu_us;
+
+    /// Synthetic data: fork's server CPU per connection over mio's (thread-pool dearer still).
+    fn with(fork_over_mio: f64) -> Verdict {
+        crate::experiments::synthetic::verdict(&experiment(), |p, _, r| {
+            r.throughput_rps = 1000.0;
+            let cost = match p.series.as_str() {
+                "fork" => 40.0 * fork_over_mio,
+                "mio" => 40.0,
+                _ => 50.0,
+            };
+            server_cpu_us(r, cost);
+        })
+        .0
+    }
+
+    #[test]
+    fn each_outcome_on_plausible_data() {
+        assert_eq!(with(8.2), Verdict::Supported);
+        assert_eq!(with(1.0), Verdict::NotSupported);
+        assert_eq!(with(1.3), Verdict::Depends);
     }
 }

@@ -137,3 +137,34 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         notes: super::experiment_caveats(results, ID),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::synthetic::latency_us;
+
+    /// Synthetic data: tcp-iterative's rate at the most clients, and how its
+    /// median latency grows from one client to the most (16 in standard).
+    fn with(rate_at_most: f64, growth: f64) -> Verdict {
+        crate::experiments::synthetic::verdict(&experiment(), |p, _, r| {
+            let iterative = p.series == "tcp-iterative";
+            let most = p.x >= 16.0;
+            r.throughput_rps = if iterative && most {
+                rate_at_most
+            } else {
+                450.0 * p.x
+            };
+            let ms = if iterative && most { 2.2 * growth } else { 2.2 };
+            latency_us(r, ms * 1000.0, ms * 1200.0);
+        })
+        .0
+    }
+
+    #[test]
+    fn each_outcome_on_plausible_data() {
+        assert_eq!(with(460.0, 16.0), Verdict::Supported);
+        assert_eq!(with(6900.0, 1.0), Verdict::NotSupported);
+        // Capped, but latency did not grow with the clients (they gave up instead).
+        assert_eq!(with(460.0, 2.0), Verdict::Depends);
+    }
+}

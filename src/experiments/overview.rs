@@ -123,7 +123,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 cell(stats::at(&closed, n, x, stats::throughput), 0),
                 cell(stats::at(&closed, n, x, stats::p50_us), 1),
                 cell(stats::at(&closed, n, x, stats::p99_us), 1),
-                cell(stats::at(&closed, n, x, stats::service_demand_us), 2),
+                cell(
+                    stats::at(&closed, n, x, super::measures::server_cpu_us_per_req),
+                    2,
+                ),
             ]);
         }
     }

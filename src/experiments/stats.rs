@@ -10,8 +10,8 @@ use crate::results::{Measurement, Points};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stat {
     pub median: f64,
-    /// Lower end of the spread: a 95% confidence interval of the median
-    /// when there are at least 6 repeats, else the minimum.
+    /// Lower end of the spread: the distribution-free 95% confidence interval
+    /// of the median when there are at least 6 repeats, else the minimum.
     pub lo: f64,
     /// Upper end of the spread (CI or maximum, as `lo`).
     pub hi: f64,
@@ -28,20 +28,12 @@ pub fn stat(values: &[f64]) -> Option<Stat> {
     }
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    // Distribution-free CI of the median from order statistics (normal
-    // approximation of the binomial): ranks n/2 ∓ 0.98·√n.
-    let (lo, hi, is_ci) = if n >= 6 {
-        let half = 0.98 * (n as f64).sqrt();
-        let j = ((n as f64 / 2.0 - half).floor() as usize).min(n - 1);
-        let k = ((n as f64 / 2.0 + half).ceil() as usize).clamp(1, n) - 1;
-        (v[j], v[k], true)
-    } else {
-        (v[0], v[n - 1], false)
+    let median = super::interval::median_sorted(&v);
+    // Distribution-free 95% CI of the median from order statistics (exact
+    // binomial ranks); below six repeats none exists, so min–max is shown.
+    let (lo, hi, is_ci) = match super::interval::median_ci_ranks(n) {
+        Some((j, k)) => (v[j], v[k], true),
+        None => (v[0], v[n - 1], false),
     };
     Some(Stat {
         median,
@@ -82,6 +74,40 @@ pub fn series(points: &Points<'_>, f: impl Fn(&LoadReport) -> Option<f64> + Copy
         .collect()
 }
 
+/// The values of `f` over the usable repeats of one series at one x.
+pub fn values_at(
+    points: &Points<'_>,
+    series: &str,
+    x: f64,
+    f: impl Fn(&LoadReport) -> Option<f64>,
+) -> Vec<f64> {
+    points
+        .get(series)
+        .and_then(|xs| xs.iter().find(|(k, _)| k.0 == x))
+        .map(|(_, repeats)| {
+            repeats
+                .iter()
+                .filter_map(|m| m.ok_report())
+                .filter_map(&f)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The ratio of the medians of `f` at two points (series, x), with its
+/// bootstrap interval over repeats.
+pub fn ratio_at(
+    points: &Points<'_>,
+    a: (&str, f64),
+    b: (&str, f64),
+    f: impl Fn(&LoadReport) -> Option<f64> + Copy,
+) -> Option<super::interval::Ratio> {
+    super::interval::ratio_of_medians(
+        &values_at(points, a.0, a.1, f),
+        &values_at(points, b.0, b.1, f),
+    )
+}
+
 /// The stat of `f` for one series at one x, if measured.
 pub fn at(
     points: &Points<'_>,
@@ -104,22 +130,6 @@ pub fn at_max_x(
 ) -> Option<(f64, Stat)> {
     let (x, repeats) = points.get(series)?.iter().next_back()?;
     over(repeats, f).map(|s| (x.0, s))
-}
-
-/// Server CPU per request (service demand), in microseconds.
-pub fn service_demand_us(r: &LoadReport) -> Option<f64> {
-    r.server
-        .as_ref()
-        .map(|s| s.cpu_us_per_req)
-        .filter(|v| *v > 0.0)
-}
-
-/// Busy time of the server's pinned CPUs per request, in microseconds.
-pub fn cpuset_demand_us(r: &LoadReport) -> Option<f64> {
-    r.server
-        .as_ref()
-        .and_then(|s| s.cpuset_us_per_req)
-        .filter(|v| *v > 0.0)
 }
 
 pub fn throughput(r: &LoadReport) -> Option<f64> {

@@ -3,7 +3,7 @@
 use loadgen::Mode;
 use servers::{Model, Transport};
 
-use super::stats::{self, cell, ratio, Table};
+use super::stats::{self, cell, Table};
 use super::{
     Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
 };
@@ -64,16 +64,21 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             cell(stats::at(&points, UNIX, *x, stats::p50_us), 1),
             cell(stats::at(&points, TCP, *x, stats::throughput), 0),
             cell(stats::at(&points, UNIX, *x, stats::throughput), 0),
-            cell(stats::at(&points, TCP, *x, stats::service_demand_us), 2),
-            cell(stats::at(&points, UNIX, *x, stats::service_demand_us), 2),
+            cell(
+                stats::at(&points, TCP, *x, super::measures::server_cpu_us_per_req),
+                2,
+            ),
+            cell(
+                stats::at(&points, UNIX, *x, super::measures::server_cpu_us_per_req),
+                2,
+            ),
         ]);
     }
     let one = xs.first().copied().unwrap_or(1.0);
-    let (verdict, because) = match ratio(
-        stats::at(&points, UNIX, one, stats::p50_us),
-        stats::at(&points, TCP, one, stats::p50_us),
-    ) {
-        Some(r) => {
+    let (verdict, because) = match stats::ratio_at(&points, (UNIX, one), (TCP, one), stats::p50_us)
+    {
+        Some(interval) => {
+            let r = interval.value;
             let verdict = if r <= 0.9 {
                 Verdict::Supported
             } else if r >= 1.0 {
@@ -92,7 +97,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 .unwrap_or_default();
             (
                 verdict,
-                format!("with {one} client a Unix-domain round trip takes {r:.2}× the time of a TCP one (supported at 0.9× or less){tput}"),
+                format!(
+                    "with {one} client a Unix-domain round trip takes {} the time of a TCP one (supported at 0.9× or less, not supported from 1×){tput}",
+                    interval.show(2)
+                ),
             )
         }
         None => (
@@ -124,5 +132,31 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         table: table.markdown(),
         charts,
         notes: super::experiment_caveats(results, ID),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::synthetic::latency_us;
+
+    fn with(unix_over_tcp: f64) -> Verdict {
+        crate::experiments::synthetic::verdict(&experiment(), |p, _, r| {
+            let us = if p.series == UNIX {
+                20.0 * unix_over_tcp
+            } else {
+                20.0
+            };
+            latency_us(r, us, 2.0 * us);
+            r.throughput_rps = 1e6 / us;
+        })
+        .0
+    }
+
+    #[test]
+    fn each_outcome_on_plausible_data() {
+        assert_eq!(with(0.68), Verdict::Supported);
+        assert_eq!(with(1.05), Verdict::NotSupported);
+        assert_eq!(with(0.95), Verdict::Depends);
     }
 }

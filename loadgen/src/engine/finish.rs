@@ -80,10 +80,12 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
 
     let mut latency = new_histogram();
     let mut uncorrected = open.then(new_histogram);
+    let mut send_lag = open.then(new_histogram);
     let mut connect = crr.then(new_histogram);
     let mut errors = LoadErrors::default();
     let mut udp = UdpCounts::default();
     let (mut requests, mut bytes_sent, mut bytes_received) = (0u64, 0u64, 0u64);
+    let mut sent_in_window = 0u64;
     let mut end_ns = record_start_ns;
     let mut ticks = Vec::with_capacity(results.len());
     for r in results {
@@ -92,12 +94,16 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         if let (Some(all), Some(one)) = (uncorrected.as_mut(), r.rec.uncorrected.as_ref()) {
             let _ = all.add(one);
         }
+        if let (Some(all), Some(one)) = (send_lag.as_mut(), r.rec.send_lag.as_ref()) {
+            let _ = all.add(one);
+        }
         if let (Some(all), Some(one)) = (connect.as_mut(), r.rec.connect.as_ref()) {
             let _ = all.add(one);
         }
         add_errors(&mut errors, &r.rec.errors);
         add_udp(&mut udp, &r.rec.udp);
         requests += r.rec.requests;
+        sent_in_window += r.rec.sent_in_window;
         bytes_sent += r.rec.bytes_sent;
         bytes_received += r.rec.bytes_received;
         end_ns = end_ns.max(r.end_ns);
@@ -143,11 +149,28 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
     let system_s = (cpu_end.1 - recording.cpu.1).max(0.0);
     let loadgen = LoadgenCost::new(user_s, system_s, duration_s, threads, requests);
 
+    let send_lag_ns = send_lag.as_ref().map(stats::percentiles);
+    let validity = match (plan.mode, send_lag_ns) {
+        (Mode::Open { rate_rps }, Some(lag)) => Some(crate::validity::judge(
+            rate_rps,
+            if duration_s > 0.0 {
+                sent_in_window as f64 / duration_s
+            } else {
+                0.0
+            },
+            plan.connections,
+            lag.p99,
+        )),
+        _ => None,
+    };
+
     Ok(LoadReport {
         throughput_rps,
         latency_ns: stats::percentiles(&latency),
         uncorrected_latency_ns: uncorrected.as_ref().map(stats::percentiles),
         connect_latency_ns: connect.as_ref().map(stats::percentiles),
+        send_lag_ns,
+        validity,
         offered_rps: match plan.mode {
             Mode::Open { rate_rps } => Some(rate_rps),
             _ => None,
@@ -168,6 +191,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         histogram_v2: stats::encode_v2(&latency)?,
         uncorrected_histogram_v2: uncorrected.as_ref().map(stats::encode_v2).transpose()?,
         connect_histogram_v2: connect.as_ref().map(stats::encode_v2).transpose()?,
+        send_lag_histogram_v2: send_lag.as_ref().map(stats::encode_v2).transpose()?,
         interval_log,
     })
 }

@@ -190,6 +190,86 @@ impl Lifecycle {
     }
 }
 
+/// Where a thread stands: before the common start (opening its idle
+/// connections; nothing is admitted, nothing recorded) or running from it,
+/// with its recorded window and its lifecycle.
+#[derive(Debug)]
+pub(crate) enum Stage {
+    Setup,
+    Running { window: Window, life: Lifecycle },
+}
+
+impl Stage {
+    /// The stage of a thread that started at `start_ns`.
+    pub fn running(shared: &super::Shared, start_ns: u64, budget: Option<u64>) -> Self {
+        Stage::Running {
+            window: Window::new(start_ns, shared.warmup, shared.duration, budget),
+            life: Lifecycle::new(start_ns, shared.sweep_ns, shared.timeout_ns),
+        }
+    }
+
+    /// Decides about a request starting at `start_ns`; none before the start.
+    #[inline]
+    pub fn admit(&mut self, start_ns: u64) -> Admit {
+        match self {
+            Stage::Setup => Admit::Closed,
+            Stage::Running { window, .. } => window.admit(start_ns),
+        }
+    }
+
+    /// Whether what happens at `now_ns` counts (the warm-up is over).
+    #[inline]
+    pub fn recording(&self, now_ns: u64) -> bool {
+        match self {
+            Stage::Setup => false,
+            Stage::Running { window, .. } => now_ns >= window.record_start_ns,
+        }
+    }
+
+    /// When the window stops admitting requests (0 before the start).
+    pub fn issue_end_ns(&self) -> u64 {
+        match self {
+            Stage::Setup => 0,
+            Stage::Running { window, .. } => window.issue_end_ns,
+        }
+    }
+
+    /// No more requests are issued (the window closed, or Ctrl-C).
+    pub fn closing(&self) -> bool {
+        matches!(self, Stage::Running { life, .. } if life.closing)
+    }
+
+    /// Ctrl-C was seen.
+    pub fn stopped(&self) -> bool {
+        matches!(self, Stage::Running { life, .. } if life.stopped)
+    }
+
+    /// The next step of the loop at `now_ns` (see [`Lifecycle::step`]).
+    pub fn step(&mut self, now_ns: u64, stop: Stop<'_>, outstanding: usize) -> Step {
+        match self {
+            // Nothing runs before the start.
+            Stage::Setup => Step::Done,
+            Stage::Running { window, life } => life.step(now_ns, stop, window, outstanding),
+        }
+    }
+
+    /// When the loop must wake at the latest.
+    pub fn wake_ns(&self, now_ns: u64) -> u64 {
+        match self {
+            Stage::Setup => now_ns,
+            Stage::Running { window, life } => life.wake_ns(window),
+        }
+    }
+
+    /// When this thread stopped issuing requests.
+    pub fn end_ns(&self, now_ns: u64) -> u64 {
+        match self {
+            Stage::Setup => now_ns,
+            Stage::Running { life, .. } => life.end_ns(now_ns),
+        }
+    }
+}
+
 /// The open-loop schedule of one connection: request `k` is meant to leave at
 /// `first_ns + k * interval_ns`, whatever happened to the ones before it.
 #[derive(Debug, Clone, Copy)]

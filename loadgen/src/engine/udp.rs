@@ -19,7 +19,7 @@ use super::net::{interrupted, udp_flow, would_block};
 use super::pacing::{Admit, Clock, Lifecycle, Step, Timers, Window};
 use super::{Shared, StartGate, Stop, WorkerResult, IO_BUF};
 use crate::check::{build_datagram, check_datagram, request_key, Answer};
-use crate::stats::{ErrorKind, Recorder};
+use crate::stats::{ErrorKind, Extras, Recorder};
 
 const TIMER: Token = Token(usize::MAX - 1);
 /// Wait this long before sending again after the server refused (ICMP) or a send failed.
@@ -104,7 +104,7 @@ impl<'a> UdpWorker<'a> {
             life: Lifecycle::new(0, shared.sweep_ns, shared.timeout_ns),
             budget,
             flows,
-            rec: Recorder::new(u64::MAX, shared.duration, false, false),
+            rec: Recorder::new(u64::MAX, shared.duration, Extras::default()),
             rbuf: vec![0; IO_BUF],
             datagram: Vec::with_capacity(IO_BUF),
             outstanding: 0,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::conn::READ_CHUNK;
-use crate::model::Context;
+use crate::context::Context;
 use crate::net::Stream;
 use crate::service::Session;
 use crate::stats::{ConnStats, Fault};
@@ -18,9 +18,8 @@ use super::{interrupted, would_block};
 pub(crate) struct Connection {
     pub(crate) stream: Stream,
     session: Session,
-    /// Response bytes not yet written; `out[written..]` is pending.
-    out: Vec<u8>,
-    written: usize,
+    /// Response bytes not yet written.
+    out: Outbox,
     /// The peer closed its side cleanly while output was still owed to it:
     /// nothing more to read, only that output to send.
     read_closed: bool,
@@ -29,6 +28,51 @@ pub(crate) struct Connection {
     pub(crate) registered_write: bool,
     last_active: Instant,
     stats: ConnStats,
+}
+
+/// Output owed to the peer: `buf[sent..]` is unsent.
+///
+/// Sent bytes are dropped lazily: only once they are more than half of the
+/// buffer ([`Outbox::compact`]), so a slow reader costs at most one copy of
+/// each byte, not one memmove of everything pending (up to the back-pressure
+/// limit) per `EAGAIN`. The buffer stays bounded: after a compaction attempt
+/// it holds at most twice the unsent bytes, which back-pressure caps.
+#[derive(Debug, Default)]
+struct Outbox {
+    buf: Vec<u8>,
+    sent: usize,
+}
+
+impl Outbox {
+    fn pending(&self) -> usize {
+        self.buf.len() - self.sent
+    }
+
+    fn unsent(&self) -> &[u8] {
+        &self.buf[self.sent..]
+    }
+
+    /// Where the service appends its responses.
+    fn queue(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+
+    /// Records `n` more bytes written; an emptied buffer starts over (free).
+    fn sent(&mut self, n: usize) {
+        self.sent += n;
+        if self.sent == self.buf.len() {
+            self.buf.clear();
+            self.sent = 0;
+        }
+    }
+
+    /// Drops the sent prefix if it is more than half of the buffer.
+    fn compact(&mut self) {
+        if self.sent > self.buf.len() / 2 {
+            self.buf.drain(..self.sent);
+            self.sent = 0;
+        }
+    }
 }
 
 /// How a connection's turn ended.
@@ -43,8 +87,7 @@ impl Connection {
         Connection {
             stream,
             session: Session::new(ctx.config.service, ctx.config.limits.frame),
-            out: Vec::new(),
-            written: 0,
+            out: Outbox::default(),
             read_closed: false,
             registered_write: false,
             last_active: Instant::now(),
@@ -54,7 +97,7 @@ impl Connection {
 
     /// Response bytes queued but not yet sent.
     pub(crate) fn pending(&self) -> usize {
-        self.out.len() - self.written
+        self.out.pending()
     }
 
     /// Whether a level-triggered loop should watch for readability: not once
@@ -72,21 +115,17 @@ impl Connection {
 
     /// Writes pending output until done or the socket is full.
     fn flush(&mut self) -> Result<(), Fault> {
-        while self.written < self.out.len() {
-            match self.stream.write(&self.out[self.written..]) {
+        while self.out.pending() > 0 {
+            match self.stream.write(self.out.unsent()) {
                 // A zero-length write on a non-empty buffer: the peer cannot take more.
                 Ok(0) => return Err(Fault::Io),
                 Ok(n) => {
-                    self.written += n;
+                    self.out.sent(n);
                     self.stats.bytes_out += n as u64;
                 }
                 // The send buffer is full; writability tells us when to go on.
-                // Drop what was sent, or a client that keeps sending while it
-                // reads slowly would grow `out` past the back-pressure limit,
-                // which counts only unsent bytes.
                 Err(e) if would_block(&e) => {
-                    self.out.drain(..self.written);
-                    self.written = 0;
+                    self.out.compact();
                     return Ok(());
                 }
                 // A signal arrived mid-write; try again.
@@ -94,8 +133,6 @@ impl Connection {
                 Err(_) => return Err(Fault::Io),
             }
         }
-        self.out.clear();
-        self.written = 0;
         Ok(())
     }
 
@@ -139,7 +176,7 @@ impl Connection {
                 Err(_) => return Turn::Close(Some(Fault::Io)),
             };
             self.stats.bytes_in += n as u64;
-            match self.session.feed(&scratch[..n], &mut self.out) {
+            match self.session.feed(&scratch[..n], self.out.queue()) {
                 Ok(k) => self.stats.requests += k,
                 Err(e) => {
                     // Send the error reply if the socket takes it now; then close.
@@ -258,11 +295,60 @@ pub(crate) fn wait_timeout(
     next_sweep: Instant,
 ) -> Option<Duration> {
     if retry_accept {
-        Some(crate::models::RESOURCE_BACKOFF)
+        Some(crate::accept::RESOURCE_BACKOFF)
     } else if conns.is_empty() {
         // Nothing can go idle: sleep until something happens.
         None
     } else {
         Some(next_sweep.saturating_duration_since(Instant::now()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outbox;
+
+    fn outbox(bytes: usize, sent: usize) -> Outbox {
+        let mut out = Outbox::default();
+        out.queue().extend((0..bytes).map(|i| i as u8));
+        out.sent(sent);
+        out
+    }
+
+    #[test]
+    fn a_small_sent_prefix_is_not_moved() {
+        let mut out = outbox(100, 40);
+        out.compact();
+        assert_eq!((out.buf.len(), out.sent, out.pending()), (100, 40, 60));
+        assert_eq!(out.unsent()[0], 40);
+    }
+
+    #[test]
+    fn a_sent_majority_is_dropped() {
+        let mut out = outbox(100, 60);
+        out.compact();
+        assert_eq!((out.buf.len(), out.sent, out.pending()), (40, 0, 40));
+        assert_eq!(out.unsent()[0], 60);
+    }
+
+    #[test]
+    fn everything_sent_empties_the_buffer_at_once() {
+        let out = outbox(100, 100);
+        assert_eq!((out.buf.len(), out.sent), (0, 0));
+    }
+
+    /// A client that reads exactly as fast as it sends, 50 bytes behind:
+    /// the buffer never holds more than twice what is unsent (plus one
+    /// append), however long it goes on.
+    #[test]
+    fn a_slow_reader_keeps_the_buffer_bounded() {
+        let mut out = outbox(50, 0);
+        for _ in 0..10_000 {
+            out.queue().extend_from_slice(&[7u8; 10]);
+            out.sent(10);
+            out.compact();
+            assert_eq!(out.pending(), 50);
+            assert!(out.buf.len() <= 2 * 50 + 10, "{}", out.buf.len());
+        }
     }
 }

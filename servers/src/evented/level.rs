@@ -10,8 +10,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use super::{interrupted, sweep_every, wait_timeout, Acceptor, Connections, Intake};
-use crate::model::{Context, ServeError};
-use crate::models::quota_reached;
+use crate::accept::quota_reached;
+use crate::context::{Context, ServeError};
 use crate::net::{Listener, Stream};
 use crate::stats::Fault;
 

@@ -17,11 +17,9 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
-use ::mio::net::{TcpListener, UnixListener};
-
 pub(crate) use self::connection::{wait_timeout, Connections};
-use crate::model::{Context, ServeError};
-use crate::models::{is_per_connection, is_resource_exhaustion, quota_reached};
+use crate::accept::{self, accept_failed, quota_reached, AcceptFailure, Mode};
+use crate::context::{Context, ServeError};
 use crate::net::{Listener, Stream};
 use crate::stats::Fault;
 
@@ -40,67 +38,44 @@ pub(crate) fn interrupted(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::Interrupted
 }
 
-/// The listening socket, non-blocking. It goes through mio's listener types
-/// only for their `accept4(SOCK_NONBLOCK)`: an accepted socket is born
-/// non-blocking, one system call instead of two. Which loop watches it
-/// (epoll, `select`, `poll`) is the model's business.
-pub(crate) enum Acceptor {
-    Tcp(TcpListener),
-    Unix(UnixListener),
-}
+/// The listening socket, non-blocking. Accepted sockets are born
+/// non-blocking (`accept4(SOCK_NONBLOCK)`, one system call instead of two).
+/// Which loop watches it (epoll, `select`, `poll`) is the model's business.
+pub(crate) struct Acceptor(Listener);
 
 impl Acceptor {
     /// Makes `listener` non-blocking; refuses a datagram socket.
     pub(crate) fn new(listener: Listener) -> Result<Self, ServeError> {
         let setup = ServeError::setup;
-        match listener {
-            Listener::Tcp(l) => {
-                l.set_nonblocking(true)
-                    .map_err(setup("make the listener non-blocking"))?;
-                Ok(Acceptor::Tcp(TcpListener::from_std(l)))
+        match &listener {
+            Listener::Tcp(l) => l
+                .set_nonblocking(true)
+                .map_err(setup("make the listener non-blocking"))?,
+            Listener::Unix(l) => l
+                .set_nonblocking(true)
+                .map_err(setup("make the listener non-blocking"))?,
+            Listener::Udp(_) => {
+                return Err(ServeError::Setup {
+                    what: "serve streams",
+                    source: io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "an event loop needs a stream listener",
+                    ),
+                })
             }
-            Listener::Unix(l) => {
-                l.set_nonblocking(true)
-                    .map_err(setup("make the listener non-blocking"))?;
-                Ok(Acceptor::Unix(UnixListener::from_std(l)))
-            }
-            Listener::Udp(_) => Err(ServeError::Setup {
-                what: "serve streams",
-                source: io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "an event loop needs a stream listener",
-                ),
-            }),
         }
+        Ok(Acceptor(listener))
     }
 
     /// Accepts one connection, non-blocking, with TCP_NODELAY set.
     pub(crate) fn accept(&self) -> io::Result<Stream> {
-        match self {
-            Acceptor::Tcp(l) => {
-                let (s, _) = l.accept()?;
-                s.set_nodelay(true)?;
-                Ok(Stream::Tcp(s.into()))
-            }
-            Acceptor::Unix(l) => Ok(Stream::Unix(l.accept()?.0.into())),
-        }
-    }
-
-    /// The listener as mio registers it.
-    pub(crate) fn source(&mut self) -> &mut dyn ::mio::event::Source {
-        match self {
-            Acceptor::Tcp(l) => l,
-            Acceptor::Unix(l) => l,
-        }
+        accept::accept(&self.0, Mode::NonBlocking)
     }
 }
 
 impl AsFd for Acceptor {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        match self {
-            Acceptor::Tcp(l) => l.as_fd(),
-            Acceptor::Unix(l) => l.as_fd(),
-        }
+        self.0.as_fd()
     }
 }
 
@@ -148,26 +123,22 @@ impl<'a> Intake<'a> {
             }
             let stream = match self.acceptor.accept() {
                 Ok(s) => s,
-                // The backlog is empty.
-                Err(e) if would_block(&e) => break,
-                // A signal arrived mid-accept; try again.
-                Err(e) if interrupted(&e) => continue,
-                // This one connection failed before we got it (the client gave
-                // up, or a network error accept(2) says to retry): take the
-                // next one, or edge-triggered mio would leave the rest waiting.
-                Err(e) if is_per_connection(&e) => {
-                    self.ctx.counters.fault(Fault::Io);
-                    continue;
-                }
-                Err(e) if is_resource_exhaustion(&e) => {
-                    self.ctx.counters.fault(Fault::Resource);
-                    self.retry = true;
-                    break;
-                }
-                Err(_) => {
-                    self.ctx.counters.fault(Fault::Io);
-                    break;
-                }
+                Err(e) => match accept_failed(&e, self.ctx.counters) {
+                    // The backlog is empty.
+                    AcceptFailure::Empty => break,
+                    // A signal arrived mid-accept; try again.
+                    AcceptFailure::Interrupted => continue,
+                    // This one connection failed before we got it: take the
+                    // next one, or edge-triggered mio would leave the rest waiting.
+                    AcceptFailure::Lost => continue,
+                    // Out of descriptors: the backlog will not raise a new
+                    // edge by itself, so the loop retries on a timer.
+                    AcceptFailure::Exhausted => {
+                        self.retry = true;
+                        break;
+                    }
+                    AcceptFailure::Failed => break,
+                },
             };
             if conns.is_full() {
                 // Over the limit: closing at once is the clearest refusal.

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::Pid;
 
 use crate::conn::serve_blocking;
-use crate::model::{Context, ServeError, Server};
+use crate::context::{Context, ServeError, Server};
 use crate::net::Listener;
 use crate::stats::Fault;
 use crate::stop::TICK;
@@ -116,7 +116,7 @@ fn is_live_child(pid: i32, parent: i32) -> bool {
 impl Server for ForkServer {
     fn serve(self, listener: Listener, ctx: &Context) -> Result<(), ServeError> {
         sys::ensure_single_threaded().map_err(ServeError::setup("fork safely"))?;
-        super::blocking_listener(&listener)?;
+        crate::accept::blocking_listener(&listener)?;
         let config = ctx.config;
         let table: &'static ChildTable =
             sys::shared_default().map_err(ServeError::setup("map the child table"))?;
@@ -142,7 +142,7 @@ impl Server for ForkServer {
             };
             let accepted = listener
                 .as_ref()
-                .and_then(|l| super::next_connection(l, ctx));
+                .and_then(|l| crate::accept::next_connection(l, ctx));
             let Some(stream) = accepted else {
                 table.release(slot);
                 break;
@@ -166,7 +166,7 @@ impl Server for ForkServer {
                     table.release(slot);
                     ctx.counters.fault(Fault::Resource);
                     drop(stream);
-                    std::thread::sleep(super::RESOURCE_BACKOFF);
+                    std::thread::sleep(crate::accept::RESOURCE_BACKOFF);
                 }
             }
         }

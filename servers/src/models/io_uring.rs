@@ -26,8 +26,8 @@ use std::time::Instant;
 
 use slab::Slab;
 
+use crate::context::{Context, ServeError, Server};
 use crate::evented::sweep_every;
-use crate::model::{Context, ServeError, Server};
 use crate::net::{Listener, Stream};
 use crate::service::Session;
 use crate::stats::{ConnStats, Fault};
@@ -143,12 +143,12 @@ impl Uring<'_> {
         let mut done = Vec::new();
         let mut retry_accept = false;
         while !self.ctx.stop.is_set() {
-            if super::quota_reached(self.ctx) && self.conns.is_empty() {
+            if crate::accept::quota_reached(self.ctx) && self.conns.is_empty() {
                 // `--stop-after`: every connection we took has been served.
                 break;
             }
             let timeout = if retry_accept {
-                Some(super::RESOURCE_BACKOFF)
+                Some(crate::accept::RESOURCE_BACKOFF)
             } else if self.conns.is_empty() {
                 None
             } else {
@@ -199,21 +199,17 @@ impl Uring<'_> {
             Ok(_) => c.accepted,
             // Cancelled by `--stop-after`.
             Err(_) if !self.accepting => None,
-            Err(e) if super::is_resource_exhaustion(&e) => {
-                counters.fault(Fault::Resource);
-                None
-            }
-            // This one connection failed before we got it (or the accept
-            // was cancelled); the next may succeed.
-            Err(_) => {
-                counters.fault(Fault::Io);
+            // Counted like every model's; the multishot accept goes on or,
+            // if it ended, is queued again below.
+            Err(e) => {
+                crate::accept::accept_failed(&e, counters);
                 None
             }
         };
         if let Some(fd) = fd {
             self.admit(fd);
         }
-        if super::quota_reached(self.ctx) && self.accepting {
+        if crate::accept::quota_reached(self.ctx) && self.accepting {
             // `--stop-after`: take no more (a failed cancel only means
             // connections wait unserved in the backlog until we exit).
             self.accepting = false;

@@ -20,8 +20,8 @@ use ::mio::net::UnixStream;
 use ::mio::unix::SourceFd;
 use ::mio::{Events, Interest, Poll, Token};
 
+use crate::context::{Context, ServeError, Server};
 use crate::evented::{interrupted, sweep_every, wait_timeout, Acceptor, Connections, Intake};
-use crate::model::{Context, ServeError, Server};
 use crate::net::Listener;
 use crate::stats::Fault;
 use crate::stop::TICK;
@@ -49,12 +49,16 @@ impl Server for MioServer {
 
 /// Runs one edge-triggered event loop on `acceptor` until a stop (`mio` runs
 /// one, `reuseport` one per listener).
-pub(crate) fn serve_loop(mut acceptor: Acceptor, ctx: &Context) -> Result<(), ServeError> {
+pub(crate) fn serve_loop(acceptor: Acceptor, ctx: &Context) -> Result<(), ServeError> {
     let setup = ServeError::setup;
     let poll = Poll::new().map_err(setup("create the epoll instance"))?;
     let registry = poll.registry();
     registry
-        .register(acceptor.source(), LISTENER, Interest::READABLE)
+        .register(
+            &mut SourceFd(&acceptor.as_fd().as_raw_fd()),
+            LISTENER,
+            Interest::READABLE,
+        )
         .map_err(setup("register the listener"))?;
     let mut waker = UnixStream::from_std(ctx.stop.waker().map_err(setup("get the stop waker"))?);
     registry
@@ -75,7 +79,7 @@ impl EventLoop<'_> {
         let mut events = Events::with_capacity(1024);
         let mut next_sweep = Instant::now() + sweep_every(self.ctx.config.limits.idle_timeout);
         while !self.ctx.stop.is_set() {
-            if super::quota_reached(self.ctx) && self.connections.is_empty() {
+            if crate::accept::quota_reached(self.ctx) && self.connections.is_empty() {
                 // `--stop-after`: every connection we took has been served.
                 break;
             }

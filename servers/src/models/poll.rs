@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use crate::context::{Context, ServeError, Server};
 use crate::evented::level::{self, Ready, Wait, Watch};
-use crate::model::{Context, ServeError, Server};
 use crate::net::Listener;
 
 /// One thread, one `poll(2)` loop.

@@ -24,7 +24,7 @@ use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
 
 use crate::conn::serve_blocking;
-use crate::model::{Context, ServeError, Server};
+use crate::context::{Context, ServeError, Server};
 use crate::net::Listener;
 use crate::stats::Fault;
 use crate::stop::TICK;
@@ -36,14 +36,14 @@ pub struct PreforkServer;
 impl Server for PreforkServer {
     fn serve(self, listener: Listener, ctx: &Context) -> Result<(), ServeError> {
         sys::ensure_single_threaded().map_err(ServeError::setup("fork safely"))?;
-        super::blocking_listener(&listener)?;
+        crate::accept::blocking_listener(&listener)?;
         // Before the first fork, so no worker's death can go unnoticed.
         let watch = ChildWatch::new().map_err(ServeError::setup("watch for SIGCHLD"))?;
         let mut workers: Vec<Option<Pid>> = vec![None; ctx.config.worker_count()];
 
         let outcome = loop {
             // Stopping, or every connection asked for is taken: no more workers.
-            let winding_down = ctx.stop.is_set() || super::quota_reached(ctx);
+            let winding_down = ctx.stop.is_set() || crate::accept::quota_reached(ctx);
             let mut backoff = false;
             if !winding_down {
                 for slot in workers.iter_mut().filter(|w| w.is_none()) {
@@ -68,7 +68,7 @@ impl Server for PreforkServer {
                 break Ok(());
             }
             let wait = if backoff {
-                super::RESOURCE_BACKOFF
+                crate::accept::RESOURCE_BACKOFF
             } else {
                 TICK
             };
@@ -84,7 +84,7 @@ impl Server for PreforkServer {
                 *slot = None;
                 // After `--stop-after`, workers leave on their own; only a death
                 // while serving is a worker lost and replaced.
-                if !ctx.stop.is_set() && !super::quota_reached(ctx) {
+                if !ctx.stop.is_set() && !crate::accept::quota_reached(ctx) {
                     ctx.counters.worker_replaced();
                 }
             }
@@ -110,7 +110,7 @@ fn dead_pid(status: WaitStatus) -> Option<Pid> {
 /// A worker's whole life: accept and serve one connection at a time until a
 /// stop or the quota, then leave without running the parent's destructors.
 fn work(listener: &Listener, ctx: &Context) -> ! {
-    while let Some(stream) = super::next_connection(listener, ctx) {
+    while let Some(stream) = crate::accept::next_connection(listener, ctx) {
         ctx.counters.connection();
         serve_blocking(stream, ctx);
     }

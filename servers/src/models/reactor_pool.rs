@@ -30,10 +30,11 @@ use ::mio::{Events, Interest, Poll, Token, Waker};
 use crossbeam_channel::{Receiver, Sender};
 use slab::Slab;
 
+use crate::accept::{accept_failed, AcceptFailure};
 use crate::config::ServiceKind;
 use crate::conn::READ_CHUNK;
+use crate::context::{Context, ServeError, Server};
 use crate::evented::{interrupted, sweep_every, would_block, Acceptor};
-use crate::model::{Context, ServeError, Server};
 use crate::net::{Listener, Stream};
 use crate::service::{ServiceError, Session};
 use crate::stats::{ConnStats, Fault};
@@ -180,11 +181,15 @@ struct Reactor<'a> {
 impl Server for ReactorPoolServer {
     fn serve(self, listener: Listener, ctx: &Context) -> Result<(), ServeError> {
         let setup = ServeError::setup;
-        let mut acceptor = Acceptor::new(listener)?;
+        let acceptor = Acceptor::new(listener)?;
         let poll = Poll::new().map_err(setup("create the epoll instance"))?;
         let registry = poll.registry();
         registry
-            .register(acceptor.source(), LISTENER, Interest::READABLE)
+            .register(
+                &mut SourceFd(&acceptor.as_fd().as_raw_fd()),
+                LISTENER,
+                Interest::READABLE,
+            )
             .map_err(setup("register the listener"))?;
         let mut stop = UnixStream::from_std(ctx.stop.waker().map_err(setup("get the stop waker"))?);
         registry
@@ -239,12 +244,12 @@ impl Reactor<'_> {
         let mut events = Events::with_capacity(1024);
         let mut next_sweep = Instant::now() + sweep_every(idle_timeout);
         while !self.ctx.stop.is_set() {
-            if super::quota_reached(self.ctx) && self.conns.is_empty() {
+            if crate::accept::quota_reached(self.ctx) && self.conns.is_empty() {
                 // `--stop-after`: every connection we took has been served.
                 break;
             }
             let timeout = if self.retry_accept {
-                Some(super::RESOURCE_BACKOFF)
+                Some(crate::accept::RESOURCE_BACKOFF)
             } else if self.conns.is_empty() {
                 None
             } else {
@@ -281,31 +286,25 @@ impl Reactor<'_> {
         let counters = self.ctx.counters;
         self.retry_accept = false;
         while self.accepting {
-            if super::quota_reached(self.ctx) {
+            if crate::accept::quota_reached(self.ctx) {
                 self.accepting = false;
                 break;
             }
             let stream = match self.acceptor.accept() {
                 Ok(s) => s,
-                // The backlog is empty.
-                Err(e) if would_block(&e) => break,
-                // A signal arrived mid-accept; try again.
-                Err(e) if interrupted(&e) => continue,
-                // This one connection failed before we got it: take the next.
-                Err(e) if super::is_per_connection(&e) => {
-                    counters.fault(Fault::Io);
-                    continue;
-                }
-                // Out of descriptors: no new edge will come, so retry on a timer.
-                Err(e) if super::is_resource_exhaustion(&e) => {
-                    counters.fault(Fault::Resource);
-                    self.retry_accept = true;
-                    break;
-                }
-                Err(_) => {
-                    counters.fault(Fault::Io);
-                    break;
-                }
+                Err(e) => match accept_failed(&e, counters) {
+                    // The backlog is empty.
+                    AcceptFailure::Empty => break,
+                    // A signal arrived mid-accept, or this one connection
+                    // failed before we got it: take the next one.
+                    AcceptFailure::Interrupted | AcceptFailure::Lost => continue,
+                    // Out of descriptors: no new edge will come, so retry on a timer.
+                    AcceptFailure::Exhausted => {
+                        self.retry_accept = true;
+                        break;
+                    }
+                    AcceptFailure::Failed => break,
+                },
             };
             counters.connection();
             if self.conns.len() >= self.ctx.config.limits.max_connections {

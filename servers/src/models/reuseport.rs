@@ -17,8 +17,8 @@
 //! its own epoll instance: all are woken for a new connection and race to
 //! accept it (the herd the TCP path avoids).
 
+use crate::context::{Context, ServeError, Server};
 use crate::evented::Acceptor;
-use crate::model::{Context, ServeError, Server};
 use crate::net::{self, Listener};
 
 /// One `mio` loop per core, each with its own listener.

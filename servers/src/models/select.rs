@@ -23,8 +23,8 @@ use std::time::Duration;
 use nix::sys::select::{select, FdSet, FD_SETSIZE};
 use nix::sys::time::{TimeVal, TimeValLike};
 
+use crate::context::{Context, ServeError, Server};
 use crate::evented::level::{self, Ready, Wait, Watch};
-use crate::model::{Context, ServeError, Server};
 use crate::net::Listener;
 
 /// One thread, one `select(2)` loop.

@@ -8,7 +8,7 @@
 //! first connection, exactly as the lab's first sample server does.
 
 use crate::conn::serve_blocking;
-use crate::model::{Context, ServeError, Server};
+use crate::context::{Context, ServeError, Server};
 use crate::net::Listener;
 
 /// One connection at a time.
@@ -16,8 +16,8 @@ pub struct TcpIterativeServer;
 
 impl Server for TcpIterativeServer {
     fn serve(self, listener: Listener, ctx: &Context) -> Result<(), ServeError> {
-        super::blocking_listener(&listener)?;
-        while let Some(stream) = super::next_connection(&listener, ctx) {
+        crate::accept::blocking_listener(&listener)?;
+        while let Some(stream) = crate::accept::next_connection(&listener, ctx) {
             ctx.counters.connection();
             serve_blocking(stream, ctx);
         }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 
 use crate::conn::serve_blocking;
-use crate::model::{Context, ServeError, Server};
+use crate::context::{Context, ServeError, Server};
 use crate::net::Listener;
 use crate::stats::Fault;
 use crate::stop::TICK;
@@ -87,14 +87,14 @@ impl Drop for Leave<'_> {
 
 impl Server for ThreadPerConnServer {
     fn serve(self, listener: Listener, ctx: &Context) -> Result<(), ServeError> {
-        super::blocking_listener(&listener)?;
+        crate::accept::blocking_listener(&listener)?;
         let cap = ctx.config.max_threads.max(1);
         let live = Live::default();
         // The scope joins every connection thread before it returns; on a
         // stop they notice within a tick, after `--stop-after` they finish.
         std::thread::scope(|scope| {
             while live.wait_below(cap, ctx) {
-                let Some(stream) = super::next_connection(&listener, ctx) else {
+                let Some(stream) = crate::accept::next_connection(&listener, ctx) else {
                     break;
                 };
                 ctx.counters.connection();
@@ -111,7 +111,7 @@ impl Server for ThreadPerConnServer {
                     // Out of threads or memory: the closure (the client and its
                     // `Leave`) was dropped; back off before accepting again.
                     ctx.counters.fault(Fault::Resource);
-                    std::thread::sleep(super::RESOURCE_BACKOFF);
+                    std::thread::sleep(crate::accept::RESOURCE_BACKOFF);
                 }
             }
         });

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::conn::serve_blocking;
-use crate::model::{Context, ServeError, Server};
+use crate::context::{Context, ServeError, Server};
 use crate::net::{Listener, Stream};
 use crate::stop::TICK;
 
@@ -112,7 +112,7 @@ impl HandOff {
 
 impl Server for ThreadPoolServer {
     fn serve(self, listener: Listener, ctx: &Context) -> Result<(), ServeError> {
-        super::blocking_listener(&listener)?;
+        crate::accept::blocking_listener(&listener)?;
         let workers = ctx.config.worker_count();
         // As many queued connections as workers: beyond that, clients wait in
         // the kernel's backlog, where the listen() queue limit applies.
@@ -133,7 +133,7 @@ impl Server for ThreadPoolServer {
                     return Err(ServeError::setup("start a worker thread")(e));
                 }
             }
-            while let Some(stream) = super::next_connection(&listener, ctx) {
+            while let Some(stream) = crate::accept::next_connection(&listener, ctx) {
                 ctx.counters.connection();
                 if hand_off.push(stream, ctx).is_err() {
                     break;

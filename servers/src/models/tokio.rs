@@ -25,8 +25,9 @@ use ::tokio::runtime::Runtime;
 use ::tokio::task::JoinSet;
 use ::tokio::time::timeout;
 
+use crate::accept::AcceptFailure;
 use crate::config::{Limits, ServiceKind};
-use crate::model::{Context, ServeError, Server};
+use crate::context::{Context, ServeError, Server};
 use crate::net::Listener;
 use crate::service::Session;
 use crate::stats::{ConnStats, Counters, Fault};
@@ -104,7 +105,7 @@ pub(crate) fn serve_on(
             .map_err(setup("register the stop waker"))?;
         let mut tasks = JoinSet::new();
         while !ctx.stop.is_set() {
-            if super::quota_reached(ctx) {
+            if crate::accept::quota_reached(ctx) {
                 // `--stop-after`: no more accepting; let the taken ones finish.
                 if tasks.is_empty() {
                     break;
@@ -153,15 +154,10 @@ async fn accept(acceptor: &Acceptor) -> io::Result<Accepted> {
 
 /// Counts an accept failure; backs off if the machine is out of something.
 async fn accept_failed(e: &io::Error, counters: &Counters) {
-    if e.kind() == io::ErrorKind::Interrupted {
-        // A signal arrived mid-accept; the loop tries again.
-    } else if super::is_resource_exhaustion(e) {
-        counters.fault(Fault::Resource);
-        ::tokio::time::sleep(super::RESOURCE_BACKOFF).await;
-    } else {
-        // Per-connection failures (the client gave up) and anything else:
-        // this one connection is lost, the next accept may succeed.
-        counters.fault(Fault::Io);
+    // Every other failure concerns one connection (or none): the next
+    // accept may succeed.
+    if crate::accept::accept_failed(e, counters) == AcceptFailure::Exhausted {
+        ::tokio::time::sleep(crate::accept::RESOURCE_BACKOFF).await;
     }
 }
 

@@ -11,7 +11,7 @@
 //! `reuseport`'s loops never share a connection. With as many blocking
 //! requests in flight as workers, it stalls like `mio`.
 
-use crate::model::{Context, ServeError, Server};
+use crate::context::{Context, ServeError, Server};
 use crate::net::Listener;
 
 /// Tasks on tokio's multi-thread runtime.

@@ -8,7 +8,7 @@
 
 use std::io;
 
-use crate::model::{Context, ServeError, Server};
+use crate::context::{Context, ServeError, Server};
 use crate::net::Listener;
 use crate::service::answer_datagram;
 use crate::stats::{ConnStats, Fault};
@@ -28,7 +28,7 @@ impl Server for UdpIterativeServer {
                 ),
             });
         };
-        super::blocking_listener(&listener)?;
+        crate::accept::blocking_listener(&listener)?;
         let config = ctx.config;
         let mut buf = vec![0u8; MAX_DATAGRAM + 1];
         let mut out = Vec::with_capacity(MAX_DATAGRAM);
@@ -37,7 +37,7 @@ impl Server for UdpIterativeServer {
             let (n, peer) = match socket.recv_from(&mut buf) {
                 Ok(got) => got,
                 // The tick expired: look at the stop flag.
-                Err(e) if crate::conn::timed_out(&e) => continue,
+                Err(e) if crate::net::timed_out(&e) => continue,
                 // A signal handler ran; the loop condition checks for a stop.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {

@@ -1,10 +1,13 @@
 //! One engine thread driving stream connections (TCP or Unix domain) in the
 //! `rr`, `crr` and `open` modes, plus the idle connections held beside them.
 //!
-//! Each connection is a small state machine (see [`State`]). Responses are
-//! read into one buffer shared by the thread and checked byte by byte as they
-//! arrive; requests are generated into one write buffer. Nothing is allocated
-//! per request. This file is the event loop; `request.rs` is one request's life.
+//! Each connection is a small state machine (see [`State`]) whose states
+//! carry what they need: the socket only where there is one, the outstanding
+//! request only where one is outstanding, so no flag can disagree with the
+//! state. Responses are read into one buffer shared by the thread and checked
+//! byte by byte as they arrive; requests are generated into one write buffer.
+//! Nothing is allocated per request. This file is the event loop;
+//! `request.rs` is one request's life.
 
 use std::io;
 
@@ -12,11 +15,11 @@ use mio::event::Event;
 use mio::{Events, Poll, Token};
 
 use super::net::{connect_error_kind, interrupted, Stream, StreamTarget};
-use super::pacing::{Admit, Clock, Lifecycle, Schedule, Step, Timers, Window};
+use super::pacing::{Admit, Clock, Schedule, Stage, Step, Timers};
 use super::{Shared, StartGate, Stop, WorkerResult, IO_BUF};
 use crate::check::{request_len, StreamCheck};
 use crate::plan::Mode;
-use crate::stats::{ErrorKind, Recorder};
+use crate::stats::{ErrorKind, Extras, Recorder};
 
 /// The timerfd's token; connection tokens are their index.
 const TIMER: Token = Token(usize::MAX - 1);
@@ -27,16 +30,35 @@ const EVENTS: usize = 1024;
 
 mod request;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One admitted request, from its admission to its outcome.
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    admit: Admit,
+    /// Latency starts here: the intended send time (`open`), the connect (`crr`), the send.
+    origin_ns: u64,
+    /// Its key (connection id and sequence number), once sent.
+    key: u64,
+    /// When it was sent (the uncorrected latency and the timeout count from here).
+    sent_ns: u64,
+    /// Request bytes written so far.
+    written: usize,
+}
+
+#[derive(Debug)]
 enum State {
     /// No socket; a timer (or nothing, at the end) brings the next connect.
     Closed,
-    /// connect() issued; a writable event ends the handshake.
-    Connecting,
+    /// connect() issued; a writable event ends the handshake. In `crr` the
+    /// connect is the first step of `request`.
+    Connecting {
+        stream: Stream,
+        since_ns: u64,
+        request: Option<Request>,
+    },
     /// Connected, nothing outstanding: waiting for a timer or the next request.
-    Ready,
+    Ready { stream: Stream },
     /// Connected, a request outstanding.
-    Busy,
+    Busy { stream: Stream, request: Request },
     /// Nothing more to do for this connection.
     Done,
 }
@@ -50,19 +72,10 @@ enum Role {
 struct Conn {
     uid: u64,
     role: Role,
-    stream: Option<Stream>,
     state: State,
     timer_gen: u32,
-    connect_start_ns: u64,
-    /// A request is outstanding (in `crr`, from its connect on).
-    pending: bool,
-    admit: Admit,
+    /// The last sequence number sent on this connection.
     seq: u64,
-    key: u64,
-    /// Latency starts here: the intended send time (`open`), the connect (`crr`), the send.
-    origin_ns: u64,
-    sent_ns: u64,
-    written: usize,
     check: StreamCheck,
     /// `open`: the index of the next request in the schedule.
     next_k: u64,
@@ -76,7 +89,7 @@ pub(crate) struct StreamWorker<'a> {
     poll: Poll,
     timers: Timers,
     clock: Clock,
-    window: Window,
+    stage: Stage,
     conns: Vec<Conn>,
     rec: Recorder,
     rbuf: Vec<u8>,
@@ -84,9 +97,6 @@ pub(crate) struct StreamWorker<'a> {
     req_len: usize,
     outstanding: usize,
     connecting: usize,
-    /// Setting up the idle connections: a failed one is not retried.
-    setup: bool,
-    life: Lifecycle,
     budget: Option<u64>,
 }
 
@@ -106,17 +116,9 @@ impl<'a> StreamWorker<'a> {
         let conn = |uid: u64, role: Role| Conn {
             uid,
             role,
-            stream: None,
             state: State::Closed,
             timer_gen: 0,
-            connect_start_ns: 0,
-            pending: false,
-            admit: Admit::Warmup,
             seq: 0,
-            key: 0,
-            origin_ns: 0,
-            sent_ns: 0,
-            written: 0,
             check: StreamCheck::new(),
             next_k: 0,
             schedule: Schedule {
@@ -133,16 +135,21 @@ impl<'a> StreamWorker<'a> {
             poll,
             timers,
             clock,
-            window: Window::new(u64::MAX, Default::default(), Default::default(), None),
+            stage: Stage::Setup,
             conns,
-            rec: Recorder::new(u64::MAX, shared.duration, open, shared.mode == Mode::Crr),
+            rec: Recorder::new(
+                u64::MAX,
+                shared.duration,
+                Extras {
+                    open,
+                    connect: shared.mode == Mode::Crr,
+                },
+            ),
             rbuf: vec![0; IO_BUF],
             wbuf: vec![0; IO_BUF],
             req_len: request_len(&shared.workload),
             outstanding: 0,
             connecting: 0,
-            setup: true,
-            life: Lifecycle::new(0, shared.sweep_ns, shared.timeout_ns),
             budget,
         })
     }
@@ -159,15 +166,10 @@ impl<'a> StreamWorker<'a> {
         let start_ns = gate.wait_start(&self.clock);
         opened?;
         let start_ns = start_ns?;
-        self.setup = false;
-        self.window = Window::new(
-            start_ns,
-            self.shared.warmup,
-            self.shared.duration,
-            self.budget,
+        self.stage = Stage::running(self.shared, start_ns, self.budget);
+        self.rec.set_record_start(
+            start_ns.saturating_add(super::pacing::duration_ns(self.shared.warmup)),
         );
-        self.life = Lifecycle::new(start_ns, self.shared.sweep_ns, self.shared.timeout_ns);
-        self.rec.set_record_start(self.window.record_start_ns);
         let end_ns = self.drive(&mut events, start_ns, stop)?;
         Ok(WorkerResult {
             ticks: self.rec.take_ticks(),
@@ -218,10 +220,7 @@ impl<'a> StreamWorker<'a> {
         }
         loop {
             let now = self.clock.now_ns();
-            match self
-                .life
-                .step(now, stop, &mut self.window, self.outstanding)
-            {
+            match self.stage.step(now, stop, self.outstanding) {
                 Step::Done => break,
                 Step::Abandon => {
                     self.abandon(now);
@@ -239,10 +238,10 @@ impl<'a> StreamWorker<'a> {
                 }
             }
             self.timers.arm(now)?;
-            let wake = self.life.wake_ns(&self.window);
+            let wake = self.stage.wake_ns(now);
             self.wait(events, wake.saturating_sub(now))?;
         }
-        Ok(self.life.end_ns(self.clock.now_ns()))
+        Ok(self.stage.end_ns(self.clock.now_ns()))
     }
 
     /// Polls for up to `timeout_ns` and handles what became ready.
@@ -267,45 +266,44 @@ impl<'a> StreamWorker<'a> {
 
     fn on_event(&mut self, i: usize, event: &Event, now: u64) {
         let Some(c) = self.conns.get(i) else { return };
-        let (state, written) = (c.state, c.written);
         // With the peer's FIN or an error already reported, read to the end:
         // no later event will announce it again.
         let to_end = event.is_read_closed() || event.is_error();
         // A writable-only event has nothing to read (the socket would only
         // answer EAGAIN): the bytes, the FIN or an error bring their own event.
         let readable = event.is_readable() || to_end;
-        match state {
-            State::Connecting => {
-                let result = c.stream.as_ref().map_or(Ok(false), Stream::finish_connect);
-                match result {
-                    Ok(true) => self.on_connected(i, now),
-                    // An early event: the handshake is still going on.
-                    Ok(false) => {}
-                    Err(e) => self.connect_failed(i, connect_error_kind(&e), now),
+        match &c.state {
+            State::Connecting { stream, .. } => match stream.finish_connect() {
+                Ok(true) => self.on_connected(i, now),
+                // An early event: the handshake is still going on.
+                Ok(false) => {}
+                Err(e) => {
+                    let request = self.close(i);
+                    self.connect_failed(i, connect_error_kind(&e), now, request);
                 }
-            }
-            State::Busy => {
-                if event.is_writable() && written < self.req_len {
+            },
+            State::Busy { request, .. } => {
+                if event.is_writable() && request.written < self.req_len {
                     self.write_request(i, now);
                 }
-                if readable && self.conns[i].state == State::Busy {
+                if readable && matches!(self.conns[i].state, State::Busy { .. }) {
                     self.read_response(i, now, to_end);
                 }
             }
-            State::Ready if readable => self.read_unasked(i, now),
-            State::Ready => {}
+            State::Ready { .. } if readable => self.read_unasked(i, now),
+            State::Ready { .. } => {}
             // A stale event for a socket already closed.
             State::Closed | State::Done => {}
         }
     }
 
     fn on_timer(&mut self, i: usize, now: u64) {
-        match (self.conns[i].state, self.conns[i].role) {
+        match (&self.conns[i].state, self.conns[i].role) {
             (State::Closed, Role::Active) if self.shared.mode == Mode::Crr => {
                 self.begin_crr(i, now)
             }
             (State::Closed, _) => self.reconnect(i, now),
-            (State::Ready, Role::Active) => self.start_request(i, now),
+            (State::Ready { .. }, Role::Active) => self.start_request(i, now),
             _ => {}
         }
     }
@@ -314,12 +312,12 @@ impl<'a> StreamWorker<'a> {
     fn sweep(&mut self, now: u64) {
         let timeout = self.shared.timeout_ns;
         for i in 0..self.conns.len() {
-            let c = &self.conns[i];
-            match c.state {
-                State::Connecting if now.saturating_sub(c.connect_start_ns) > timeout => {
-                    self.connect_failed(i, ErrorKind::ConnectTimeout, now)
+            match &self.conns[i].state {
+                State::Connecting { since_ns, .. } if now.saturating_sub(*since_ns) > timeout => {
+                    let request = self.close(i);
+                    self.connect_failed(i, ErrorKind::ConnectTimeout, now, request)
                 }
-                State::Busy if now.saturating_sub(c.sent_ns) > timeout => {
+                State::Busy { request, .. } if now.saturating_sub(request.sent_ns) > timeout => {
                     self.fail(i, ErrorKind::Timeout, now)
                 }
                 _ => {}
@@ -331,12 +329,11 @@ impl<'a> StreamWorker<'a> {
     /// Ctrl-C, is left out of the figures).
     fn abandon(&mut self, now: u64) {
         for i in 0..self.conns.len() {
-            if self.conns[i].pending {
-                if self.life.stopped {
-                    self.conns[i].admit = Admit::Warmup;
+            if let Some(mut request) = self.close(i) {
+                if self.stage.stopped() {
+                    request.admit = Admit::Warmup;
                 }
-                self.finish_pending(i, now, Some(ErrorKind::Timeout));
-                self.close(i);
+                self.finish(request, now, Some(ErrorKind::Timeout));
             }
         }
     }

@@ -3,7 +3,7 @@
 //! answer as it arrives, then record a sample or count an error, and decide
 //! what the connection does next.
 
-use super::{Admit, Role, State, StreamWorker};
+use super::{Admit, Request, Role, State, StreamWorker};
 use crate::check::{fill_request, request_key, Progress};
 use crate::engine::net::{connect_error_kind, interrupted, io_error_kind, would_block, Stream};
 use crate::plan::Mode;
@@ -12,6 +12,16 @@ use mio::{Interest, Token};
 
 /// Wait this long before connecting again after a failed connect.
 const CONNECT_RETRY_NS: u64 = 10_000_000;
+
+/// How reading a response ended.
+enum Read {
+    /// Drained for now: the next bytes bring a new event.
+    Wait,
+    /// Complete and correct.
+    Complete,
+    /// The request failed.
+    Fail(ErrorKind),
+}
 
 impl StreamWorker<'_> {
     pub(super) fn set_timer(&mut self, i: usize, at_ns: u64) {
@@ -22,16 +32,15 @@ impl StreamWorker<'_> {
 
     /// Opens a connection that is not carrying a request (rr, open, idle).
     pub(super) fn reconnect(&mut self, i: usize, now: u64) {
-        if self.life.closing && self.conns[i].role == Role::Active {
+        if self.stage.closing() && self.conns[i].role == Role::Active {
             self.conns[i].state = State::Done;
             return;
         }
-        self.connect(i, now);
+        self.connect(i, now, None);
     }
 
-    pub(super) fn connect(&mut self, i: usize, now: u64) {
-        let c = &mut self.conns[i];
-        c.connect_start_ns = now;
+    /// Starts a connect; in `crr` it carries the request it is the first step of.
+    pub(super) fn connect(&mut self, i: usize, now: u64, request: Option<Request>) {
         let opened = Stream::connect(&self.target, self.shared.options).and_then(|mut s| {
             self.poll
                 .registry()
@@ -39,48 +48,64 @@ impl StreamWorker<'_> {
                 .map(|()| s)
         });
         match opened {
-            Ok(s) => {
-                c.stream = Some(s);
-                c.state = State::Connecting;
+            Ok(stream) => {
+                self.conns[i].state = State::Connecting {
+                    stream,
+                    since_ns: now,
+                    request,
+                };
                 self.connecting += 1;
             }
-            Err(e) => {
-                self.connecting += 1; // connect_failed balances it
-                self.connect_failed(i, connect_error_kind(&e), now);
-            }
+            Err(e) => self.connect_failed(i, connect_error_kind(&e), now, request),
         }
     }
 
     pub(super) fn on_connected(&mut self, i: usize, now: u64) {
-        self.connecting -= 1;
         let c = &mut self.conns[i];
-        c.state = State::Ready;
+        let State::Connecting {
+            stream,
+            since_ns,
+            request,
+        } = std::mem::replace(&mut c.state, State::Closed)
+        else {
+            return;
+        };
+        self.connecting -= 1;
+        c.state = State::Ready { stream };
         if c.role == Role::Idle {
             return;
         }
-        match self.shared.mode {
-            Mode::Crr => {
-                if c.admit == Admit::Recorded {
-                    self.rec.connected(now.saturating_sub(c.connect_start_ns));
+        match (self.shared.mode, request) {
+            (Mode::Crr, Some(request)) => {
+                if request.admit == Admit::Recorded {
+                    self.rec.connected(now.saturating_sub(since_ns));
                 }
-                self.send(i, now);
+                self.send(i, now, request);
             }
-            Mode::Open { .. } => self.next_open(i, now),
+            (Mode::Open { .. }, _) => self.next_open(i, now),
             _ => self.start_request(i, now),
         }
     }
 
-    pub(super) fn connect_failed(&mut self, i: usize, kind: ErrorKind, now: u64) {
-        self.connecting -= 1;
-        self.close(i);
-        let c = &self.conns[i];
-        if c.pending {
+    /// A connect failed; the connection is closed already, and `request` is
+    /// what it carried (`crr`).
+    pub(super) fn connect_failed(
+        &mut self,
+        i: usize,
+        kind: ErrorKind,
+        now: u64,
+        request: Option<Request>,
+    ) {
+        match request {
             // crr: the connect was this request's first step.
-            self.finish_pending(i, now, Some(kind));
-        } else if c.role == Role::Idle || now >= self.window.record_start_ns {
-            self.rec.error(now, kind);
+            Some(request) => self.finish(request, now, Some(kind)),
+            None if self.conns[i].role == Role::Idle || self.stage.recording(now) => {
+                self.rec.error(now, kind)
+            }
+            None => {}
         }
-        if self.setup {
+        if matches!(self.stage, super::Stage::Setup) {
+            // Setting up the idle connections: a failed one is not retried.
             self.conns[i].state = State::Done;
         } else {
             self.set_timer(i, now + CONNECT_RETRY_NS);
@@ -89,36 +114,37 @@ impl StreamWorker<'_> {
 
     /// `crr`: a new request begins with a new connection.
     pub(super) fn begin_crr(&mut self, i: usize, now: u64) {
-        let admit = self.window.admit(now);
-        let c = &mut self.conns[i];
+        let admit = self.stage.admit(now);
         if admit == Admit::Closed {
-            c.state = State::Done;
+            self.conns[i].state = State::Done;
             return;
         }
-        c.admit = admit;
-        c.origin_ns = now;
-        c.pending = true;
         self.outstanding += 1;
-        self.connect(i, now);
+        self.connect(i, now, Some(Request::admitted(admit, now)));
     }
 
     /// `rr` and `open`: the next request on an established connection.
     pub(super) fn start_request(&mut self, i: usize, now: u64) {
-        let c = &mut self.conns[i];
-        let origin = match self.shared.mode {
-            Mode::Open { .. } => c.schedule.intended_ns(c.next_k),
-            _ => now,
+        let open = matches!(self.shared.mode, Mode::Open { .. });
+        let c = &self.conns[i];
+        let origin = if open {
+            c.schedule.intended_ns(c.next_k)
+        } else {
+            now
         };
-        let admit = self.window.admit(origin);
+        let admit = self.stage.admit(origin);
         if admit == Admit::Closed {
-            c.state = State::Done;
+            self.conns[i].state = State::Done;
             return;
         }
-        c.admit = admit;
-        c.origin_ns = origin;
-        c.pending = true;
         self.outstanding += 1;
-        self.send(i, now);
+        // `now` was read before this event's batch: in open mode the send lag
+        // and the uncorrected latency need the moment the request really leaves.
+        let now = if open { self.clock.now_ns() } else { now };
+        if open && admit == Admit::Recorded {
+            self.rec.sent(now, now.saturating_sub(origin));
+        }
+        self.send(i, now, Request::admitted(admit, origin));
     }
 
     /// `open`: send now if the schedule says so (or is behind), else wait for it.
@@ -127,38 +153,47 @@ impl StreamWorker<'_> {
         let intended = c.schedule.intended_ns(c.next_k);
         if intended <= now {
             self.start_request(i, now);
-        } else if intended < self.window.issue_end_ns {
+        } else if intended < self.stage.issue_end_ns() {
             self.set_timer(i, intended);
         } else {
             self.conns[i].state = State::Done;
         }
     }
 
-    pub(super) fn send(&mut self, i: usize, now: u64) {
+    /// Sends `request` on the connected (ready) connection `i`.
+    pub(super) fn send(&mut self, i: usize, now: u64, mut request: Request) {
         let c = &mut self.conns[i];
+        let State::Ready { stream } = std::mem::replace(&mut c.state, State::Closed) else {
+            // Not connected: the request cannot go out; count it failed.
+            return self.finish(request, now, Some(ErrorKind::Io));
+        };
         c.seq += 1;
-        c.key = request_key(c.uid, c.seq);
-        c.check.begin(&self.shared.workload, c.key);
-        c.written = 0;
-        c.sent_ns = now;
-        c.state = State::Busy;
+        request.key = request_key(c.uid, c.seq);
+        request.sent_ns = now;
+        request.written = 0;
+        c.check.begin(&self.shared.workload, request.key);
+        c.state = State::Busy { stream, request };
         self.write_request(i, now);
     }
 
     pub(super) fn write_request(&mut self, i: usize, now: u64) {
-        let c = &mut self.conns[i];
-        let Some(stream) = c.stream.as_mut() else {
+        let State::Busy { stream, request } = &mut self.conns[i].state else {
             return;
         };
-        loop {
-            let n = fill_request(&self.shared.workload, c.key, c.written, &mut self.wbuf);
+        let failed = loop {
+            let n = fill_request(
+                &self.shared.workload,
+                request.key,
+                request.written,
+                &mut self.wbuf,
+            );
             if n == 0 {
                 return;
             }
             match stream.write(&self.wbuf[..n]) {
                 Ok(m) => {
-                    c.written += m;
-                    if c.admit == Admit::Recorded {
+                    request.written += m;
+                    if request.admit == Admit::Recorded {
                         self.rec.bytes_sent += m as u64;
                     }
                     if m < n {
@@ -170,53 +205,59 @@ impl StreamWorker<'_> {
                 Err(e) if would_block(&e) => return,
                 // A signal arrived mid-call: write again.
                 Err(e) if interrupted(&e) => continue,
-                Err(e) => return self.fail(i, io_error_kind(&e), now),
+                Err(e) => break io_error_kind(&e),
             }
-        }
+        };
+        self.fail(i, failed, now);
     }
 
     pub(super) fn read_response(&mut self, i: usize, now: u64, to_end: bool) {
         let c = &mut self.conns[i];
-        let Some(stream) = c.stream.as_mut() else {
+        let State::Busy { stream, request } = &mut c.state else {
             return;
         };
-        loop {
+        let outcome = loop {
             match stream.read(&mut self.rbuf) {
                 // The server closed before the whole response arrived.
-                Ok(0) => return self.fail(i, ErrorKind::ShortResponse, now),
+                Ok(0) => break Read::Fail(ErrorKind::ShortResponse),
                 Ok(n) => {
-                    if c.admit == Admit::Recorded {
+                    if request.admit == Admit::Recorded {
                         self.rec.bytes_received += n as u64;
                     }
                     match c.check.feed(&self.shared.workload, &self.rbuf[..n]) {
                         Progress::More if n == self.rbuf.len() || to_end => continue,
                         // A short read drained the socket; the next bytes (or
                         // the FIN) bring a new edge-triggered event.
-                        Progress::More => return,
-                        Progress::Done if c.written < self.req_len => {
-                            // Answered before the request was all sent: out of step.
-                            return self.fail(i, ErrorKind::Mismatch, now);
+                        Progress::More => break Read::Wait,
+                        // Answered before the request was all sent: out of step.
+                        Progress::Done if request.written < self.req_len => {
+                            break Read::Fail(ErrorKind::Mismatch)
                         }
-                        Progress::Done => {
-                            let done_ns = self.clock.now_ns();
-                            return self.complete(i, done_ns);
-                        }
-                        Progress::Fault(kind) => return self.fail(i, kind, now),
+                        Progress::Done => break Read::Complete,
+                        Progress::Fault(kind) => break Read::Fail(kind),
                     }
                 }
                 // Drained; the next bytes bring a new event.
-                Err(e) if would_block(&e) => return,
+                Err(e) if would_block(&e) => break Read::Wait,
                 // A signal arrived mid-call: read again.
                 Err(e) if interrupted(&e) => continue,
-                Err(e) => return self.fail(i, io_error_kind(&e), now),
+                Err(e) => break Read::Fail(io_error_kind(&e)),
             }
+        };
+        match outcome {
+            Read::Wait => {}
+            Read::Complete => {
+                let done_ns = self.clock.now_ns();
+                self.complete(i, done_ns);
+            }
+            Read::Fail(kind) => self.fail(i, kind, now),
         }
     }
 
     /// Bytes or a close on a connection with nothing outstanding.
     pub(super) fn read_unasked(&mut self, i: usize, now: u64) {
         let c = &mut self.conns[i];
-        let Some(stream) = c.stream.as_mut() else {
+        let State::Ready { stream } = &mut c.state else {
             return;
         };
         let kind = loop {
@@ -232,25 +273,31 @@ impl StreamWorker<'_> {
                 Err(e) => break io_error_kind(&e),
             }
         };
-        if c.role == Role::Idle || now >= self.window.record_start_ns {
+        if c.role == Role::Idle || self.stage.recording(now) {
             self.rec.error(now, kind);
         }
-        self.close(i);
+        let nothing = self.close(i);
+        debug_assert!(nothing.is_none(), "a ready connection has no request");
         self.reconnect(i, now);
     }
 
+    /// The outstanding request was answered, completely and correctly, at `now`.
     pub(super) fn complete(&mut self, i: usize, now: u64) {
-        let c = &self.conns[i];
-        let late = now.saturating_sub(c.sent_ns) > self.shared.timeout_ns;
-        self.finish_pending(i, now, late.then_some(ErrorKind::Timeout));
-        self.conns[i].state = State::Ready;
+        let c = &mut self.conns[i];
+        let State::Busy { stream, request } = std::mem::replace(&mut c.state, State::Closed) else {
+            return;
+        };
+        c.state = State::Ready { stream };
+        let late = now.saturating_sub(request.sent_ns) > self.shared.timeout_ns;
+        self.finish(request, now, late.then_some(ErrorKind::Timeout));
         self.after_request(i, now);
     }
 
     /// A request failed on an established connection: count it, close, go on.
     pub(super) fn fail(&mut self, i: usize, kind: ErrorKind, now: u64) {
-        self.finish_pending(i, now, Some(kind));
-        self.close(i);
+        if let Some(request) = self.close(i) {
+            self.finish(request, now, Some(kind));
+        }
         match self.shared.mode {
             Mode::Crr => self.after_request(i, now),
             Mode::Open { .. } => {
@@ -261,26 +308,20 @@ impl StreamWorker<'_> {
         }
     }
 
-    /// Ends the outstanding request: a sample if it succeeded, else an error.
-    pub(super) fn finish_pending(&mut self, i: usize, now: u64, error: Option<ErrorKind>) {
-        let c = &mut self.conns[i];
-        if !c.pending {
-            return;
-        }
-        c.pending = false;
+    /// Ends an outstanding request: a sample if it succeeded, else an error.
+    pub(super) fn finish(&mut self, request: Request, now: u64, error: Option<ErrorKind>) {
         self.outstanding -= 1;
-        if c.admit != Admit::Recorded {
+        if request.admit != Admit::Recorded {
             return;
         }
         match error {
             Some(kind) => self.rec.error(now, kind),
             None => {
-                let uncorrected = now.saturating_sub(c.sent_ns);
                 let open = matches!(self.shared.mode, Mode::Open { .. });
                 self.rec.success(
                     now,
-                    now.saturating_sub(c.origin_ns),
-                    open.then_some(uncorrected),
+                    now.saturating_sub(request.origin_ns),
+                    open.then_some(now.saturating_sub(request.sent_ns)),
                 );
             }
         }
@@ -291,7 +332,8 @@ impl StreamWorker<'_> {
         let think = self.shared.think_ns;
         match self.shared.mode {
             Mode::Crr => {
-                self.close(i);
+                let nothing = self.close(i);
+                debug_assert!(nothing.is_none(), "the request is over");
                 if think > 0 {
                     self.set_timer(i, now + think);
                 } else {
@@ -307,11 +349,37 @@ impl StreamWorker<'_> {
         }
     }
 
-    pub(super) fn close(&mut self, i: usize) {
+    /// Closes connection `i` (dropping the socket also removes it from the
+    /// poll set) and cancels its timer. Returns the request it carried, which
+    /// the caller must finish.
+    #[must_use = "an outstanding request must be finished"]
+    pub(super) fn close(&mut self, i: usize) -> Option<Request> {
         let c = &mut self.conns[i];
-        // Dropping the socket closes it, which also removes it from the poll set.
-        c.stream = None;
-        c.state = State::Closed;
         c.timer_gen = c.timer_gen.wrapping_add(1);
+        match std::mem::replace(&mut c.state, State::Closed) {
+            State::Connecting { request, .. } => {
+                self.connecting -= 1;
+                request
+            }
+            State::Busy { request, .. } => Some(request),
+            State::Ready { .. } | State::Closed => None,
+            State::Done => {
+                c.state = State::Done;
+                None
+            }
+        }
+    }
+}
+
+impl Request {
+    /// A request admitted as `admit`, timed from `origin_ns`, not yet sent.
+    fn admitted(admit: Admit, origin_ns: u64) -> Self {
+        Request {
+            admit,
+            origin_ns,
+            key: 0,
+            sent_ns: origin_ns,
+            written: 0,
+        }
     }
 }

@@ -1,131 +1,12 @@
-//! Requests and the check of their responses: every response byte is compared
-//! with the byte that must be there.
-//!
-//! Each request carries a key made of its connection's id and its sequence
-//! number, so a stale answer (to an earlier request) or a misrouted one (meant
-//! for another connection) differs from the expected bytes:
-//! - **echo**: byte `i` of the payload is `pattern_byte(key, i)`; the same bytes must
-//!   come back. Over UDP the first 8 bytes carry the sequence number (big-endian).
-//! - **synthetic**: the request header's tag is the key; the response must have
-//!   the magic, status Ok, the same tag, exactly the requested body length, and
-//!   a body of [`servers::wire::body_byte`]`(tag, i)`.
-//!
-//! The stream checker is incremental: it holds no copy of the request, so ten
-//! thousand connections cost a few dozen bytes each.
+//! Responses checked, every byte: the incremental check of a stream response
+//! (no copy of the request, a few dozen bytes per connection) and the check
+//! of one received datagram, for echo and synthetic alike.
 
-use servers::wire::{self, RequestHeader, ResponseHeader, Status};
+use servers::wire::{self, ResponseHeader, Status};
 
+use super::{key_seq, key_uid, mix, request_key, response_len, seeded_byte, SEQ_MASK, UDP_SEQ_LEN};
 use crate::plan::Workload;
 use crate::stats::ErrorKind;
-
-/// Bits of a key that hold the sequence number; the connection id sits above.
-pub const SEQ_BITS: u32 = 40;
-const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
-/// Bytes of a UDP echo payload that carry the sequence number.
-pub const UDP_SEQ_LEN: usize = 8;
-/// The byte synthetic payloads are filled with (the server ignores it).
-const PAYLOAD_BYTE: u8 = 0x5a;
-
-/// The key (echo pattern seed, synthetic tag) of request `seq` on connection `uid`.
-#[inline]
-pub fn request_key(uid: u64, seq: u64) -> u64 {
-    (uid << SEQ_BITS) | (seq & SEQ_MASK)
-}
-
-/// The sequence number inside a key.
-#[inline]
-pub fn key_seq(key: u64) -> u64 {
-    key & SEQ_MASK
-}
-
-/// The connection id inside a key.
-#[inline]
-pub fn key_uid(key: u64) -> u64 {
-    key >> SEQ_BITS
-}
-
-/// SplitMix64's finaliser: spreads a key over all 64 bits.
-#[inline]
-fn mix(key: u64) -> u64 {
-    let mut z = key.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce5_e9b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// Byte `i` of an echo payload whose mixed seed is `seed`.
-#[inline]
-fn seeded_byte(seed: u64, i: usize) -> u8 {
-    (seed >> ((i & 7) * 8)) as u8 ^ (i >> 3) as u8
-}
-
-/// Byte `i` of the echo payload of the request with `key` (the engine
-/// generates the payload a buffer at a time with the seed mixed once).
-#[cfg(test)]
-fn pattern_byte(key: u64, i: usize) -> u8 {
-    seeded_byte(mix(key), i)
-}
-
-/// Length of one request on the wire.
-pub fn request_len(workload: &Workload) -> usize {
-    match *workload {
-        Workload::Echo { size } => size,
-        Workload::Synthetic { payload_len, .. } => wire::REQUEST_HEADER_LEN + payload_len as usize,
-    }
-}
-
-/// Length of one complete, correct response.
-pub fn response_len(workload: &Workload) -> usize {
-    match *workload {
-        Workload::Echo { size } => size,
-        Workload::Synthetic { response_len, .. } => {
-            wire::RESPONSE_HEADER_LEN + response_len as usize
-        }
-    }
-}
-
-fn synthetic_header(workload: &Workload, key: u64) -> [u8; wire::REQUEST_HEADER_LEN] {
-    let mut header = [0u8; wire::REQUEST_HEADER_LEN];
-    if let Workload::Synthetic {
-        payload_len,
-        response_len,
-        cpu_us,
-        wait_us,
-    } = *workload
-    {
-        RequestHeader {
-            payload_len,
-            response_len,
-            cpu_us,
-            wait_us,
-            tag: key,
-        }
-        .emit(&mut header);
-    }
-    header
-}
-
-/// Writes bytes `offset..offset + out.len()` of the stream request with `key`
-/// into `out`, and returns how many it wrote (fewer at the end of the request).
-pub fn fill_request(workload: &Workload, key: u64, offset: usize, out: &mut [u8]) -> usize {
-    let n = request_len(workload).saturating_sub(offset).min(out.len());
-    let out = &mut out[..n];
-    match workload {
-        Workload::Echo { .. } => {
-            let seed = mix(key);
-            for (j, b) in out.iter_mut().enumerate() {
-                *b = seeded_byte(seed, offset + j);
-            }
-        }
-        Workload::Synthetic { .. } => {
-            let header = synthetic_header(workload, key);
-            for (j, b) in out.iter_mut().enumerate() {
-                *b = header.get(offset + j).copied().unwrap_or(PAYLOAD_BYTE);
-            }
-        }
-    }
-    n
-}
 
 /// Where a stream response stands after some bytes arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,24 +120,6 @@ impl Default for StreamCheck {
     }
 }
 
-/// Builds the whole datagram of request `key` into `out` (cleared first).
-pub fn build_datagram(workload: &Workload, key: u64, out: &mut Vec<u8>) {
-    out.clear();
-    match *workload {
-        Workload::Echo { size } => {
-            out.extend_from_slice(&key_seq(key).to_be_bytes());
-            let seed = mix(key);
-            out.extend((UDP_SEQ_LEN..size).map(|i| seeded_byte(seed, i)));
-            out.truncate(size);
-        }
-        Workload::Synthetic { .. } => {
-            let header = synthetic_header(workload, key);
-            out.extend_from_slice(&header);
-            out.resize(request_len(workload), PAYLOAD_BYTE);
-        }
-    }
-}
-
 /// What one received datagram says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
@@ -333,6 +196,8 @@ pub fn check_datagram(workload: &Workload, uid: u64, data: &[u8]) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::{build_datagram, fill_request, pattern_byte, request_len};
+    use servers::wire::RequestHeader;
 
     const ECHO: Workload = Workload::Echo { size: 100 };
     const SYN: Workload = Workload::Synthetic {

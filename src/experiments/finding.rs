@@ -1,0 +1,130 @@
+//! What an analysis found: the verdict, the sentence that decides it, the
+//! table, the charts it asks for and the caveats.
+
+use crate::charts::{BarChart, LineChart, SpectrumChart};
+
+/// Whether the data support the claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Supported,
+    NotSupported,
+    /// True in some conditions and not others; the finding says which.
+    Depends,
+    /// Not enough usable measurements to decide.
+    NoData,
+    /// Not a claim: the baseline the claims are read against.
+    Baseline,
+}
+
+impl Verdict {
+    /// Two halves of one claim together: the same verdict if they agree,
+    /// "depends" if they do not, "no data" if either has none.
+    pub fn both(self, other: Verdict) -> Verdict {
+        match (self, other) {
+            (Verdict::NoData, _) | (_, Verdict::NoData) => Verdict::NoData,
+            (a, b) if a == b => a,
+            _ => Verdict::Depends,
+        }
+    }
+
+    /// Several conditions of one claim (say, one per model): all supported →
+    /// supported, all not → not supported, a mix → depends.
+    pub fn all(verdicts: &[Verdict]) -> Verdict {
+        verdicts
+            .iter()
+            .copied()
+            .reduce(Verdict::both)
+            .unwrap_or(Verdict::NoData)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Supported => "supported",
+            Verdict::NotSupported => "not supported",
+            Verdict::Depends => "depends",
+            Verdict::NoData => "no data",
+            Verdict::Baseline => "baseline",
+        }
+    }
+}
+
+/// A chart an analysis asks for; the report draws it.
+pub enum ChartSpec {
+    Line(LineChart),
+    Bars(BarChart),
+    Spectrum(SpectrumChart),
+}
+
+/// A named chart (the file stem is `<experiment>-<name>`).
+pub struct NamedChart {
+    pub name: String,
+    pub chart: ChartSpec,
+}
+
+/// A chart axis: its label (with the unit) and its scale.
+pub type Axis<'a> = (&'a str, crate::charts::Scale);
+
+impl NamedChart {
+    /// A line chart, footnoted with the machine.
+    pub fn line(
+        name: &str,
+        title: impl Into<String>,
+        (x_label, x_scale): Axis<'_>,
+        (y_label, y_scale): Axis<'_>,
+        series: Vec<crate::charts::Series>,
+        ctx: &Context,
+    ) -> Self {
+        NamedChart {
+            name: name.to_string(),
+            chart: ChartSpec::Line(LineChart {
+                title: title.into(),
+                x_label: x_label.to_string(),
+                y_label: y_label.to_string(),
+                x_scale,
+                y_scale,
+                series,
+                footnote: ctx.footnote.clone(),
+            }),
+        }
+    }
+
+    /// A grouped bar chart, one bar per category in each group, footnoted with the machine.
+    pub fn bars(
+        name: &str,
+        title: impl Into<String>,
+        (y_label, y_scale): Axis<'_>,
+        categories: &[String],
+        groups: Vec<crate::charts::BarGroup>,
+        ctx: &Context,
+    ) -> Self {
+        NamedChart {
+            name: name.to_string(),
+            chart: ChartSpec::Bars(BarChart {
+                title: title.into(),
+                y_label: y_label.to_string(),
+                categories: categories.to_vec(),
+                groups,
+                footnote: ctx.footnote.clone(),
+                y_scale,
+            }),
+        }
+    }
+}
+
+/// What an analysis found.
+pub struct Finding {
+    pub verdict: Verdict,
+    /// The sentence with the number that decides the verdict.
+    pub because: String,
+    /// A markdown table of the measured figures.
+    pub table: String,
+    pub charts: Vec<NamedChart>,
+    /// Caveats: errors seen, a saturated load generator, a crashed server.
+    pub notes: Vec<String>,
+}
+
+/// What an analysis knows besides the data.
+pub struct Context {
+    /// The machine line for chart footnotes.
+    pub footnote: String,
+}

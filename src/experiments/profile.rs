@@ -1,0 +1,86 @@
+//! How long and how often each point is measured: the profiles `quick`,
+//! `standard` and `full`.
+
+use std::time::Duration;
+
+/// How long and how often: `quick` is a smoke test, `standard` the default,
+/// `full` tight confidence intervals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Quick,
+    Standard,
+    Full,
+}
+
+impl Profile {
+    /// Every profile, shortest first.
+    pub const ALL: [Profile; 3] = [Profile::Quick, Profile::Standard, Profile::Full];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Quick => "quick",
+            Profile::Standard => "standard",
+            Profile::Full => "full",
+        }
+    }
+
+    /// Warm-up excluded from every measurement.
+    pub fn warmup(self) -> Duration {
+        match self {
+            Profile::Quick => Duration::from_millis(150),
+            Profile::Standard => Duration::from_millis(500),
+            Profile::Full => Duration::from_secs(1),
+        }
+    }
+
+    /// Recorded time per measurement. Long enough that the slowest ordinary
+    /// point (fork with a 512 MB parent, ~50 connections/s) still records
+    /// about a hundred requests per window in `standard`.
+    pub fn duration(self) -> Duration {
+        match self {
+            Profile::Quick => Duration::from_millis(400),
+            Profile::Standard => Duration::from_secs(2),
+            Profile::Full => Duration::from_secs(5),
+        }
+    }
+
+    /// The window of points whose events come seconds apart (SYN
+    /// retransmissions after 1 s and 3 s): longer than the slowest step, so
+    /// a retried connection completes inside the window it started in.
+    pub fn long_window(self) -> Duration {
+        match self {
+            Profile::Quick => Duration::from_secs(4),
+            Profile::Standard | Profile::Full => Duration::from_secs(10),
+        }
+    }
+
+    /// Default repeats of each point (with a confidence target: the least).
+    pub fn repeats(self) -> u32 {
+        match self {
+            Profile::Quick => 1,
+            Profile::Standard => 3,
+            Profile::Full => 6,
+        }
+    }
+
+    /// `full` repeats until the 95% interval of each decisive figure's median
+    /// is within ±5%, at most 20 times; the others repeat a fixed number of times.
+    pub fn confidence(self) -> Option<crate::schedule::Target> {
+        match self {
+            Profile::Full => Some(crate::schedule::Target {
+                pct: 5.0,
+                max_repeats: 20,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Picks the sweep for this profile: quick gets the ends only.
+    pub fn sweep<T: Copy>(self, quick: &[T], standard: &[T], full: &[T]) -> Vec<T> {
+        match self {
+            Profile::Quick => quick.to_vec(),
+            Profile::Standard => standard.to_vec(),
+            Profile::Full => full.to_vec(),
+        }
+    }
+}
