@@ -94,18 +94,21 @@ impl Model {
     /// What `--workers 0` (the default) resolves to on a machine with
     /// `cores` cores, or `None` for a model that has no workers.
     ///
-    /// A blocking pool (`thread-pool`, `prefork`) holds one connection per
-    /// worker, so one per core would serve 2 of 100 clients at once on a
-    /// 2-core machine: it gets max(64, 4 × cores), enough for typical
-    /// concurrency while idle workers cost only their stacks (Apache's
-    /// prefork and worker MPMs size their pools in the hundreds for the same
-    /// reason). `reactor-pool`'s workers serve requests, not connections;
-    /// they block in requests that block, so they get the same. Event loops
-    /// (`reuseport`, `tokio-multi`) never block in a request on purpose:
-    /// one per core.
+    /// A blocking pool holds one connection per worker, so one per core would
+    /// serve 2 of 100 clients at once on a 2-core machine. `thread-pool` gets
+    /// max(128, 4 × cores): the 100 persistent connections of a typical load
+    /// all find a worker, in the range deployed pools use (Apache worker's
+    /// 150, Tomcat's 200), and an idle thread costs only its stack.
+    /// `prefork` gets max(64, 4 × cores): a process costs more, and Apache's
+    /// prefork likewise keeps tens ready and forks more only under load.
+    /// `reactor-pool`'s workers serve requests, not connections (a thread is
+    /// busy only while a request blocks or computes): max(64, 4 × cores).
+    /// Event loops (`reuseport`, `tokio-multi`) never block in a request on
+    /// purpose: one per core.
     pub fn default_workers(self, cores: usize) -> Option<usize> {
         match self {
-            Model::ThreadPool | Model::Prefork | Model::ReactorPool => Some((4 * cores).max(64)),
+            Model::ThreadPool => Some((4 * cores).max(128)),
+            Model::Prefork | Model::ReactorPool => Some((4 * cores).max(64)),
             Model::Reuseport | Model::TokioMulti => Some(cores),
             _ => None,
         }

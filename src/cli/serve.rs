@@ -28,10 +28,10 @@ pub struct ServeArgs {
     #[arg(long, default_value = "echo")]
     pub service: ServiceKind,
     /// Workers: threads of thread-pool and reactor-pool, processes of prefork, event loops of
-    /// reuseport, runtime threads of tokio-multi. 0 = the model's default: max(64, 4 × cores)
-    /// for thread-pool, prefork and reactor-pool (a blocking pool holds one connection or
-    /// request per worker, so it needs more workers than cores); one per core for reuseport and
-    /// tokio-multi.
+    /// reuseport, runtime threads of tokio-multi. 0 = the model's default: max(128, 4 × cores)
+    /// for thread-pool, max(64, 4 × cores) for prefork and reactor-pool (a blocking pool holds
+    /// one connection or request per worker, so it needs more workers than cores); one per core
+    /// for reuseport and tokio-multi.
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
     /// listen() backlog, set exactly (the lab uses 5).

@@ -68,10 +68,19 @@ pub struct Ring {
 }
 
 impl Ring {
-    /// A ring with room for `entries` queued operations.
+    /// A ring with room for `entries` queued operations, used by one thread.
     pub fn new(entries: u32) -> io::Result<Ring> {
+        // One thread submits and reaps, so the kernel may run completion
+        // work only when we wait (DEFER_TASKRUN, 6.1+) instead of
+        // interrupting us with it; older kernels refuse the flags, and get a
+        // plain ring.
+        let ring = IoUring::builder()
+            .setup_single_issuer()
+            .setup_defer_taskrun()
+            .build(entries)
+            .or_else(|_| IoUring::new(entries))?;
         Ok(Ring {
-            ring: IoUring::new(entries)?,
+            ring,
             in_flight: Slab::new(),
         })
     }
