@@ -3,7 +3,7 @@
 //! The `server` and `client` binaries only parse arguments and call these.
 
 use std::io::{self, BufRead, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,8 +22,9 @@ const UDP_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct LabServer {
     /// Port (TCP/UDP) — `None` with a Unix path.
     pub port: Option<u16>,
-    /// Address to bind; the lab's INADDR_ANY is `0.0.0.0`.
-    pub bind: std::net::IpAddr,
+    /// Address to bind; `None` is every address, IPv4 and IPv6, as the
+    /// handout's INADDR_ANY (so a client on another host reaches it).
+    pub bind: Option<IpAddr>,
     pub unix: Option<PathBuf>,
     pub udp: bool,
     /// Serve one connection, then exit (the lab's first sample server).
@@ -55,8 +56,19 @@ pub enum LabError {
     Setup(io::Error),
 }
 
+/// Every address of this host: `[::]`, which on Linux takes IPv4 too
+/// (`servers::net` turns IPV6_V6ONLY off for it), or `0.0.0.0` — the
+/// handout's INADDR_ANY — where the kernel has no IPv6.
+fn any_address() -> IpAddr {
+    match UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0)) {
+        Ok(_) => Ipv6Addr::UNSPECIFIED.into(),
+        Err(_) => Ipv4Addr::UNSPECIFIED.into(),
+    }
+}
+
 impl LabServer {
     fn to_config(&self) -> Result<ServerConfig, LabError> {
+        let bind = self.bind.unwrap_or_else(any_address);
         let (model, transport, endpoint) = match (&self.unix, self.port) {
             (Some(path), _) => (
                 if self.once {
@@ -71,7 +83,7 @@ impl LabServer {
             (None, Some(port)) if self.udp => (
                 Model::UdpIterative,
                 Transport::Udp,
-                Endpoint::Inet(SocketAddr::new(self.bind, port)),
+                Endpoint::Inet(SocketAddr::new(bind, port)),
             ),
             (None, Some(port)) => (
                 if self.once {
@@ -80,7 +92,7 @@ impl LabServer {
                     Model::Fork
                 },
                 Transport::Tcp,
-                Endpoint::Inet(SocketAddr::new(self.bind, port)),
+                Endpoint::Inet(SocketAddr::new(bind, port)),
             ),
         };
         let mut config = ServerConfig::new(model);
@@ -123,20 +135,33 @@ pub enum LabTarget {
     Unix(PathBuf),
 }
 
-/// Looks `host` up as the lab's `gethostbyname()` does: its IPv4 address if it
-/// has one (the lab servers bind IPv4; `localhost` usually lists `::1` first),
-/// else the first address.
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, LabError> {
-    let addrs: Vec<SocketAddr> = (host, port)
+/// Looks `host` up (a name, an IPv4 or an IPv6 address): its addresses,
+/// IPv4 first (as the handout's `gethostbyname()` would find), then IPv6.
+fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, LabError> {
+    let mut addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|_| LabError::NoSuchHost)?
         .collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .copied()
-        .ok_or(LabError::NoSuchHost)
+    // Stable: within a family, the resolver's order stands.
+    addrs.sort_by_key(|a| a.is_ipv6());
+    if addrs.is_empty() {
+        return Err(LabError::NoSuchHost);
+    }
+    Ok(addrs)
+}
+
+/// Connects to the first of `addrs` that accepts (a name may list an
+/// address the server does not listen on, say IPv4 for a server bound to
+/// `::1`); the last refusal if none does.
+fn connect_first(addrs: &[SocketAddr]) -> Result<TcpStream, LabError> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+    for addr in addrs {
+        match TcpStream::connect(addr) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = e,
+        }
+    }
+    Err(LabError::Connect(last))
 }
 
 /// Prompts on `output`, reads one line from `input`, sends it, and prints the reply.
@@ -152,19 +177,19 @@ pub fn run_client(
     }
     let conn = match target {
         LabTarget::Tcp { host, port } => {
-            let addr = resolve(host, *port)?;
-            let stream = TcpStream::connect(addr).map_err(LabError::Connect)?;
+            let stream = connect_first(&resolve(host, *port)?)?;
             Conn::Stream(Box::new(stream))
         }
         LabTarget::Unix(path) => Conn::Stream(Box::new(
             UnixStream::connect(path).map_err(LabError::Connect)?,
         )),
         LabTarget::Udp { host, port } => {
-            let addr = resolve(host, *port)?;
+            // A datagram cannot tell whether anyone listens: the first address.
+            let addr = resolve(host, *port)?[0];
             let local: SocketAddr = if addr.is_ipv4() {
                 ([0, 0, 0, 0], 0).into()
             } else {
-                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                (Ipv6Addr::UNSPECIFIED, 0).into()
             };
             let socket = UdpSocket::bind(local).map_err(LabError::Connect)?;
             socket
@@ -214,3 +239,50 @@ pub fn run_client(
 
 trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn names_resolve_ipv4_first_then_ipv6() {
+        let addrs = resolve("::1", 7).unwrap();
+        assert_eq!(addrs, vec![SocketAddr::from((Ipv6Addr::LOCALHOST, 7))]);
+        let addrs = resolve("127.0.0.1", 7).unwrap();
+        assert_eq!(addrs, vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 7))]);
+        assert!(matches!(
+            resolve("nosuchhost.invalid", 7),
+            Err(LabError::NoSuchHost)
+        ));
+    }
+
+    /// A name that lists an address nobody listens on, then one a server
+    /// does: the client goes on to the second, as a student's client must
+    /// when `localhost` is both 127.0.0.1 and ::1.
+    #[test]
+    fn the_client_tries_each_address_in_turn() {
+        let (_held, held) = socket_bound_not_listening();
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let addrs = [held, listener.local_addr().unwrap()];
+        let stream = connect_first(&addrs).expect("the second address accepts");
+        assert_eq!(stream.peer_addr().unwrap(), addrs[1]);
+        let err = connect_first(&addrs[..1]).unwrap_err();
+        assert!(
+            matches!(err, LabError::Connect(ref e) if e.kind() == io::ErrorKind::ConnectionRefused),
+            "{err}"
+        );
+    }
+
+    /// A TCP socket bound to a loopback port but not listening: connecting
+    /// to it is refused, and the port stays taken while it lives.
+    fn socket_bound_not_listening() -> (socket2::Socket, SocketAddr) {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+            .unwrap();
+        let addr = socket.local_addr().unwrap().as_socket().unwrap();
+        (socket, addr)
+    }
+}

@@ -11,6 +11,8 @@ use crate::charts;
 use crate::experiments::{self, stat, ChartSpec, Context, Finding, Verdict};
 use crate::results::{Outcome, ResultSet};
 
+mod methods;
+
 /// What the report wrote.
 pub struct Written {
     pub report: PathBuf,
@@ -61,7 +63,7 @@ pub fn write(results: &ResultSet) -> Result<Written> {
         {
             continue;
         }
-        let finding = (experiment.analyze)(results, &ctx);
+        let (finding, tally) = experiments::per_repeat::judge(&experiment, results, &ctx);
         let mut files = Vec::new();
         for named in &finding.charts {
             let base = chart_dir.join(format!("{}-{}", experiment.id, named.name));
@@ -74,7 +76,7 @@ pub fn write(results: &ResultSet) -> Result<Written> {
             files.push(format!("charts/{}-{}.png", experiment.id, named.name));
             written.extend(drawn);
         }
-        sections.push((experiment, finding, files));
+        sections.push((experiment, finding, tally, files));
     }
 
     let mut md = String::new();
@@ -82,15 +84,21 @@ pub fn write(results: &ResultSet) -> Result<Written> {
     let _ = writeln!(md, "## Verdicts\n");
     let _ = writeln!(
         md,
-        "| # | claim | verdict | the number that decides |\n| --- | --- | --- | --- |"
+        "| # | claim | verdict | in each repeat | the number that decides |\n| --- | --- | --- | --- | --- |"
     );
-    for (i, (e, f, _)) in sections.iter().enumerate() {
+    for (i, (e, f, tally, _)) in sections.iter().enumerate() {
+        let repeats = tally.describe(f.verdict);
         let _ = writeln!(
             md,
-            "| {i} | [{}](#{}) | **{}** | {} |",
+            "| {i} | [{}](#{}) | **{}** | {} | {} |",
             short(e.claim),
             e.id,
             f.verdict.label(),
+            if repeats.is_empty() {
+                "–"
+            } else {
+                repeats.as_str()
+            },
             f.because
         );
     }
@@ -100,9 +108,10 @@ pub fn write(results: &ResultSet) -> Result<Written> {
          Another machine, kernel or load may give another verdict, and a verdict is only as good as the errors and \
          caveats listed under it.\n"
     );
+    methods::write(&mut md, results);
     undistorted(&mut md, results);
-    for (i, (e, f, files)) in sections.iter().enumerate() {
-        section(&mut md, i, e, f, files);
+    for (i, (e, f, tally, files)) in sections.iter().enumerate() {
+        section(&mut md, i, e, f, &tally.describe(f.verdict), files);
     }
     appendix(&mut md, results);
 
@@ -137,16 +146,59 @@ fn header(md: &mut String, results: &ResultSet) {
         "Each section takes one claim from Comer & Stevens, *Internetworking with TCP/IP Vol. III*, measures it with the \
          server models of this project, and says whether the data support it.\n"
     );
-    let _ = writeln!(md, "## Machine and configuration\n");
+    methods::unmet_warning(md, results);
+    let _ = writeln!(md, "## Machine\n");
     let _ = writeln!(md, "| | |\n| --- | --- |");
-    let rows = [
+    let or_unknown = |v: &str| {
+        if v.is_empty() {
+            "unknown".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let machine = [
         ("host", m.hostname.clone()),
-        ("CPU", format!("{} ({} cores)", m.cpu_model, m.cores)),
-        ("memory", format!("{:.1} GiB", m.memory_kb as f64 / 1048576.0)),
+        ("CPU", m.cpu_model.clone()),
+        ("cores (online CPUs)", m.cores.to_string()),
+        (
+            "SMT siblings per core",
+            match m.threads_per_core {
+                0 => "unknown".to_string(),
+                1 => "1 (no SMT: each CPU is a core of its own)".to_string(),
+                n => format!("{n} (CPUs pinned apart may still share one core's execution units)"),
+            },
+        ),
+        (
+            "steal time over the run",
+            info.steal_pct.map_or("unknown".to_string(), |p| {
+                format!("{p:.2}% of CPU time taken by the hypervisor")
+            }),
+        ),
+        (
+            "memory",
+            format!("{:.1} GiB", m.memory_kb as f64 / 1048576.0),
+        ),
         ("kernel", m.kernel.clone()),
+        ("transparent huge pages", or_unknown(&m.thp)),
+        (
+            "net.core.somaxconn (backlog ceiling)",
+            or_unknown(&m.somaxconn),
+        ),
+        ("net.ipv4.tcp_tw_reuse", or_unknown(&m.tcp_tw_reuse)),
+        (
+            "net.ipv4.ip_local_port_range",
+            or_unknown(&m.ip_local_port_range),
+        ),
         ("rustc", m.rustc.clone()),
         ("sockbench revision", m.git_revision.clone()),
-        ("profile", format!("{} ({} repeats per point; the median is shown, with min–max or a 95% CI of the median in brackets)", info.profile, info.repeats)),
+    ];
+    for (k, v) in machine {
+        let _ = writeln!(md, "| {k} | {v} |");
+    }
+    let _ = writeln!(md, "\n## Configuration\n");
+    let _ = writeln!(md, "| | |\n| --- | --- |");
+    let rows = [
+        ("profile", format!("{} ({}, interleaved: see Methods; the median is shown, with min–max or a 95% CI of the median in brackets)", info.profile, repeats_phrase(info))),
         (
             "pinning",
             match (&info.server_cpus, &info.loadgen_cpus) {
@@ -168,6 +220,17 @@ fn header(md: &mut String, results: &ResultSet) {
         let _ = writeln!(md, "| {k} | {v} |");
     }
     let _ = writeln!(md);
+}
+
+/// "3 repeats per point", or with a confidence target "6 to 20 repeats per point".
+fn repeats_phrase(info: &crate::results::RunInfo) -> String {
+    match info.order.as_ref().and_then(|o| o.confidence.as_ref()) {
+        Some(c) => format!(
+            "{} to {} repeats per point, until the 95% CI of each decisive median is within ±{}%",
+            c.min_repeats, c.max_repeats, c.target_pct
+        ),
+        None => format!("{} repeats per point", info.repeats),
+    }
 }
 
 /// The figures a shared small machine does not distort, per model.
@@ -245,7 +308,14 @@ fn workload_name(m: &crate::results::Measurement) -> String {
     }
 }
 
-fn section(md: &mut String, i: usize, e: &experiments::Experiment, f: &Finding, files: &[String]) {
+fn section(
+    md: &mut String,
+    i: usize,
+    e: &experiments::Experiment,
+    f: &Finding,
+    repeats: &str,
+    files: &[String],
+) {
     let title = if f.verdict == Verdict::Baseline {
         format!("{i}. Baseline")
     } else {
@@ -258,7 +328,17 @@ fn section(md: &mut String, i: usize, e: &experiments::Experiment, f: &Finding, 
         "**Experiment** (`--experiments {}`). {}\n",
         e.id, e.method
     );
-    let _ = writeln!(md, "**Verdict: {}** — {}.\n", f.verdict.label(), f.because);
+    let repeats = if repeats.is_empty() {
+        String::new()
+    } else {
+        format!(" ({repeats})")
+    };
+    let _ = writeln!(
+        md,
+        "**Verdict: {}**{repeats} — {}.\n",
+        f.verdict.label(),
+        f.because
+    );
     let _ = writeln!(md, "{}", f.table);
     for file in files {
         let _ = writeln!(

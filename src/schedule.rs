@@ -77,8 +77,11 @@ pub struct Target {
     pub max_repeats: u32,
 }
 
+/// A figure read from a report.
+pub type Figure = fn(&LoadReport) -> Option<f64>;
+
 /// The figures the confidence target is checked on, with their names.
-pub const DECISIVE: [(&str, fn(&LoadReport) -> Option<f64>); 3] = [
+pub const DECISIVE: [(&str, Figure); 3] = [
     ("requests/s", stats::throughput),
     ("p50 latency", stats::p50_us),
     ("server CPU per request", measures::server_cpu_us_per_req),

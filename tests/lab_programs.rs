@@ -172,11 +172,8 @@ fn unix_server_and_client_round_trip() {
 
 #[test]
 fn client_reports_a_server_that_is_not_there() {
-    // A port nobody listens on: bound, then released.
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port().to_string()
-    };
+    let (_held, refusing) = common::refusing_addr();
+    let port = refusing.port().to_string();
     let out = run_lab_client(&["localhost", &port], MESSAGE);
     assert!(!out.status.success());
     assert!(
@@ -184,4 +181,84 @@ fn client_reports_a_server_that_is_not_there() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// Whether this host has IPv6 on loopback (some containers do not).
+fn has_ipv6_loopback() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
+}
+
+/// Runs the client against `host` and says whether it got the lab's answer.
+fn client_reaches(host: &str, port: &str) -> Result<(), String> {
+    let out = run_lab_client(&[host, port], MESSAGE);
+    if out.status.success() && text(&out.stdout) == STREAM_ANSWER {
+        Ok(())
+    } else {
+        Err(text(&out.stderr))
+    }
+}
+
+/// As the handout's server binds INADDR_ANY, `server PORT` answers on every
+/// address of the host: not only 127.0.0.1 but 127.0.0.2 (a server bound to
+/// 127.0.0.1 refuses it) and, over IPv6, ::1.
+#[test]
+fn server_listens_on_every_address_by_default() {
+    become_subreaper();
+    let server = LabServer::start(&["0"]);
+    let port = server.port().to_string();
+    let mut hosts = vec!["127.0.0.1", "127.0.0.2", "localhost"];
+    if has_ipv6_loopback() {
+        hosts.push("::1");
+    } else {
+        eprintln!("no IPv6 on loopback here: ::1 not tried");
+    }
+    for host in hosts {
+        client_reaches(host, &port).unwrap_or_else(|e| panic!("client {host} {port}: {e}"));
+        assert_eq!(
+            server.stdout_line().as_deref(),
+            Some("Here is the message: hello world"),
+            "{host}"
+        );
+    }
+    interrupt_and_check(server);
+}
+
+/// `--bind 127.0.0.1` restricts the server to that address: ::1 and
+/// 127.0.0.2 are refused, 127.0.0.1 answers.
+#[test]
+fn bind_restricts_the_server_to_one_address() {
+    become_subreaper();
+    let server = LabServer::start(&["--bind", "127.0.0.1", "0"]);
+    assert!(
+        server.listening_on.starts_with("127.0.0.1:"),
+        "{}",
+        server.listening_on
+    );
+    let port = server.port().to_string();
+    client_reaches("127.0.0.1", &port).unwrap();
+    let mut refused = vec!["127.0.0.2"];
+    if has_ipv6_loopback() {
+        refused.push("::1");
+    }
+    for host in refused {
+        let err = client_reaches(host, &port).expect_err(host);
+        assert!(err.starts_with("ERROR connecting"), "{host}: {err}");
+    }
+    interrupt_and_check(server);
+}
+
+/// The client takes an IPv6 address, and a server bound to ::1 only.
+#[test]
+fn client_reaches_an_ipv6_only_server() {
+    if !has_ipv6_loopback() {
+        eprintln!("skipped: no IPv6 on loopback here");
+        return;
+    }
+    become_subreaper();
+    let server = LabServer::start(&["--bind", "::1", "0"]);
+    let port = server.port().to_string();
+    client_reaches("::1", &port).unwrap();
+    let err = client_reaches("127.0.0.1", &port).expect_err("IPv4 is not served");
+    assert!(err.starts_with("ERROR connecting"), "{err}");
+    interrupt_and_check(server);
 }

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use servers::ServerProcess;
 
+mod common;
+
 /// Load runs measure time: one at a time (the machine is small).
 fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
@@ -282,42 +284,81 @@ fn ten_thousand_connections_from_one_process() {
     assert!(started.elapsed() < Duration::from_secs(30));
 }
 
+/// An echo server on its own threads that counts the bytes it has read, so
+/// a test can tell how far a closed-loop load has got without guessing with
+/// a sleep. Its threads end when the load closes its connections.
+fn counting_echo_server() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&received);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let counter = Arc::clone(&counter);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                // Ok(0) or an error: the load closed this connection.
+                while let Ok(n @ 1..) = conn.read(&mut buf) {
+                    counter.fetch_add(n, Ordering::Relaxed);
+                    if conn.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, received)
+}
+
 #[test]
 fn ctrl_c_writes_partial_results() {
+    const MESSAGE: usize = 64;
+    const ANSWERED: usize = 10;
     let _guard = serial();
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(&["--model", "mio"]);
+    let (addr, received) = counting_echo_server();
     let json = dir.path().join("partial.json");
-    let child = sockbench()
-        .args([
-            "load",
-            "--target",
-            &addr_of(&server),
-            "--duration",
-            "30s",
-            "--warmup",
-            "0s",
-        ])
-        .arg("--json")
-        .arg(&json)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
+    let mut child = common::ChildGuard::spawn(
+        sockbench()
+            .args(["load", "--target", &addr.to_string(), "--mode", "rr"])
+            .args(["--connections", "1", "--size", &MESSAGE.to_string()])
+            .args(["--duration", "30s", "--warmup", "0s"])
+            .arg("--json")
+            .arg(&json)
+            .stdout(std::process::Stdio::piped()),
+    );
+    // One connection, closed loop: once the server has read request k+1 the
+    // load has had answer k, so it has measured requests to report.
+    common::wait_for(
+        "the load's first answered requests",
+        Duration::from_secs(20),
+        || received.load(std::sync::atomic::Ordering::Relaxed) > ANSWERED * MESSAGE,
+    );
+    child.signal(nix::sys::signal::Signal::SIGINT);
+    let started = Instant::now();
+    let status = child
+        .wait_timeout(Duration::from_secs(5))
+        .expect("the load stops within 5 s of SIGINT");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(status.success(), "{status}");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(
+        &mut child.child().stdout.take().expect("piped stdout"),
+        &mut stdout,
     )
     .unwrap();
-    let started = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(out.status.success());
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(v["partial"], true);
-    assert!(u(&v, "/requests") > 0);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("PARTIAL"));
+    assert!(u(&v, "/requests") > 0, "{v}");
+    assert!(stdout.contains("PARTIAL"), "{stdout}");
 }
 
 fn assert_one_line_error(out: &Output, hint: &str) {
@@ -334,9 +375,8 @@ fn assert_one_line_error(out: &Output, hint: &str) {
 
 #[test]
 fn bad_input_is_a_one_line_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = listener.local_addr().unwrap().to_string();
-    drop(listener);
+    let (_held, refusing) = common::refusing_addr();
+    let dead = refusing.to_string();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["--target", "127.0.0.1:9", "--mode", "zigzag"],

@@ -115,17 +115,10 @@ fn survives_bad_frames(model: &str, transport: &str) {
 }
 
 #[test]
-fn stream_models_survive_bad_frames_over_tcp() {
-    for model in stream_models() {
-        survives_bad_frames(model, "tcp");
-    }
-}
-
-#[test]
-fn stream_models_survive_bad_frames_over_unix() {
-    for model in stream_models() {
-        survives_bad_frames(model, "unix");
-    }
+fn every_stream_model_survives_bad_frames_over_every_transport() {
+    common::check_each(&common::stream_pairs(), |&(model, transport), _| {
+        survives_bad_frames(model, transport)
+    });
 }
 
 /// Reads until the server closes the connection; returns how long that took.
@@ -192,43 +185,8 @@ fn closes_idle_connections(model: &str) {
 }
 
 #[test]
-fn tcp_iterative_closes_idle_connections() {
-    closes_idle_connections("tcp-iterative");
-}
-
-#[test]
-fn fork_closes_idle_connections() {
-    closes_idle_connections("fork");
-}
-
-#[test]
-fn thread_pool_closes_idle_connections() {
-    closes_idle_connections("thread-pool");
-}
-
-#[test]
-fn mio_closes_idle_connections() {
-    closes_idle_connections("mio");
-}
-
-#[test]
-fn select_closes_idle_connections() {
-    closes_idle_connections("select");
-}
-
-#[test]
-fn poll_closes_idle_connections() {
-    closes_idle_connections("poll");
-}
-
-#[test]
-fn prefork_closes_idle_connections() {
-    closes_idle_connections("prefork");
-}
-
-#[test]
-fn thread_per_conn_closes_idle_connections() {
-    closes_idle_connections("thread-per-conn");
+fn every_stream_model_closes_idle_connections() {
+    common::check_each(&stream_models(), |model, _| closes_idle_connections(model));
 }
 
 #[test]

@@ -6,9 +6,9 @@
 mod common;
 
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{random_bytes, Conn, Served};
+use common::{random_bytes, Conn, Served, SETTLE_TIMEOUT};
 use servers::ErrorCounts;
 
 /// More connections than an `fd_set` can hold (FD_SETSIZE is 1024).
@@ -191,16 +191,32 @@ fn poll_refuses_beyond_max_connections() {
     refuses_beyond_max_connections("poll");
 }
 
-/// CPU seconds (user + system) a process has used, from `/proc/PID/stat`.
+/// CPU a process has used (all its threads, live and exited): its CPU clock,
+/// as the probe reads it.
 fn cpu_time(pid: i32) -> Duration {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the line, the 12th and 13th after it.
-    let rest = &text[text.rfind(')').expect("a command name") + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // USER_HZ, the unit of these fields, is 100 on every Linux architecture.
-    Duration::from_millis(ticks * 10)
+    let snap = probe::tree_snapshot(pid as u32).expect("the server is alive");
+    Duration::from_secs_f64(snap.cpu_s)
+}
+
+/// Waits until `pid` has used no CPU time for [`QUIET`] (its loop asleep in
+/// its wait, with nothing it will serve), failing after [`SETTLE_TIMEOUT`].
+fn wait_until_quiet(pid: i32, model: &str) {
+    /// Ten of the kernel's 10 ms CPU-time ticks.
+    const QUIET: Duration = Duration::from_millis(100);
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let mut last = cpu_time(pid);
+    let mut since = Instant::now();
+    while since.elapsed() < QUIET {
+        assert!(
+            Instant::now() < deadline,
+            "{model} never stopped using CPU while its client did not read"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        let now = cpu_time(pid);
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
 }
 
 /// A client that sends `len` bytes and half-closes, but reads nothing for a
@@ -223,8 +239,9 @@ fn sleeps_while_a_client_is_slow_to_read(model: &str, len: usize) {
                 .write_all(&payload)
                 .and_then(|()| writer.shutdown_write())
         });
-        // Let the server read what it will and fill the socket buffers.
-        std::thread::sleep(Duration::from_millis(200));
+        // The server reads what it will and fills the socket buffers, then
+        // its loop goes to sleep; one that spins never gets there.
+        wait_until_quiet(server.pid(), model);
         let before = cpu_time(server.pid());
         std::thread::sleep(PAUSE);
         let spent = cpu_time(server.pid()) - before;

@@ -132,7 +132,7 @@ fn report_redraws_the_same_report_from_the_json_alone() {
         .unwrap();
     assert!(status.success());
     let first = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
-    let first_png = std::fs::read(out.join("charts/backlog-connect.png")).unwrap();
+    let first_png = std::fs::read(out.join("charts/backlog-connect-spectrum.png")).unwrap();
     assert!(first.contains("## Verdicts") && first.contains("backlog 5"));
 
     std::fs::remove_file(out.join("REPORT.md")).unwrap();
@@ -148,7 +148,7 @@ fn report_redraws_the_same_report_from_the_json_alone() {
         first
     );
     assert_eq!(
-        std::fs::read(out.join("charts/backlog-connect.png")).unwrap(),
+        std::fs::read(out.join("charts/backlog-connect-spectrum.png")).unwrap(),
         first_png
     );
 }

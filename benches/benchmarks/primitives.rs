@@ -12,9 +12,6 @@ use std::time::Duration;
 use criterion::{criterion_group, BenchmarkId, Criterion};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use mio::{Events, Poll, Token, Waker};
-use nix::errno::Errno;
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult};
 
 use crate::support::{self, time_iters};
 
@@ -88,31 +85,10 @@ fn touched(mb: usize) -> Vec<u8> {
     ballast
 }
 
-/// One `fork()`; the child exits at once and the parent reaps it.
-#[allow(unsafe_code)]
+/// One `fork()`; the child exits at once and the parent reaps it (the
+/// fork itself lives in the servers' `sys`, the one place for `unsafe`).
 fn fork_and_wait() {
-    // SAFETY: this process is multi-threaded (criterion's rayon pool, the
-    // helper threads of the other benchmarks), and fork() in a multi-threaded
-    // process is only sound if the child calls only async-signal-safe
-    // functions before _exit. The child below calls nothing but _exit(2),
-    // which is async-signal-safe.
-    let forked = unsafe { fork() }.expect("fork() failed");
-    match forked {
-        ForkResult::Child => {
-            // SAFETY: _exit(2) is async-signal-safe and runs no Rust code, no
-            // atexit handlers and no stdio flush in the child.
-            unsafe { nix::libc::_exit(0) }
-        }
-        ForkResult::Parent { child } => loop {
-            match waitpid(child, None) {
-                Ok(WaitStatus::Exited(pid, 0)) if pid == child => return,
-                Ok(status) => panic!("the forked child ended unexpectedly: {status:?}"),
-                // A signal interrupted the wait; the child is still ours to reap.
-                Err(Errno::EINTR) => continue,
-                Err(e) => panic!("waitpid({child}) failed: {e}"),
-            }
-        },
-    }
+    servers::fork_and_reap().expect("fork() failed");
 }
 
 /// A thread that sends back every value it receives: one round trip is two

@@ -2,7 +2,7 @@
 //!
 //! One event-driven engine (mio), a few threads, thousands of connections.
 //! Every response byte is checked; latency goes into per-worker HdrHistograms
-//! merged at the end; the server's own cost is read from /proc.
+//! merged at the end; the server's own cost is measured by the `probe` crate.
 //!
 //! ```no_run
 //! use std::sync::atomic::AtomicBool;
@@ -24,19 +24,19 @@
 //! | [`output`] | the human summary in wrk2's shape |
 //! | [`validity`] | whether an `open` point offered its load (rate, send lag) |
 //! | [`mod@merge`] | [`merge()`](fn@merge): several runs (hosts) into one distribution |
-//! | [`procfs`] | the server's process-tree cost, kernel counters, our own CPU |
+//! | `cost.rs` | the probe's figures (server tree, our own CPU) carried into the report |
 //! | [`mod@calibrate`] | the generator's own floor, against a reflector it starts itself |
 //! | [`machine`] | the machine and build a result came from |
 #![deny(unsafe_code)]
 
 pub mod calibrate;
 pub mod check;
+mod cost;
 mod engine;
 pub mod machine;
 pub mod merge;
 pub mod output;
 pub mod plan;
-pub mod procfs;
 pub mod report;
 pub mod stats;
 pub mod validity;

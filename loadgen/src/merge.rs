@@ -138,6 +138,7 @@ pub fn merge(reports: &[LoadReport]) -> Result<LoadReport, MergeError> {
         }
         merged.kernel_tcp.listen_overflows += r.kernel_tcp.listen_overflows;
         merged.kernel_tcp.listen_drops += r.kernel_tcp.listen_drops;
+        merged.kernel_tcp.syn_retransmits += r.kernel_tcp.syn_retransmits;
         merged.plan.connections += r.plan.connections;
         merged.plan.idle_connections += r.plan.idle_connections;
         merged.plan.threads += r.plan.threads;

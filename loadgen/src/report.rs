@@ -91,27 +91,43 @@ pub struct ServerSample {
     pub processes: u64,
     pub threads: u64,
     pub zombies: u64,
+    /// Σ resident memory of the tree's live processes (shared pages once per process).
     pub rss_kb: u64,
-    /// Cumulative CPU of the tree since the run started, in seconds.
+    /// Cumulative CPU of the tree since the probe started, in seconds.
     pub cpu_s: f64,
+    /// Σ proportional memory (smaps_rollup PSS) of the tree: shared pages once.
+    #[serde(default)]
+    pub pss_kb: u64,
+    /// The kernel's TCP socket memory of the tree (its memory cgroup), if counted.
+    #[serde(default)]
+    pub socket_mem_kb: Option<u64>,
 }
 
-/// What serving cost the server, from /proc, over the recorded interval.
+/// What serving cost the server's whole process tree (the root and every
+/// descendant, zombies included) over the recorded window, measured from
+/// outside by the probe (the `probe` crate's doc says how).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServerCost {
     pub pid: u32,
-    /// User CPU of the whole tree (live, and reaped children via cutime).
+    /// User share of `cpu_ns`, in seconds (the kernel's user/system split
+    /// scaled to the exact total).
     pub cpu_user_s: f64,
+    /// System share of `cpu_ns`, in seconds.
     pub cpu_system_s: f64,
-    /// Service demand: server CPU microseconds per completed request.
+    /// Service demand: server CPU microseconds per completed request,
+    /// `cpu_ns / 1000 / requests`. Exact when `cpu_exact`. On loopback it holds
+    /// only the kernel work that ran on the server's side: a packet's receive
+    /// path runs on the sender's CPU, so compare `machine_cpu_us_per_req` too.
     pub cpu_us_per_req: f64,
     /// Busy time of the server's pinned CPUs per request (/proc/stat),
-    /// which also counts kernel work done on its behalf and children that
-    /// were reaped without accounting (SIG_IGN). `None` if not pinned.
+    /// which also counts kernel work done on those CPUs for anyone (softirqs)
+    /// and other tasks that ran there. `None` if not pinned.
     pub cpuset_us_per_req: Option<f64>,
     pub voluntary_ctxt_switches: u64,
     pub involuntary_ctxt_switches: u64,
-    /// Peak of the tree's summed resident memory.
+    /// Peak over the window's samples of Σ RSS over the tree. A page shared by
+    /// n processes (a forked server's text and heap) counts n times: an upper
+    /// bound, not the memory used; `peak_pss_kb` is.
     pub peak_rss_kb: u64,
     pub peak_processes: u64,
     pub peak_threads: u64,
@@ -119,6 +135,48 @@ pub struct ServerCost {
     /// Zombies at the end of the run.
     pub zombies_end: u64,
     pub samples: Vec<ServerSample>,
+    /// Server CPU over the window, nanoseconds: every task of the tree, from
+    /// the window's start to its end, both read at those instants.
+    #[serde(default)]
+    pub cpu_ns: u64,
+    /// Where `cpu_ns` came from: `cgroup-cpuacct` (the server's own cgroup v1,
+    /// ns), `cgroup-cpu-stat` (its own cgroup v2, µs), or `process-clocks`
+    /// (no group: each live process's CPU clock plus zombies' and reaped
+    /// children's ticks). Empty in results made before it existed.
+    #[serde(default)]
+    pub cpu_source: String,
+    /// `cpu_ns` counts every task that ran (a cgroup source). False for
+    /// `process-clocks`: children reaped by the kernel (SIGCHLD ignored) are
+    /// missing and reaped ones are rounded to clock ticks.
+    #[serde(default)]
+    pub cpu_exact: bool,
+    /// Peak over the window's samples of Σ PSS (smaps_rollup) over the tree:
+    /// each page shared by n processes counts 1/n in each, so once in all.
+    /// The memory the design costs; per connection, divide by connections.
+    #[serde(default)]
+    pub peak_pss_kb: u64,
+    /// Peak over the window of the kernel's TCP socket buffer memory of the
+    /// server's sockets (its memory cgroup's `memory.kmem.tcp`, the kernel's
+    /// own peak): memory the process tree's PSS does not show. `None` when the
+    /// server has no memory group of its own (then it is not counted).
+    #[serde(default)]
+    pub socket_mem_kb: Option<u64>,
+    /// Peak over the window of all kernel memory charged to the server's
+    /// memory cgroup (`memory.kmem`): socket objects, page tables, each
+    /// forked child's kernel stack — what an idle connection costs the kernel
+    /// when its buffers are empty. TCP buffers are charged apart (cgroup v1),
+    /// so add `socket_mem_kb`. `None` without a memory group of its own.
+    #[serde(default)]
+    pub kernel_mem_kb: Option<u64>,
+    /// CPU the probe itself used (its sampling thread and the window-edge
+    /// reads), microseconds. It runs in the load generator's process, so
+    /// `loadgen.cpu_*` include it.
+    #[serde(default)]
+    pub probe_cpu_us: f64,
+    /// The sampling interval the probe ended with, ms: it widens on large
+    /// trees so sampling stays a small share of one CPU.
+    #[serde(default)]
+    pub sample_interval_ms: f64,
 }
 
 /// The load generator's own cost, to tell when it, not the server, was the bottleneck.
@@ -128,27 +186,10 @@ pub struct LoadgenCost {
     pub cpu_system_s: f64,
     /// CPU seconds per wall second divided by the engine threads (1.0 = every thread busy).
     pub utilization: f64,
+    /// The load generator's own CPU (getrusage, every thread of its
+    /// process, the probe included) per completed request.
     pub cpu_us_per_req: f64,
     pub threads: usize,
-}
-
-impl LoadgenCost {
-    /// The cost of `threads` engine threads that used `user_s` + `system_s`
-    /// CPU seconds over `duration_s` wall seconds for `requests` requests.
-    pub fn new(user_s: f64, system_s: f64, duration_s: f64, threads: usize, requests: u64) -> Self {
-        let cpu_s = user_s + system_s;
-        LoadgenCost {
-            cpu_user_s: user_s,
-            cpu_system_s: system_s,
-            utilization: if duration_s > 0.0 && threads > 0 {
-                cpu_s / (duration_s * threads as f64)
-            } else {
-                0.0
-            },
-            cpu_us_per_req: crate::procfs::per_request_us(cpu_s, requests),
-            threads,
-        }
-    }
 }
 
 /// Kernel TCP counters over the run (/proc/net/netstat): a full accept backlog shows here.
@@ -262,4 +303,11 @@ pub struct LoadReport {
     pub send_lag_histogram_v2: Option<String>,
     /// An HdrHistogram interval log (V2, compressed, one interval per second).
     pub interval_log: String,
+    /// Busy time of every CPU of the machine over the window per completed
+    /// request (/proc/stat user+nice+system+irq+softirq+steal, clock-tick
+    /// resolution): server, load generator, the kernel's softirqs and anyone
+    /// else. On loopback the only figure that holds all of a request's kernel
+    /// work; on a shared machine it holds the neighbours' too. `None` without /proc/stat.
+    #[serde(default)]
+    pub machine_cpu_us_per_req: Option<f64>,
 }

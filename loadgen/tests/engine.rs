@@ -329,9 +329,12 @@ fn plans_that_cannot_run_are_refused_with_the_setting_to_change() {
 
 #[test]
 fn a_target_nobody_listens_at_is_one_clear_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // Bound but never listening: refused, and the port stays ours (a port
+    // bound and closed could be taken by anything meanwhile).
+    let held = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    held.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let addr = held.local_addr().unwrap().as_socket().unwrap();
     let err =
         loadgen::run(&plan(Target::Tcp(addr), Mode::Rr), &AtomicBool::new(false)).unwrap_err();
     assert!(matches!(err, LoadError::Unreachable { .. }), "{err:?}");

@@ -194,7 +194,7 @@ pub enum ServiceKind {
     Echo,
     /// The socket lab's messages: print `Here is the message: …`, answer `I got your message`.
     Lab,
-    /// Framed requests (see `wire.rs`) that ask for a response size, CPU time and a wait.
+    /// Framed requests (see `wire/`) that ask for a response size, CPU time and a wait.
     Synthetic,
 }
 

@@ -21,7 +21,7 @@
 //! | [`stop`] | SIGINT/SIGTERM handling: [`StopSignal`] |
 //! | `sys` | the only `unsafe`: fork, SIGCHLD dispositions, shared memory, io_uring's buffer lending |
 //! | [`config`] | [`Model`], [`Transport`], [`ServiceKind`], [`ReapPolicy`], [`ServerConfig`] |
-//! | [`wire`] | the synthetic frame, check-then-parse (the load generator builds it) |
+//! | [`wire`] | the synthetic frame, check-then-parse (the load generator builds it): `request`, `response`, `refusal` |
 #![deny(unsafe_code)]
 
 mod accept;
@@ -54,6 +54,7 @@ pub use process::{ProcessError, ServerProcess, Stopped};
 pub use stats::{ErrorCounts, Summary};
 pub use status::Ready;
 pub use stop::StopSignal;
+pub use sys::fork_and_reap;
 
 /// Whether this machine runs io_uring (the `io-uring` model): false on old
 /// kernels, with `kernel.io_uring_disabled` set, or under a seccomp filter

@@ -150,6 +150,15 @@ fn bind_inet(
             .set_reuse_port(true)
             .map_err(io_err("set SO_REUSEPORT on", addr))?;
     }
+    if let SocketAddr::V6(v6) = addr {
+        if v6.ip().is_unspecified() {
+            // `[::]` means every address, IPv4 too (as INADDR_ANY plus IPv6),
+            // whatever the net.ipv6.bindv6only sysctl says.
+            socket
+                .set_only_v6(false)
+                .map_err(io_err("clear IPV6_V6ONLY on", addr))?;
+        }
+    }
     if backlog.is_some() {
         // Lets a restarted server bind while old connections sit in TIME_WAIT;
         // Linux still refuses it while another socket listens on the port.

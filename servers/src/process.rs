@@ -61,6 +61,8 @@ pub struct ServerProcess {
 }
 
 const STDERR_KEEP: usize = 8 << 10;
+/// How long a killed server's children may take to leave its cgroup.
+const CGROUP_GRACE: Duration = Duration::from_millis(500);
 
 impl ServerProcess {
     /// Starts `command` and waits up to `timeout` for its readiness line.
@@ -198,6 +200,8 @@ impl ServerProcess {
             }
         }
         let status = self.wait_status()?;
+        // A server that was killed could not remove its own cgroup.
+        probe::remove_leftover(pid, CGROUP_GRACE);
         // The stdout reader ends when the pipe closes; collect what it read.
         let mut summary = None;
         let mut other_lines = Vec::new();
@@ -236,6 +240,7 @@ impl Drop for ServerProcess {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+            probe::remove_leftover(self.child.id(), CGROUP_GRACE);
         }
     }
 }

@@ -23,9 +23,11 @@ struct Args {
     /// Listen on a Unix-domain socket file instead of a port.
     #[arg(long, value_name = "PATH", conflicts_with_all = ["port", "udp"])]
     unix: Option<PathBuf>,
-    /// Address to bind (0.0.0.0 to accept other hosts, as in the two-VM lab).
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: std::net::IpAddr,
+    /// Address to bind, e.g. 127.0.0.1 to refuse other hosts. Without it the
+    /// server listens on every address, IPv4 and IPv6, as the handout's
+    /// INADDR_ANY does (so the Client VM reaches it).
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<std::net::IpAddr>,
     /// How to reap children: handler, once, ignore, none.
     #[arg(long, default_value = "handler")]
     reap: servers::ReapPolicy,

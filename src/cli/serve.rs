@@ -100,6 +100,12 @@ impl ServeArgs {
 }
 
 pub fn execute(args: ServeArgs) -> Result<()> {
+    // First of all, before the model starts a thread or forks: a cgroup of
+    // its own, so the probe counts every task the server ever runs (children
+    // reaped by nobody or by the kernel included). Without one (not root) the
+    // probe falls back to per-process clocks and says so in `cpu_source`.
+    // Dropped at the end of this function: back out, group removed.
+    let _group = probe::ServerGroup::join_fresh().ok();
     if let Some(list) = &args.cpus {
         crate::pin::pin_self(&crate::pin::parse_cpu_list(list)?)?;
     }

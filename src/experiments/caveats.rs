@@ -41,10 +41,7 @@ fn measurement_caveats(m: &Measurement) -> Vec<Caveat> {
         }
     }
     if let Some(why) = super::measures::invalid_reason(m) {
-        push(
-            "invalid measurement (the load generator's self-check failed)",
-            why,
-        );
+        push("invalid: the load generator did not offer its plan", why);
     }
     out
 }

@@ -15,7 +15,7 @@ pub const MIN_REPEATS_FOR_CI: usize = 6;
 const RESAMPLES: usize = 2000;
 
 /// The bootstrap generator's fixed seed (any constant: determinism is the point).
-const BOOTSTRAP_SEED: u64 = 0x5eed_0f_5ca1e;
+const BOOTSTRAP_SEED: u64 = 0x05ee_d0f5_ca1e;
 
 /// The median of sorted, non-empty `v`.
 pub fn median_sorted(v: &[f64]) -> f64 {
@@ -63,13 +63,23 @@ pub struct Ratio {
 }
 
 impl Ratio {
-    /// "2.90× (95% CI 2.81–2.99)", or "2.90× (one repeat, no interval)".
+    /// "2.90× (95% CI 2.81–2.99, 8 repeats)"; below [`MIN_REPEATS_FOR_CI`]
+    /// repeats the bootstrap range is marked indicative, and with one usable
+    /// repeat there is no interval at all.
     pub fn show(&self, digits: usize) -> String {
         if self.n < 2 {
-            format!("{:.*}× (one repeat, no interval)", digits, self.value)
+            format!(
+                "{:.*}× (one usable repeat, no interval)",
+                digits, self.value
+            )
+        } else if self.n < MIN_REPEATS_FOR_CI {
+            format!(
+                "{:.*}× (bootstrap 95% range {:.*}–{:.*} over {} repeats, indicative only)",
+                digits, self.value, digits, self.lo, digits, self.hi, self.n
+            )
         } else {
             format!(
-                "{:.*}× (95% CI {:.*}–{:.*}, n={})",
+                "{:.*}× (95% CI {:.*}–{:.*}, {} repeats)",
                 digits, self.value, digits, self.lo, digits, self.hi, self.n
             )
         }

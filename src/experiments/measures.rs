@@ -11,22 +11,27 @@ use loadgen::LoadReport;
 use crate::results::Measurement;
 
 /// What [`server_cpu_us_per_req`] counts, for the report's Methods section.
-pub const SERVER_CPU_COUNTS: &str = "user + system CPU of the server's whole process tree from /proc \
-    (live threads, and children once reaped, via cutime/cstime), sampled in clock ticks, divided by completed requests";
+pub const SERVER_CPU_COUNTS: &str = "CPU of every task of the server's process tree over the window \
+    (threads, forked children live, exited, zombie or auto-reaped), read in nanoseconds from the server's own \
+    cgroup at the window's two edges (`cpu_source` in each JSON; without a cgroup, each process's CPU clock), \
+    divided by completed requests. On loopback it holds only the kernel work that ran on the server's side";
 
 /// What [`pinned_cpu_us_per_req`] counts.
-pub const PINNED_CPU_COUNTS: &str = "busy time of the server's pinned CPUs (/proc/stat) per request: \
-    everything that ran there, including kernel work done on the server's behalf and children reaped without accounting";
+pub const PINNED_CPU_COUNTS: &str =
+    "busy time of the server's pinned CPUs (/proc/stat) per request: \
+    everything that ran there, including softirq work the kernel did for either side";
 
 /// What [`machine_cpu_us_per_req`] counts.
 pub const MACHINE_CPU_COUNTS: &str =
-    "the server's pinned-CPU busy time plus the load generator's own CPU, per request: \
-    an estimate of what one request costs both cores together";
+    "busy time of every CPU of the machine over the window (/proc/stat) per request: server, load generator \
+    and all kernel work of a request on both sides; on loopback a packet's receive path runs on the sender's \
+    CPU, so only this figure compares designs whose kernel work lands on different cores";
 
 /// What [`memory_kb`] counts.
 pub const MEMORY_COUNTS: &str =
-    "peak of the resident memory (RSS) summed over the server's process tree; \
-    shared pages are counted once per process, so forked trees are overstated";
+    "peak over the window of the PSS summed over the server's process tree (smaps_rollup: a page shared by n \
+    processes counts 1/n in each, so once in all), plus the kernel memory charged to the server's own memory \
+    cgroup (socket objects, kernel stacks, page tables) and its TCP socket buffers; RSS is kept beside it in the JSON";
 
 /// Server CPU per completed request (service demand), in microseconds.
 pub fn server_cpu_us_per_req(r: &LoadReport) -> Option<f64> {
@@ -53,12 +58,27 @@ pub fn loadgen_cpu_us_per_req(r: &LoadReport) -> Option<f64> {
 /// receive path runs on the sender's CPU, so only this sum compares designs
 /// whose kernel work lands on different cores.
 pub fn machine_cpu_us_per_req(r: &LoadReport) -> Option<f64> {
+    if let Some(v) = r.machine_cpu_us_per_req.filter(|v| *v > 0.0) {
+        return Some(v);
+    }
+    // Results made before the machine's busy time was recorded: both sides' own figures.
     let server = pinned_cpu_us_per_req(r).or_else(|| server_cpu_us_per_req(r))?;
     Some(server + loadgen_cpu_us_per_req(r).unwrap_or(0.0))
 }
 
 /// The server's memory, in kB (see [`MEMORY_COUNTS`]).
 pub fn memory_kb(r: &LoadReport) -> Option<f64> {
+    let s = r.server.as_ref()?;
+    if s.peak_pss_kb == 0 {
+        // Results made before PSS was measured: RSS, an upper bound for forked trees.
+        return Some(s.peak_rss_kb as f64);
+    }
+    let kernel = s.kernel_mem_kb.unwrap_or(0) + s.socket_mem_kb.unwrap_or(0);
+    Some((s.peak_pss_kb + kernel) as f64)
+}
+
+/// The server tree's summed RSS peak, in kB (shared pages once per process).
+pub fn rss_kb(r: &LoadReport) -> Option<f64> {
     r.server.as_ref().map(|s| s.peak_rss_kb as f64)
 }
 
@@ -88,8 +108,107 @@ pub fn loadgen_busy(r: &LoadReport) -> f64 {
 }
 
 /// Why the load generator judged its own measurement invalid (off the
-/// offered rate, send lag past its bound), if it did. The report has no
-/// validity flag yet: nothing is judged invalid until it has.
-pub fn invalid_reason(_m: &Measurement) -> Option<String> {
-    None
+/// offered rate, send lag past its bound), if it did (open-loop points).
+pub fn invalid_reason(m: &Measurement) -> Option<String> {
+    let v = m.report.as_ref()?.validity.as_ref()?;
+    (!v.valid).then(|| {
+        if v.reasons.is_empty() {
+            "the load generator's self-check failed".to_string()
+        } else {
+            v.reasons.join("; ")
+        }
+    })
+}
+
+/// The load generator's calibrated floor (its own latency and rate against a
+/// trivial reflector it starts itself), as a sentence, if the run recorded one.
+pub fn generator_floor(info: &crate::results::RunInfo) -> Option<String> {
+    let c = info.calibration.as_ref()?;
+    let one = &c.one_connection;
+    let max = &c.max_rate;
+    Some(format!(
+        "against {} ({}), one connection's round trip took p50 {:.1} µs, p99 {:.1} µs, and {} connections reached {:.0} requests/s{} \
+         — no figure in this report can be read below that floor",
+        c.reflector,
+        c.workload,
+        one.latency_ns.p50 as f64 / 1000.0,
+        one.latency_ns.p99 as f64 / 1000.0,
+        max.connections,
+        max.throughput_rps,
+        if one.errors + max.errors > 0 {
+            format!(" ({} failed requests: treat it as no floor)", one.errors + max.errors)
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// What sampling the server cost, as a sentence, if the reports carry it.
+pub fn probe_cost(results: &crate::results::ResultSet) -> Option<String> {
+    let mut cpu_us = 0.0;
+    let mut window_s = 0.0;
+    let mut intervals = Vec::new();
+    for r in results
+        .measurements
+        .iter()
+        .filter(|m| m.same_as.is_none())
+        .filter_map(|m| m.report.as_ref())
+    {
+        if let Some(s) = r.server.as_ref().filter(|s| s.sample_interval_ms > 0.0) {
+            cpu_us += s.probe_cpu_us;
+            window_s += r.duration_s;
+            intervals.push(s.sample_interval_ms);
+        }
+    }
+    if window_s <= 0.0 {
+        return None;
+    }
+    intervals.sort_by(f64::total_cmp);
+    Some(format!(
+        "the probe (a SCHED_IDLE sampling thread, not pinned to the load generator's CPUs, plus the window-edge reads) \
+         used {:.2} ms of CPU per second of measurement ({:.2} % of one CPU); its sampling interval ranged {:.0}–{:.0} ms",
+        cpu_us / 1e3 / window_s,
+        cpu_us / 1e4 / window_s,
+        intervals[0],
+        intervals[intervals.len() - 1],
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::synthetic;
+
+    #[test]
+    fn an_invalid_point_becomes_a_caveat() {
+        let experiment = crate::experiments::all()
+            .into_iter()
+            .find(|e| e.id == "overview")
+            .expect("overview is registered");
+        let data = synthetic::results(&experiment, 1, |p, _, r| {
+            if matches!(p.load.mode, loadgen::Mode::Open { .. }) {
+                r.validity = Some(loadgen::report::Validity {
+                    valid: false,
+                    reasons: vec!["sent 80% of the offered rate".to_string()],
+                    ..Default::default()
+                });
+            }
+        });
+        let open = data
+            .measurements
+            .iter()
+            .find(|m| m.report.as_ref().is_some_and(|r| r.validity.is_some()))
+            .expect("overview has open-loop points");
+        assert_eq!(
+            invalid_reason(open).as_deref(),
+            Some("sent 80% of the offered rate")
+        );
+        let notes = crate::experiments::experiment_caveats(&data, "overview");
+        assert!(
+            notes.iter().any(|n| n.contains("did not offer its plan")),
+            "{notes:?}"
+        );
+        let closed = data.measurements.iter().find(|m| m.x == 1.0).unwrap();
+        assert_eq!(invalid_reason(closed), None);
+    }
 }

@@ -77,3 +77,36 @@ pub fn judge(experiment: &Experiment, results: &ResultSet, ctx: &Context) -> (Fi
     };
     (finding, Tally { verdicts })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::synthetic::{latency_us, results};
+
+    #[test]
+    fn a_verdict_that_holds_in_two_repeats_of_three_says_so() {
+        let experiment = crate::experiments::all()
+            .into_iter()
+            .find(|e| e.id == "unix-vs-inet")
+            .expect("unix-vs-inet is registered");
+        // Unix takes 0.68× TCP's latency in repeats 0 and 1, 1.05× in repeat 2.
+        let data = results(&experiment, 3, |p, repeat, r| {
+            let tcp = 20.0;
+            let unix = if repeat == 2 { 21.0 } else { 13.6 };
+            let us = if p.series.contains("unix") { unix } else { tcp };
+            latency_us(r, us, 2.0 * us);
+        });
+        let ctx = Context {
+            footnote: String::new(),
+        };
+        let (finding, tally) = judge(&experiment, &data, &ctx);
+        assert_eq!(finding.verdict, Verdict::Supported);
+        assert_eq!(tally.verdicts.len(), 3);
+        assert_eq!(tally.count(Verdict::Supported), 2);
+        assert_eq!(tally.count(Verdict::NotSupported), 1);
+        assert_eq!(
+            tally.describe(finding.verdict),
+            "supported in 2 of 3, not supported in 1 repeats"
+        );
+    }
+}

@@ -71,7 +71,7 @@ fn half(
     what: &str,
     ratio: Option<Ratio>,
     (yes, no): (f64, f64),
-    meaning: &str,
+    (subject, object): (&str, &str),
 ) -> (Verdict, String) {
     match ratio {
         None => (Verdict::NoData, format!("{what}: no usable measurement")),
@@ -80,7 +80,7 @@ fn half(
             (
                 v,
                 format!(
-                    "{what}: {meaning} {} ({}: supported from {yes}×, not supported up to {no}×)",
+                    "{what}: {subject} {} {object} ({}: supported from {yes}×, not supported up to {no}×)",
                     r.show(2),
                     v.label()
                 ),
@@ -126,13 +126,19 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         "setup, event loop",
         setup(MIO_CRR, MIO_RR),
         (SETUP_YES, SETUP_NO),
-        "a connection per request takes",
+        (
+            "a connection per request takes",
+            "the latency of an exchange on an open one",
+        ),
     );
     let (iter_v, iter_s) = half(
         "setup, blocking",
         setup(ITER_CRR, ITER_RR),
         (SETUP_YES, SETUP_NO),
-        "a connection per request takes",
+        (
+            "a connection per request takes",
+            "the latency of an exchange on an open one",
+        ),
     );
     let (tx_v, tx_s) = half(
         "transmit, blocking TCP vs blocking UDP",
@@ -143,12 +149,15 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             measures::server_cpu_us_per_req,
         ),
         (TRANSMIT_YES, TRANSMIT_NO),
-        "an exchange on an open TCP connection costs the server",
+        (
+            "an exchange on an open TCP connection costs the server",
+            "the CPU of a datagram exchange",
+        ),
     );
     let setup_v = Verdict::all(&[mio_v, iter_v]);
     let verdict = setup_v.both(tx_v);
     let because = format!(
-        "{mio_s} the latency of one on an open connection; {iter_s}; {tx_s} the CPU of a datagram exchange{}",
+        "{mio_s}; {iter_s}; {tx_s}{}",
         match verdict {
             Verdict::Depends if setup_v == Verdict::Supported =>
                 ". Setup is expensive; transmitting on an open connection is not clearly dearer than a datagram",

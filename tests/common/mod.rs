@@ -16,6 +16,7 @@
 mod procs;
 mod stream;
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -34,7 +35,6 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long asynchronous things (reaping, exits) may take to happen.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The `sockbench` binary.
 /// Every connection-oriented model, from `Model::ALL`, so a new model is tested without touching the tests.
 pub fn stream_models() -> Vec<&'static str> {
     servers::Model::ALL
@@ -44,8 +44,59 @@ pub fn stream_models() -> Vec<&'static str> {
         .collect()
 }
 
+/// Every connection-oriented model over every stream transport it serves
+/// (`tcp`, `unix`), from `Model::ALL` and `Model::supports`, so the next
+/// model or transport is covered without editing a list.
+pub fn stream_pairs() -> Vec<(&'static str, &'static str)> {
+    use servers::{Model, Transport};
+    Model::ALL
+        .iter()
+        .flat_map(|&m| {
+            Transport::ALL
+                .into_iter()
+                .filter(move |&t| t != Transport::Udp && m.supports(t))
+                .map(move |t| (m.name(), t.name()))
+        })
+        .collect()
+}
+
+/// Runs `check` on every case (with its index, for seeds), going on past a
+/// failure, then fails naming every case that failed. Each failure's own
+/// message is printed as it happens.
+pub fn check_each<T: std::fmt::Debug>(cases: &[T], check: impl Fn(&T, u64)) {
+    assert!(!cases.is_empty(), "nothing to check");
+    let failed: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .filter(|&(i, case)| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(case, i as u64)))
+                .is_err()
+        })
+        .map(|(_, case)| format!("{case:?}"))
+        .collect();
+    assert!(failed.is_empty(), "failed: {}", failed.join(", "));
+}
+
+/// The `sockbench` binary.
 pub fn sockbench() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sockbench"))
+}
+
+/// A loopback address where a TCP connection is refused, held for as long as
+/// the returned socket lives: bound (so nothing else can take the port) but
+/// never listening. A port bound and then closed could be taken by anything.
+pub fn refusing_addr() -> (socket2::Socket, SocketAddr) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("create a TCP socket");
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind a loopback port");
+    let addr = socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("the bound address");
+    (socket, addr)
 }
 
 /// The lab's `server` binary.

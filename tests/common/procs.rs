@@ -24,15 +24,14 @@ pub struct ProcStat {
     pub ppid: i32,
 }
 
-/// Reads `/proc/PID/stat`; `None` if the process is gone.
+/// Reads `/proc/PID/stat` with the probe's parser; `None` if the process is gone.
 pub fn proc_stat(pid: i32) -> Option<ProcStat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name sits in parentheses and may hold spaces or ')'.
-    let rest = &text[text.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    Some(ProcStat { pid, state, ppid })
+    let stat = probe::read_stat(u32::try_from(pid).ok()?)?;
+    Some(ProcStat {
+        pid,
+        state: char::from(stat.state),
+        ppid: i32::try_from(stat.ppid).ok()?,
+    })
 }
 
 /// Every process whose parent is `ppid`, zombies included.
@@ -170,8 +169,17 @@ impl LabServer {
         }
     }
 
+    /// Where a client on this host reaches the server: its address, with
+    /// "every address" (`[::]`, `0.0.0.0`) read as loopback.
     pub fn addr(&self) -> SocketAddr {
-        self.listening_on.parse().expect("an address")
+        let mut addr: SocketAddr = self.listening_on.parse().expect("an address");
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        addr
     }
 
     pub fn port(&self) -> u16 {

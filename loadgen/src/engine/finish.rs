@@ -4,8 +4,9 @@
 use std::time::SystemTime;
 
 use crate::plan::{LoadPlan, Mode, Target};
-use crate::procfs::{self, KernelUdp, ServerMonitor};
-use crate::report::{KernelTcp, LoadErrors, LoadReport, LoadgenCost, UdpCounts};
+use probe::{KernelTcp, KernelUdp, ServerMonitor};
+
+use crate::report::{self as data, LoadErrors, LoadReport, LoadgenCost, UdpCounts};
 use crate::stats::{self, add_errors, add_udp, interval_log, merge_ticks, new_histogram};
 
 use super::{LoadError, WorkerResult};
@@ -24,18 +25,18 @@ impl Counters {
         match (&plan.target, plan.server_pid) {
             (Target::Udp(_), Some(pid)) => Counters {
                 tcp: None,
-                udp: procfs::kernel_udp_of(pid).ok(),
+                udp: probe::kernel_udp_of(pid).ok(),
             },
             (Target::Udp(_), None) => Counters {
                 tcp: None,
-                udp: procfs::kernel_udp().ok(),
+                udp: probe::kernel_udp().ok(),
             },
             (_, Some(pid)) => Counters {
-                tcp: procfs::kernel_tcp_of(pid).ok(),
+                tcp: probe::kernel_tcp_of(pid).ok(),
                 udp: None,
             },
             (_, None) => Counters {
-                tcp: procfs::kernel_tcp().ok(),
+                tcp: probe::kernel_tcp().ok(),
                 udp: None,
             },
         }
@@ -48,6 +49,8 @@ pub(crate) struct Recording {
     pub wall: SystemTime,
     /// Our own CPU (user, system seconds) at that moment.
     pub cpu: (f64, f64),
+    /// The machine's busy time (every CPU) at that moment, ns.
+    pub machine_busy_ns: Option<u64>,
 }
 
 pub(crate) struct Parts<'a> {
@@ -59,6 +62,8 @@ pub(crate) struct Parts<'a> {
     pub before: Counters,
     pub after: Counters,
     pub monitor: Option<ServerMonitor>,
+    /// The machine's busy time when the last thread stopped, ns.
+    pub machine_busy_end_ns: Option<u64>,
     pub partial: bool,
 }
 
@@ -72,9 +77,10 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         before,
         after,
         monitor,
+        machine_busy_end_ns,
         partial,
     } = parts;
-    let cpu_end = procfs::self_cpu();
+    let cpu_end = probe::self_cpu();
     let open = matches!(plan.mode, Mode::Open { .. });
     let crr = plan.mode == Mode::Crr;
 
@@ -130,8 +136,8 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
     )?;
 
     let kernel_tcp = match (before.tcp, after.tcp) {
-        (Some(b), Some(a)) => a.delta_since(&b),
-        _ => KernelTcp::default(),
+        (Some(b), Some(a)) => crate::cost::kernel_tcp(a.delta_since(&b)),
+        _ => data::KernelTcp::default(),
     };
     let udp = match plan.target {
         Target::Udp(_) => {
@@ -183,7 +189,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         duration_s,
         partial,
         timeline: timeline.ticks,
-        server: monitor.map(|m| m.finish(requests)),
+        server: monitor.map(|m| crate::cost::server_cost(m.finish(requests))),
         loadgen,
         kernel_tcp,
         plan: plan.clone(),
@@ -193,6 +199,11 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         connect_histogram_v2: connect.as_ref().map(stats::encode_v2).transpose()?,
         send_lag_histogram_v2: send_lag.as_ref().map(stats::encode_v2).transpose()?,
         interval_log,
+        machine_cpu_us_per_req: crate::cost::machine_us_per_req(
+            recording.machine_busy_ns,
+            machine_busy_end_ns,
+            requests,
+        ),
     })
 }
 

@@ -19,7 +19,8 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::plan::{LoadPlan, Mode, Target, Workload};
-use crate::procfs::{self, ServerMonitor};
+use probe::ServerMonitor;
+
 use crate::report::LoadReport;
 use crate::stats::{HistogramError, Recorder, TickData};
 
@@ -260,10 +261,20 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect();
-        (results, Some((record_start_ns, recording)))
+        // The window ends with the last thread: the server's CPU is read now,
+        // not when the report gets to it.
+        if let Some(m) = &monitor {
+            m.mark_recording_end();
+        }
+        let machine_busy_end_ns = probe::machine_busy_ns();
+        (
+            results,
+            Some((record_start_ns, recording, machine_busy_end_ns)),
+        )
     });
     let results = results?;
-    let (record_start_ns, recording) = recording.expect("set when the threads ran");
+    let (record_start_ns, recording, machine_busy_end_ns) =
+        recording.expect("set when the threads ran");
     let after = finish::Counters::read(plan);
     finish::report(finish::Parts {
         plan,
@@ -274,6 +285,7 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
         before,
         after,
         monitor,
+        machine_busy_end_ns,
         partial: stop.load(Ordering::SeqCst),
     })
 }
@@ -297,7 +309,8 @@ fn wait_for_recording(
     }
     finish::Recording {
         wall: SystemTime::now(),
-        cpu: procfs::self_cpu(),
+        cpu: probe::self_cpu(),
+        machine_busy_ns: probe::machine_busy_ns(),
     }
 }
 

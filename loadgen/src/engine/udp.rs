@@ -16,7 +16,7 @@ use mio::{Events, Interest, Poll, Token};
 use nix::errno::Errno;
 
 use super::net::{interrupted, udp_flow, would_block};
-use super::pacing::{Admit, Clock, Lifecycle, Step, Timers, Window};
+use super::pacing::{Admit, Clock, Stage, Step, Timers};
 use super::{Shared, StartGate, Stop, WorkerResult, IO_BUF};
 use crate::check::{build_datagram, check_datagram, request_key, Answer};
 use crate::stats::{ErrorKind, Extras, Recorder};
@@ -28,18 +28,31 @@ const EVENTS: usize = 1024;
 /// How many recent sequence numbers a flow remembers (to tell late from duplicate).
 const HISTORY: u64 = 64;
 
+/// Where a flow's latest request (`Flow::seq`) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outstanding {
+    /// Nothing outstanding: a timer or the last answer brings the next request.
+    Nothing,
+    /// Waiting for room in the send buffer since `since_ns`: not sent yet.
+    Blocked { admit: Admit, since_ns: u64 },
+    /// Sent at `sent_ns`, waiting for its answer.
+    InFlight { admit: Admit, sent_ns: u64 },
+}
+
+impl Outstanding {
+    fn is_some(self) -> bool {
+        self != Outstanding::Nothing
+    }
+}
+
 struct Flow {
     uid: u64,
     socket: UdpSocket,
     timer_gen: u32,
     /// The last sequence number issued (0: none yet).
     seq: u64,
-    /// A request is outstanding (`seq`).
-    pending: bool,
-    /// The outstanding request is waiting for room in the send buffer.
-    blocked: bool,
-    admit: Admit,
-    sent_ns: u64,
+    /// Request `seq`'s state.
+    outstanding: Outstanding,
     /// The first sequence number sent in the recorded window.
     first_recorded: u64,
     /// Bit `s % HISTORY`: request `s` got its right answer (in time or late).
@@ -52,8 +65,7 @@ pub(crate) struct UdpWorker<'a> {
     poll: Poll,
     timers: Timers,
     clock: Clock,
-    window: Window,
-    life: Lifecycle,
+    stage: Stage,
     budget: Option<u64>,
     flows: Vec<Flow>,
     rec: Recorder,
@@ -87,10 +99,7 @@ impl<'a> UdpWorker<'a> {
                 socket,
                 timer_gen: 0,
                 seq: 0,
-                pending: false,
-                blocked: false,
-                admit: Admit::Warmup,
-                sent_ns: 0,
+                outstanding: Outstanding::Nothing,
                 first_recorded: u64::MAX,
                 answered: 0,
             });
@@ -100,8 +109,7 @@ impl<'a> UdpWorker<'a> {
             poll,
             timers,
             clock,
-            window: Window::new(u64::MAX, Default::default(), Default::default(), None),
-            life: Lifecycle::new(0, shared.sweep_ns, shared.timeout_ns),
+            stage: Stage::Setup,
             budget,
             flows,
             rec: Recorder::new(u64::MAX, shared.duration, Extras::default()),
@@ -114,24 +122,17 @@ impl<'a> UdpWorker<'a> {
     /// Waits for the common start, runs, and returns the measurements.
     pub fn run(mut self, gate: &StartGate, stop: Stop<'_>) -> io::Result<WorkerResult> {
         let start_ns = gate.wait_start(&self.clock)?;
-        self.window = Window::new(
-            start_ns,
-            self.shared.warmup,
-            self.shared.duration,
-            self.budget,
+        self.stage = Stage::running(self.shared, start_ns, self.budget);
+        self.rec.set_record_start(
+            start_ns.saturating_add(super::pacing::duration_ns(self.shared.warmup)),
         );
-        self.life = Lifecycle::new(start_ns, self.shared.sweep_ns, self.shared.timeout_ns);
-        self.rec.set_record_start(self.window.record_start_ns);
         let mut events = Events::with_capacity(EVENTS);
         for i in 0..self.flows.len() {
             self.issue(i, start_ns);
         }
         loop {
             let now = self.clock.now_ns();
-            match self
-                .life
-                .step(now, stop, &mut self.window, self.outstanding)
-            {
+            match self.stage.step(now, stop, self.outstanding) {
                 Step::Done => break,
                 Step::Abandon => {
                     self.abandon(now);
@@ -144,12 +145,12 @@ impl<'a> UdpWorker<'a> {
                 }
             }
             while let Some((i, generation)) = self.timers.pop_due(now) {
-                if self.flows[i].timer_gen == generation && !self.flows[i].pending {
+                if self.flows[i].timer_gen == generation && !self.flows[i].outstanding.is_some() {
                     self.issue(i, now);
                 }
             }
             self.timers.arm(now)?;
-            let wait = self.life.wake_ns(&self.window).saturating_sub(now);
+            let wait = self.stage.wake_ns(now).saturating_sub(now);
             match self
                 .poll
                 .poll(&mut events, Some(std::time::Duration::from_nanos(wait)))
@@ -168,7 +169,7 @@ impl<'a> UdpWorker<'a> {
                 }
             }
         }
-        let end_ns = self.life.end_ns(self.clock.now_ns());
+        let end_ns = self.stage.end_ns(self.clock.now_ns());
         // Answers already queued are late or duplicates: count them too.
         let now = self.clock.now_ns();
         for i in 0..self.flows.len() {
@@ -185,8 +186,10 @@ impl<'a> UdpWorker<'a> {
         if i >= self.flows.len() {
             return;
         }
-        if event.is_writable() && self.flows[i].blocked {
-            self.transmit(i, now);
+        if event.is_writable() {
+            if let Outstanding::Blocked { admit, .. } = self.flows[i].outstanding {
+                self.transmit(i, admit, now);
+            }
         }
         if event.is_readable() || event.is_error() {
             self.receive(i, now, true);
@@ -195,24 +198,23 @@ impl<'a> UdpWorker<'a> {
 
     /// Sends the flow's next request, if the window admits one.
     fn issue(&mut self, i: usize, now: u64) {
-        let admit = self.window.admit(now);
-        let f = &mut self.flows[i];
+        let admit = self.stage.admit(now);
         if admit == Admit::Closed {
             return;
         }
+        let f = &mut self.flows[i];
         f.seq += 1;
         let bit = 1 << (f.seq % HISTORY);
         f.answered &= !bit;
-        f.admit = admit;
         if admit == Admit::Recorded && f.first_recorded == u64::MAX {
             f.first_recorded = f.seq;
         }
-        f.pending = true;
         self.outstanding += 1;
-        self.transmit(i, now);
+        self.transmit(i, admit, now);
     }
 
-    fn transmit(&mut self, i: usize, now: u64) {
+    /// Sends request `seq` (first try, or again after the send buffer was full).
+    fn transmit(&mut self, i: usize, admit: Admit, now: u64) {
         let f = &mut self.flows[i];
         build_datagram(
             &self.shared.workload,
@@ -222,9 +224,11 @@ impl<'a> UdpWorker<'a> {
         let kind = loop {
             match f.socket.send(&self.datagram) {
                 Ok(n) => {
-                    f.blocked = false;
-                    f.sent_ns = now;
-                    if f.admit == Admit::Recorded {
+                    f.outstanding = Outstanding::InFlight {
+                        admit,
+                        sent_ns: now,
+                    };
+                    if admit == Admit::Recorded {
                         self.rec.udp.sent += 1;
                         self.rec.bytes_sent += n as u64;
                     }
@@ -232,9 +236,11 @@ impl<'a> UdpWorker<'a> {
                 }
                 // The send buffer is full: a writable event sends it.
                 Err(e) if would_block(&e) => {
-                    if !f.blocked {
-                        f.blocked = true;
-                        f.sent_ns = now;
+                    if !matches!(f.outstanding, Outstanding::Blocked { .. }) {
+                        f.outstanding = Outstanding::Blocked {
+                            admit,
+                            since_ns: now,
+                        };
                     }
                     return;
                 }
@@ -247,10 +253,9 @@ impl<'a> UdpWorker<'a> {
             }
         };
         // Not sent, so not counted: drop the request and try again shortly.
-        f.pending = false;
-        f.blocked = false;
+        f.outstanding = Outstanding::Nothing;
         self.outstanding -= 1;
-        if f.admit == Admit::Recorded {
+        if admit == Admit::Recorded {
             self.rec.error(now, kind);
         }
         self.retry_later(i, now);
@@ -302,12 +307,12 @@ impl<'a> UdpWorker<'a> {
                     } else {
                         ErrorKind::Io
                     };
-                    if self.flows[i].pending && !self.flows[i].blocked {
-                        self.resolve_lost(i, now, Some(kind));
+                    if let Outstanding::InFlight { admit, .. } = self.flows[i].outstanding {
+                        self.resolve_lost(i, admit, now, Some(kind));
                         if go_on {
                             self.retry_later(i, now);
                         }
-                    } else if now >= self.window.record_start_ns {
+                    } else if self.stage.recording(now) {
                         self.rec.error(now, kind);
                     }
                     return;
@@ -319,49 +324,54 @@ impl<'a> UdpWorker<'a> {
     /// Counts one received datagram; true if it resolved the outstanding request.
     fn classify(&mut self, i: usize, answer: Answer, len: usize, now: u64) -> bool {
         let timeout_ns = self.shared.timeout_ns;
+        let recording = self.stage.recording(now);
         let f = &mut self.flows[i];
         let (seq, fault) = match answer {
             Answer::Ok { seq } => (Some(seq), None),
             Answer::Fault { seq, kind } => (seq, Some(kind)),
         };
-        let current = f.pending && !f.blocked && seq == Some(f.seq);
+        // The request this datagram answers, if it is the one in flight.
+        let current = match f.outstanding {
+            Outstanding::InFlight { admit, sent_ns } if seq == Some(f.seq) => {
+                Some((admit, sent_ns))
+            }
+            _ => None,
+        };
         let recorded_seq = seq.is_some_and(|s| s >= f.first_recorded && s <= f.seq);
-        if recorded_seq || (seq.is_none() && now >= self.window.record_start_ns) {
+        if recorded_seq || (seq.is_none() && recording) {
             self.rec.bytes_received += len as u64;
         }
         if let Some(kind) = fault {
-            if current {
+            if let Some((admit, _)) = current {
                 // A wrong answer is no answer: the request is lost.
-                self.resolve_lost(i, now, Some(kind));
+                self.resolve_lost(i, admit, now, Some(kind));
                 return true;
             }
-            if recorded_seq || now >= self.window.record_start_ns {
+            if recorded_seq || recording {
                 self.rec.error(now, kind);
             }
             return false;
         }
         let seq = seq.expect("a right answer names its request");
-        if current {
-            let f = &mut self.flows[i];
-            f.pending = false;
+        if let Some((admit, sent_ns)) = current {
+            f.outstanding = Outstanding::Nothing;
             self.outstanding -= 1;
             f.answered |= 1 << (seq % HISTORY);
-            if f.admit == Admit::Recorded {
-                if now.saturating_sub(f.sent_ns) > timeout_ns {
+            if admit == Admit::Recorded {
+                if now.saturating_sub(sent_ns) > timeout_ns {
                     // After its timeout: late, and lost; never a success.
                     self.rec.udp.late += 1;
                     self.rec.lost(now);
                 } else {
                     self.rec.udp.answered += 1;
-                    self.rec.success(now, now.saturating_sub(f.sent_ns), None);
+                    self.rec.success(now, now.saturating_sub(sent_ns), None);
                 }
             }
             return true;
         }
-        let f = &mut self.flows[i];
         if seq > f.seq || seq == 0 {
             // An answer to a request never sent.
-            if now >= self.window.record_start_ns {
+            if recording {
                 self.rec.error(now, ErrorKind::Mismatch);
             }
             return false;
@@ -384,19 +394,17 @@ impl<'a> UdpWorker<'a> {
         false
     }
 
-    /// The outstanding request got no right answer in time, or `cause` ended
-    /// it (a wrong answer, a receive error). A recorded request counts once in
-    /// the timeline (as lost, with `cause` still counted by kind); a warm-up
-    /// one only shows its `cause` once recording has begun.
-    fn resolve_lost(&mut self, i: usize, now: u64, cause: Option<ErrorKind>) {
-        let f = &mut self.flows[i];
-        f.pending = false;
-        f.blocked = false;
+    /// The request in flight (admitted as `admit`) got no right answer in
+    /// time, or `cause` ended it (a wrong answer, a receive error). A recorded
+    /// request counts once in the timeline (as lost, with `cause` still
+    /// counted by kind); a warm-up one only shows its `cause` once recording has begun.
+    fn resolve_lost(&mut self, i: usize, admit: Admit, now: u64, cause: Option<ErrorKind>) {
+        self.flows[i].outstanding = Outstanding::Nothing;
         self.outstanding -= 1;
-        match (f.admit == Admit::Recorded, cause) {
+        match (admit == Admit::Recorded, cause) {
             (true, Some(kind)) => self.rec.lost_to(now, kind),
             (true, None) => self.rec.lost(now),
-            (false, Some(kind)) if now >= self.window.record_start_ns => self.rec.error(now, kind),
+            (false, Some(kind)) if self.stage.recording(now) => self.rec.error(now, kind),
             (false, _) => {}
         }
     }
@@ -404,21 +412,25 @@ impl<'a> UdpWorker<'a> {
     fn sweep(&mut self, now: u64) {
         let timeout = self.shared.timeout_ns;
         for i in 0..self.flows.len() {
-            let f = &self.flows[i];
-            if f.pending && now.saturating_sub(f.sent_ns) > timeout {
-                if f.blocked {
+            match self.flows[i].outstanding {
+                Outstanding::Blocked { admit, since_ns }
+                    if now.saturating_sub(since_ns) > timeout =>
+                {
                     // Never sent: no loss, an I/O error.
-                    let f = &mut self.flows[i];
-                    f.pending = false;
-                    f.blocked = false;
+                    self.flows[i].outstanding = Outstanding::Nothing;
                     self.outstanding -= 1;
-                    if f.admit == Admit::Recorded {
+                    if admit == Admit::Recorded {
                         self.rec.error(now, ErrorKind::Io);
                     }
-                } else {
-                    self.resolve_lost(i, now, None);
+                    self.next(i, now);
                 }
-                self.next(i, now);
+                Outstanding::InFlight { admit, sent_ns }
+                    if now.saturating_sub(sent_ns) > timeout =>
+                {
+                    self.resolve_lost(i, admit, now, None);
+                    self.next(i, now);
+                }
+                _ => {}
             }
         }
     }
@@ -426,20 +438,23 @@ impl<'a> UdpWorker<'a> {
     /// The drain time is over: what is in flight is lost (or, after Ctrl-C,
     /// taken back out of `sent`, since its fate is unknown).
     fn abandon(&mut self, now: u64) {
+        let stopped = self.stage.stopped();
         for i in 0..self.flows.len() {
-            if !self.flows[i].pending {
-                continue;
-            }
-            let f = &mut self.flows[i];
-            if self.life.stopped || f.blocked {
-                f.pending = false;
-                self.outstanding -= 1;
-                if f.admit == Admit::Recorded && !f.blocked {
-                    self.rec.udp.sent -= 1;
+            match self.flows[i].outstanding {
+                Outstanding::Nothing => {}
+                // Never sent, so never counted.
+                Outstanding::Blocked { .. } => {
+                    self.flows[i].outstanding = Outstanding::Nothing;
+                    self.outstanding -= 1;
                 }
-                f.blocked = false;
-            } else {
-                self.resolve_lost(i, now, None);
+                Outstanding::InFlight { admit, .. } if stopped => {
+                    self.flows[i].outstanding = Outstanding::Nothing;
+                    self.outstanding -= 1;
+                    if admit == Admit::Recorded {
+                        self.rec.udp.sent -= 1;
+                    }
+                }
+                Outstanding::InFlight { admit, .. } => self.resolve_lost(i, admit, now, None),
             }
         }
     }

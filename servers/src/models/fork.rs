@@ -103,14 +103,10 @@ impl ChildTable {
 
 /// Whether `pid` is a running (not zombie) child of `parent`, from /proc.
 fn is_live_child(pid: i32, parent: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The command name is in parentheses and may contain anything.
-    let mut fields = stat[stat.rfind(')').map_or(0, |i| i + 1)..].split_whitespace();
-    let state = fields.next();
-    let ppid = fields.next().and_then(|p| p.parse::<i32>().ok());
-    state != Some("Z") && ppid == Some(parent)
+    u32::try_from(pid)
+        .ok()
+        .and_then(probe::read_stat)
+        .is_some_and(|s| !s.is_zombie() && i64::from(s.ppid) == i64::from(parent))
 }
 
 impl Server for ForkServer {

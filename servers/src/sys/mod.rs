@@ -11,7 +11,7 @@ mod shared;
 mod uring;
 mod watch;
 
-pub use fork::{ensure_single_threaded, exit_child, fork, Forked};
+pub use fork::{ensure_single_threaded, exit_child, fork, fork_and_reap, Forked};
 pub use reap::{install_reaper, reap_all, stop_reaping, SHUTDOWN_GRACE};
 pub use shared::shared_default;
 pub use uring::{io_uring_available, Completion, Ring};
