@@ -14,6 +14,8 @@ use crate::results::{Measurement, Outcome, ResultSet, RunInfo};
 pub fn report() -> LoadReport {
     let target = Target::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 9)));
     LoadReport {
+        schema_version: loadgen::report::SCHEMA_VERSION,
+        sockbench_version: String::new(),
         throughput_rps: 0.0,
         latency_ns: Default::default(),
         uncorrected_latency_ns: None,
@@ -120,6 +122,7 @@ pub fn verdict(
     let data = results(experiment, 3, fill);
     let ctx = Context {
         footnote: String::new(),
+        error_bars: String::new(),
     };
     let f = (experiment.analyze)(&data, &ctx);
     (f.verdict, f.because)

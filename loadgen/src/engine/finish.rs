@@ -173,6 +173,8 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
     };
 
     Ok(LoadReport {
+        schema_version: crate::report::SCHEMA_VERSION,
+        sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
         throughput_rps,
         latency_ns: stats::percentiles(&latency),
         uncorrected_latency_ns: uncorrected.as_ref().map(stats::percentiles),
