@@ -223,7 +223,7 @@ fn header(md: &mut String, results: &ResultSet) {
     let _ = writeln!(md, "\n## Configuration\n");
     let _ = writeln!(md, "| | |\n| --- | --- |");
     let rows = [
-        ("profile", format!("{} ({} repeats per point, interleaved: see Methods; the median is shown, with min–max or a 95% CI of the median in brackets)", info.profile, info.repeats)),
+        ("profile", format!("{} ({}, interleaved: see Methods; the median is shown, with min–max or a 95% CI of the median in brackets)", info.profile, repeats_phrase(info))),
         (
             "pinning",
             match (&info.server_cpus, &info.loadgen_cpus) {
@@ -245,6 +245,17 @@ fn header(md: &mut String, results: &ResultSet) {
         let _ = writeln!(md, "| {k} | {v} |");
     }
     let _ = writeln!(md);
+}
+
+/// "3 repeats per point", or with a confidence target "6 to 20 repeats per point".
+fn repeats_phrase(info: &crate::results::RunInfo) -> String {
+    match info.order.as_ref().and_then(|o| o.confidence.as_ref()) {
+        Some(c) => format!(
+            "{} to {} repeats per point, until the 95% CI of each decisive median is within ±{}%",
+            c.min_repeats, c.max_repeats, c.target_pct
+        ),
+        None => format!("{} repeats per point", info.repeats),
+    }
 }
 
 /// The figures a shared small machine does not distort, per model.

@@ -101,6 +101,17 @@ fn plan_counting_skips(config: &RunConfig) -> Result<(Plan, usize)> {
                 points.retain(crosses_hosts);
                 skipped += before - points.len();
             }
+            if !servers::io_uring_available() {
+                let before = points.len();
+                points.retain(|p| p.server.model != Model::IoUring);
+                if points.len() < before {
+                    println!(
+                        "caveat: {}: skipping {} io-uring points (io_uring cannot be set up here: old kernel, kernel.io_uring_disabled or seccomp)",
+                        e.id,
+                        before - points.len()
+                    );
+                }
+            }
             (e, points)
         })
         .filter(|(_, points)| !points.is_empty())

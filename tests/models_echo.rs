@@ -19,90 +19,22 @@ const CLIENTS: usize = 50;
 
 /// Runs [`CLIENTS`] echo clients at once and checks the server's tally.
 fn echo_concurrently(model: &str, transport: &str, seed: u64) {
-    echo_concurrently_with(model, transport, &[], seed);
-}
-
-/// [`echo_concurrently`] with extra `sockbench serve` flags.
-fn echo_concurrently_with(model: &str, transport: &str, extra: &[&str], seed: u64) {
-    let server = Served::start(model, transport, extra);
+    let server = Served::start(model, transport, &[]);
     concurrent_echo(&server.endpoint, CLIENTS, seed);
     let summary = server.stop_clean();
-    assert_eq!(summary.connections, CLIENTS as u64, "{summary:?}");
-    assert_eq!(summary.bytes_in, summary.bytes_out, "{summary:?}");
-    assert_eq!(summary.errors, ErrorCounts::default(), "{summary:?}");
+    let at = format!("{model} over {transport}");
+    assert_eq!(summary.connections, CLIENTS as u64, "{at}: {summary:?}");
+    assert_eq!(summary.bytes_in, summary.bytes_out, "{at}: {summary:?}");
+    assert_eq!(summary.errors, ErrorCounts::default(), "{at}: {summary:?}");
 }
 
+/// 50 clients at once against every stream model over TCP and Unix sockets;
+/// the iterative ones queue them in the backlog and serve them in turn.
 #[test]
-fn fork_echoes_50_clients_over_tcp() {
-    echo_concurrently("fork", "tcp", 1);
-}
-
-#[test]
-fn fork_echoes_50_clients_over_unix() {
-    echo_concurrently("fork", "unix", 2);
-}
-
-#[test]
-fn thread_pool_echoes_50_clients_over_tcp() {
-    echo_concurrently("thread-pool", "tcp", 3);
-}
-
-#[test]
-fn thread_pool_echoes_50_clients_over_unix() {
-    echo_concurrently("thread-pool", "unix", 4);
-}
-
-#[test]
-fn mio_echoes_50_clients_over_tcp() {
-    echo_concurrently("mio", "tcp", 5);
-}
-
-#[test]
-fn mio_echoes_50_clients_over_unix() {
-    echo_concurrently("mio", "unix", 6);
-}
-
-#[test]
-fn select_echoes_50_clients_over_tcp() {
-    echo_concurrently("select", "tcp", 25);
-}
-
-#[test]
-fn select_echoes_50_clients_over_unix() {
-    echo_concurrently("select", "unix", 26);
-}
-
-#[test]
-fn poll_echoes_50_clients_over_tcp() {
-    echo_concurrently("poll", "tcp", 27);
-}
-
-#[test]
-fn poll_echoes_50_clients_over_unix() {
-    echo_concurrently("poll", "unix", 28);
-}
-
-/// Enough workers that all [`CLIENTS`] are served at the same time.
-const PREFORK_WORKERS: &str = "64";
-
-#[test]
-fn prefork_echoes_50_clients_over_tcp() {
-    echo_concurrently_with("prefork", "tcp", &["--workers", PREFORK_WORKERS], 21);
-}
-
-#[test]
-fn prefork_echoes_50_clients_over_unix() {
-    echo_concurrently_with("prefork", "unix", &["--workers", PREFORK_WORKERS], 22);
-}
-
-#[test]
-fn thread_per_conn_echoes_50_clients_over_tcp() {
-    echo_concurrently("thread-per-conn", "tcp", 23);
-}
-
-#[test]
-fn thread_per_conn_echoes_50_clients_over_unix() {
-    echo_concurrently("thread-per-conn", "unix", 24);
+fn every_stream_model_echoes_50_clients_over_every_transport() {
+    common::check_each(&common::stream_pairs(), |&(model, transport), seed| {
+        echo_concurrently(model, transport, seed)
+    });
 }
 
 /// The iterative server: clients one after another, then a few queued at once
@@ -241,7 +173,7 @@ fn stops_after_serving(model: &str, transport: &str) {
     for i in 0..2 {
         let payload = random_bytes(&mut rng, 64 << 10);
         if let Err(e) = echo_exchange(&server.endpoint, &payload, i) {
-            panic!("{model}: client {i} of 2: {e}");
+            panic!("{model} over {transport}: client {i} of 2: {e}");
         }
     }
     let mut process = server.process;
@@ -263,9 +195,9 @@ fn stops_after_serving(model: &str, transport: &str) {
 
 #[test]
 fn every_stream_model_stops_after_serving_its_quota() {
-    for model in common::stream_models() {
-        stops_after_serving(model, "tcp");
-    }
+    common::check_each(&common::stream_pairs(), |&(model, transport), _| {
+        stops_after_serving(model, transport)
+    });
 }
 
 /// A client may write a whole batch, half-close, and only then read: the event
@@ -289,21 +221,16 @@ fn finishes_output_to_a_half_closed_client(model: &str, transport: &str) {
     assert_eq!(summary.errors, ErrorCounts::default(), "{summary:?}");
 }
 
+/// Only the event loops buffer output in user space; a blocking model writes
+/// as it reads, so a client that reads nothing stalls it by design.
 #[test]
-fn mio_finishes_output_to_a_half_closed_client_over_tcp() {
-    finishes_output_to_a_half_closed_client("mio", "tcp");
-}
-
-#[test]
-fn mio_finishes_output_to_a_half_closed_client_over_unix() {
-    finishes_output_to_a_half_closed_client("mio", "unix");
-}
-
-#[test]
-fn select_and_poll_finish_output_to_a_half_closed_client() {
-    for model in ["select", "poll"] {
-        for transport in ["tcp", "unix"] {
-            finishes_output_to_a_half_closed_client(model, transport);
-        }
-    }
+fn event_loops_finish_output_to_a_half_closed_client() {
+    let pairs: Vec<_> = common::stream_pairs()
+        .into_iter()
+        .filter(|(m, _)| ["mio", "select", "poll"].contains(m))
+        .collect();
+    assert_eq!(pairs.len(), 6, "{pairs:?}");
+    common::check_each(&pairs, |&(model, transport), _| {
+        finishes_output_to_a_half_closed_client(model, transport)
+    });
 }

@@ -192,3 +192,44 @@ fn pss_matches_an_independent_sum_at_the_same_moment() {
     drop(conns);
     drop(served);
 }
+
+#[test]
+fn a_killed_server_leaves_no_cgroup_behind() {
+    if !can_make_cgroups() {
+        return; // no group is made, so none can be left
+    }
+    let served = Served::start("fork", "tcp", &[]);
+    let pid = served.pid() as u32;
+    let addr = match &served.endpoint {
+        Endpoint::Inet(a) => *a,
+        Endpoint::Unix(_) => unreachable!(),
+    };
+    let conns: Vec<_> = (0..5)
+        .map(|_| std::net::TcpStream::connect(addr).expect("connect"))
+        .collect();
+    common::wait_for("5 children", Duration::from_secs(10), || {
+        probe::tree_snapshot(pid).is_ok_and(|s| s.processes > 5)
+    });
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path = cgroup
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("2:cpuacct:")
+                .or_else(|| l.split_once(":cpuacct:").map(|x| x.1))
+        })
+        .map(str::to_string);
+    let dir = std::path::Path::new("/sys/fs/cgroup/cpuacct").join(
+        path.expect("the server is in a cpuacct group")
+            .trim_start_matches('/'),
+    );
+    assert!(
+        dir.ends_with(format!("sockbench/{pid}")),
+        "{}",
+        dir.display()
+    );
+    assert!(dir.exists(), "{}", dir.display());
+    // SIGKILL (the guard's drop): the server cannot clean up; its starter does.
+    drop(served);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    drop(conns);
+}

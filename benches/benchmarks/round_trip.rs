@@ -1,5 +1,5 @@
 //! `round_trip`: the core models' request/response cost, the server a
-//! separate process on 127.0.0.1 (`sockbench run` measures all nine).
+//! separate process on 127.0.0.1 (`sockbench run` measures every model).
 //!
 //! - `rr/<model>`: one persistent connection, 64 bytes out, 64 bytes back
 //!   (netperf TCP_RR; UDP RR for `udp-iterative`).
@@ -12,9 +12,20 @@ use criterion::{criterion_group, BenchmarkId, Criterion};
 
 use crate::support::{self, Server, UdpClient};
 
-/// The core connection-oriented models; select, poll, prefork and
+/// The core connection-oriented models and the deployed designs beside them
+/// (`io-uring` only where the kernel lets it run); select, poll, prefork and
 /// thread-per-conn are measured by `sockbench run` (claims 1 and C10K).
-const TCP_MODELS: [&str; 4] = ["tcp-iterative", "fork", "thread-pool", "mio"];
+const TCP_MODELS: [&str; 9] = [
+    "tcp-iterative",
+    "fork",
+    "thread-pool",
+    "mio",
+    "reuseport",
+    "reactor-pool",
+    "io-uring",
+    "tokio",
+    "tokio-multi",
+];
 
 fn round_trip(c: &mut Criterion) {
     let mut group = c.benchmark_group("round_trip");
@@ -24,6 +35,10 @@ fn round_trip(c: &mut Criterion) {
         .sample_size(30);
 
     for model in TCP_MODELS {
+        if model == "io-uring" && !servers::io_uring_available() {
+            eprintln!("note: round_trip skips io-uring: io_uring is not available here");
+            continue;
+        }
         let mut server = Server::loopback(model);
 
         let mut conn = None;

@@ -267,6 +267,18 @@ pub struct Validity {
     pub send_lag_bound_ns: u64,
 }
 
+/// How the engine's threads did their I/O, chosen per run from the plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IoPath {
+    /// mio event loops (many connections per thread, timers, open loop, UDP).
+    #[default]
+    EventLoop,
+    /// One `rr` connection per thread with blocking calls: no `epoll_wait`
+    /// per request, as a one-thread blocking client measures.
+    Blocking,
+}
+
 /// Everything one load run measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadReport {
@@ -290,6 +302,9 @@ pub struct LoadReport {
     /// send time (0 on time, recorded as 1 ns).
     #[serde(default)]
     pub send_lag_ns: Option<Percentiles>,
+    /// How the threads did their I/O (`blocking` for one `rr` connection per thread).
+    #[serde(default)]
+    pub io_path: IoPath,
     /// `open` mode: whether the point offered the load of its plan.
     #[serde(default)]
     pub validity: Option<Validity>,

@@ -148,14 +148,20 @@ fn join(h: Hierarchy, pid: u32) -> io::Result<(PathBuf, PathBuf)> {
         .group_of(pid)
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not mounted"))?;
     let parent = home.join(PARENT);
-    fs::create_dir_all(&parent)?;
-    sweep_stale(&parent);
     let dir = parent.join(pid.to_string());
-    match fs::create_dir(&dir) {
-        Ok(()) => {}
-        // Our pid's group, left by an earlier process with the same pid.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e),
+    let mut attempts = 0;
+    loop {
+        fs::create_dir_all(&parent)?;
+        sweep_stale(&parent);
+        match fs::create_dir(&dir) {
+            Ok(()) => break,
+            // Our pid's group, left by an earlier process with the same pid.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => break,
+            // Another server removed the shared parent as it left, between
+            // our two mkdirs: make it again.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 3 => attempts += 1,
+            Err(e) => return Err(e),
+        }
     }
     if h == Hierarchy::Memory {
         // TCP socket memory is accounted only once a TCP limit is written;

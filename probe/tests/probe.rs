@@ -222,8 +222,10 @@ fn reaped_children_keep_their_cpu_in_the_tree() {
     let cost = monitor.finish(7);
     let cpu_s = cost.cpu_user_s + cost.cpu_system_s;
     assert!(live_cpu_s >= 0.05, "the burner burned: {live_cpu_s}");
+    // Live, the burner's CPU clock (ns); reaped, sh's cutime (whole ticks, so
+    // up to a tick per process lower).
     assert!(
-        snap.cpu_s >= live_cpu_s && snap.cpu_s <= 1.0,
+        snap.cpu_s >= live_cpu_s - 0.02 && snap.cpu_s <= 1.0,
         "reaped CPU kept: {live_cpu_s} s live, {} s after",
         snap.cpu_s
     );
@@ -231,10 +233,10 @@ fn reaped_children_keep_their_cpu_in_the_tree() {
         cpu_s >= live_cpu_s - 0.02 && cpu_s <= 1.0,
         "{live_cpu_s} s live: {cost:?}"
     );
-    assert!(
-        cost.peak_processes >= 3,
-        "sh, timeout, the burner: {cost:?}"
-    );
+    // The tree walk saw all three above; the SCHED_IDLE sampler yields to
+    // everything else on the machine and may sample only before and after the
+    // burner's 0.7 s, so its peak is only sure to hold sh and timeout.
+    assert!(cost.peak_processes >= 2, "sh, timeout: {cost:?}");
 }
 
 #[test]

@@ -32,11 +32,21 @@ pub enum Model {
     Prefork,
     /// A new thread per accepted connection, with a cap.
     ThreadPerConn,
+    /// One mio event loop per core, each with its own `SO_REUSEPORT` listener.
+    Reuseport,
+    /// Half-sync/half-async: one mio reactor, requests served by a thread pool.
+    ReactorPool,
+    /// Single-threaded, completion-based: io_uring.
+    IoUring,
+    /// Idiomatic tokio on its current-thread runtime.
+    Tokio,
+    /// Idiomatic tokio on its multi-thread runtime.
+    TokioMulti,
 }
 
 impl Model {
     /// Every model, in the order charts list them.
-    pub const ALL: [Model; 9] = [
+    pub const ALL: [Model; 14] = [
         Model::UdpIterative,
         Model::TcpIterative,
         Model::Fork,
@@ -46,6 +56,11 @@ impl Model {
         Model::Poll,
         Model::Prefork,
         Model::ThreadPerConn,
+        Model::Reuseport,
+        Model::ReactorPool,
+        Model::IoUring,
+        Model::Tokio,
+        Model::TokioMulti,
     ];
 
     /// The one name used everywhere (CLI, files, CSV, charts).
@@ -60,6 +75,11 @@ impl Model {
             Model::Poll => "poll",
             Model::Prefork => "prefork",
             Model::ThreadPerConn => "thread-per-conn",
+            Model::Reuseport => "reuseport",
+            Model::ReactorPool => "reactor-pool",
+            Model::IoUring => "io-uring",
+            Model::Tokio => "tokio",
+            Model::TokioMulti => "tokio-multi",
         }
     }
 
@@ -68,6 +88,29 @@ impl Model {
         match self {
             Model::UdpIterative => transport == Transport::Udp,
             _ => transport != Transport::Udp,
+        }
+    }
+
+    /// What `--workers 0` (the default) resolves to on a machine with
+    /// `cores` cores, or `None` for a model that has no workers.
+    ///
+    /// A blocking pool holds one connection per worker, so one per core would
+    /// serve 2 of 100 clients at once on a 2-core machine. `thread-pool` gets
+    /// max(128, 4 × cores): the 100 persistent connections of a typical load
+    /// all find a worker, in the range deployed pools use (Apache worker's
+    /// 150, Tomcat's 200), and an idle thread costs only its stack.
+    /// `prefork` gets max(64, 4 × cores): a process costs more, and Apache's
+    /// prefork likewise keeps tens ready and forks more only under load.
+    /// `reactor-pool`'s workers serve requests, not connections (a thread is
+    /// busy only while a request blocks or computes): max(64, 4 × cores).
+    /// Event loops (`reuseport`, `tokio-multi`) never block in a request on
+    /// purpose: one per core.
+    pub fn default_workers(self, cores: usize) -> Option<usize> {
+        match self {
+            Model::ThreadPool => Some((4 * cores).max(128)),
+            Model::Prefork | Model::ReactorPool => Some((4 * cores).max(64)),
+            Model::Reuseport | Model::TokioMulti => Some(cores),
+            _ => None,
         }
     }
 }
@@ -151,7 +194,7 @@ pub enum ServiceKind {
     Echo,
     /// The socket lab's messages: print `Here is the message: …`, answer `I got your message`.
     Lab,
-    /// Framed requests (see `wire.rs`) that ask for a response size, CPU time and a wait.
+    /// Framed requests (see `wire/`) that ask for a response size, CPU time and a wait.
     Synthetic,
 }
 
@@ -290,7 +333,9 @@ pub struct ServerConfig {
     pub transport: Transport,
     pub endpoint: Endpoint,
     pub service: ServiceKind,
-    /// Worker threads (`thread-pool`) or processes (`prefork`); 0 means one per core.
+    /// Worker threads (`thread-pool`, `reactor-pool`, `tokio-multi`), event
+    /// loops (`reuseport`) or processes (`prefork`); 0 means the model's
+    /// default ([`Model::default_workers`]).
     pub workers: usize,
     /// The `listen()` backlog, set exactly (the lab's is 5).
     pub backlog: i32,
@@ -331,12 +376,12 @@ impl ServerConfig {
         }
     }
 
-    /// The number of worker threads after resolving 0 to the core count.
+    /// The number of workers after resolving 0 to the model's default.
     pub fn worker_count(&self) -> usize {
         if self.workers > 0 {
-            self.workers
-        } else {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
+            return self.workers;
         }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        self.model.default_workers(cores).unwrap_or(cores)
     }
 }

@@ -33,8 +33,13 @@ pub fn serve(
     }
     let counters: &'static Counters =
         sys::shared_default().map_err(ServeError::setup("map shared counters"))?;
+    let sharing = if config.model == Model::Reuseport {
+        net::PortSharing::ReusePort
+    } else {
+        net::PortSharing::Exclusive
+    };
     let (listener, endpoint, socket_file) =
-        net::bind(config.transport, &config.endpoint, config.backlog)?;
+        net::bind_with(config.transport, &config.endpoint, config.backlog, sharing)?;
     let ctx = Context {
         config,
         stop,

@@ -70,15 +70,36 @@ pub fn bind(
     endpoint: &Endpoint,
     backlog: i32,
 ) -> Result<(Listener, Endpoint, Option<SocketFile>), BindError> {
+    bind_with(transport, endpoint, backlog, PortSharing::Exclusive)
+}
+
+/// Whether other sockets may listen on the same TCP port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortSharing {
+    /// The usual: one listener per port.
+    Exclusive,
+    /// `SO_REUSEPORT`: more listeners of this user may bind the same port
+    /// (see [`listen_reuseport`]), and the kernel spreads connections over them.
+    ReusePort,
+}
+
+/// [`bind`], with `SO_REUSEPORT` set on a TCP listener when `sharing` asks.
+pub fn bind_with(
+    transport: Transport,
+    endpoint: &Endpoint,
+    backlog: i32,
+    sharing: PortSharing,
+) -> Result<(Listener, Endpoint, Option<SocketFile>), BindError> {
     match (transport, endpoint) {
         (Transport::Tcp, Endpoint::Inet(addr)) => {
-            let listener = bind_inet(*addr, Type::STREAM, Some(backlog))?;
+            let listener = bind_inet(*addr, Type::STREAM, Some(backlog), sharing)?;
             let listener: TcpListener = listener.into();
             let real = local_inet(listener.local_addr(), addr)?;
             Ok((Listener::Tcp(listener), Endpoint::Inet(real), None))
         }
         (Transport::Udp, Endpoint::Inet(addr)) => {
-            let socket: UdpSocket = bind_inet(*addr, Type::DGRAM, None)?.into();
+            let socket: UdpSocket =
+                bind_inet(*addr, Type::DGRAM, None, PortSharing::Exclusive)?.into();
             let real = local_inet(socket.local_addr(), addr)?;
             Ok((Listener::Udp(socket), Endpoint::Inet(real), None))
         }
@@ -110,9 +131,25 @@ fn local_inet(result: io::Result<SocketAddr>, asked: &SocketAddr) -> Result<Sock
     result.map_err(io_err("read the address of", asked))
 }
 
-fn bind_inet(addr: SocketAddr, ty: Type, backlog: Option<i32>) -> Result<Socket, BindError> {
+/// One more TCP listener on `addr` (a real port, not 0), beside one bound
+/// with [`PortSharing::ReusePort`].
+pub fn listen_reuseport(addr: SocketAddr, backlog: i32) -> Result<TcpListener, BindError> {
+    Ok(bind_inet(addr, Type::STREAM, Some(backlog), PortSharing::ReusePort)?.into())
+}
+
+fn bind_inet(
+    addr: SocketAddr,
+    ty: Type,
+    backlog: Option<i32>,
+    sharing: PortSharing,
+) -> Result<Socket, BindError> {
     let socket = Socket::new(Domain::for_address(addr), ty, None)
         .map_err(io_err("create a socket for", addr))?;
+    if sharing == PortSharing::ReusePort {
+        socket
+            .set_reuse_port(true)
+            .map_err(io_err("set SO_REUSEPORT on", addr))?;
+    }
     if let SocketAddr::V6(v6) = addr {
         if v6.ip().is_unspecified() {
             // `[::]` means every address, IPv4 too (as INADDR_ANY plus IPv6),

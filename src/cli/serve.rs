@@ -34,7 +34,11 @@ pub struct ServeArgs {
     /// echo (RFC 862), lab (the socket lab's messages) or synthetic (framed requests).
     #[arg(long, default_value = "echo", value_parser = super::named(&ServiceKind::ALL, |s| s.name()))]
     pub service: ServiceKind,
-    /// Worker threads of thread-pool, worker processes of prefork (default: one per core).
+    /// Workers: threads of thread-pool and reactor-pool, processes of prefork, event loops of
+    /// reuseport, runtime threads of tokio-multi. 0 = the model's default: max(128, 4 × cores)
+    /// for thread-pool, max(64, 4 × cores) for prefork and reactor-pool (a blocking pool holds
+    /// one connection or request per worker, so it needs more workers than cores); one per core
+    /// for reuseport and tokio-multi.
     #[arg(long, default_value_t = 0)]
     pub workers: usize,
     /// listen() backlog, set exactly (the lab uses 5).

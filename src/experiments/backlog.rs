@@ -266,7 +266,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let charts = vec![NamedChart {
         name: "connect-spectrum".to_string(),
         chart: ChartSpec::Spectrum(SpectrumChart {
-            title: "Claim 9 — connect() latency under a burst of 64 clients: steps at 1 s and 3 s are SYN retransmissions"
+            title: "Claim 9 — connect() latency under a burst of 64 clients: each step is a wait for a SYN retransmission (the first after 1 s)"
                 .to_string(),
             y_label: "connect latency (ms)".to_string(),
             caption: String::new(),

@@ -13,12 +13,17 @@ use crate::charts::Scale;
 use crate::results::ResultSet;
 
 const ID: &str = "c10k";
-const MODELS: [Model; 5] = [
+const MODELS: [Model; 10] = [
     Model::Select,
     Model::Poll,
     Model::Mio,
     Model::ThreadPerConn,
     Model::Fork,
+    Model::Reuseport,
+    Model::ReactorPool,
+    Model::IoUring,
+    Model::Tokio,
+    Model::TokioMulti,
 ];
 
 pub fn experiment() -> Experiment {

@@ -11,13 +11,18 @@ use crate::charts::Scale;
 use crate::results::ResultSet;
 
 const ID: &str = "fork-cost";
-const MODELS: [Model; 6] = [
+const MODELS: [Model; 11] = [
     Model::TcpIterative,
     Model::Fork,
     Model::Prefork,
     Model::ThreadPerConn,
     Model::ThreadPool,
     Model::Mio,
+    Model::Reuseport,
+    Model::ReactorPool,
+    Model::IoUring,
+    Model::Tokio,
+    Model::TokioMulti,
 ];
 const BALLAST: &str = "fork, parent ballast";
 

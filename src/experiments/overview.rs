@@ -14,7 +14,16 @@ use crate::charts::{Scale, SpectrumChart, SpectrumSeries};
 use crate::results::ResultSet;
 
 const ID: &str = "overview";
-const CLOSED: [Model; 3] = [Model::Fork, Model::ThreadPool, Model::Mio];
+const CLOSED: [Model; 8] = [
+    Model::Fork,
+    Model::ThreadPool,
+    Model::Mio,
+    Model::Reuseport,
+    Model::ReactorPool,
+    Model::IoUring,
+    Model::Tokio,
+    Model::TokioMulti,
+];
 const OPEN: [Model; 2] = [Model::ThreadPool, Model::Mio];
 const OPEN_CONNECTIONS: usize = 16;
 

@@ -19,12 +19,22 @@ use crate::charts::Scale;
 use crate::results::ResultSet;
 
 const ID: &str = "single-process";
-const MODELS: [Model; 5] = [
+const MODELS: [Model; 7] = [
     Model::Select,
     Model::Poll,
     Model::Mio,
     Model::ThreadPool,
     Model::Fork,
+    Model::IoUring,
+    Model::Tokio,
+];
+/// The servers a light client shares with two neighbours' heavy requests.
+const HEAVY_MODELS: [Model; 5] = [
+    Model::Mio,
+    Model::ThreadPool,
+    Model::Fork,
+    Model::ReactorPool,
+    Model::Tokio,
 ];
 /// The single-process models the idle half judges.
 const SINGLE: [Model; 3] = [Model::Select, Model::Poll, Model::Mio];
@@ -71,7 +81,7 @@ fn points(profile: Profile) -> Vec<Point> {
             points.push(Point::new(model.name(), idle as f64, server, load));
         }
     }
-    for model in [Model::Mio, Model::ThreadPool, Model::Fork] {
+    for model in HEAVY_MODELS {
         let server = ServerSpec::new(model).service(ServiceKind::Synthetic);
         let mut point = Point::new(
             heavy(model),
@@ -117,10 +127,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ]);
         }
     }
-    let heavy_names: Vec<String> = [Model::Mio, Model::ThreadPool, Model::Fork]
-        .iter()
-        .map(|m| heavy(*m))
-        .collect();
+    let heavy_names: Vec<String> = HEAVY_MODELS.iter().map(|m| heavy(*m)).collect();
     let mut heavy_table = Table::new(&["light client's server", "p50 µs", "p99 µs"]);
     for n in &heavy_names {
         heavy_table.row(vec![

@@ -38,6 +38,7 @@ pub fn report() -> LoadReport {
         uncorrected_histogram_v2: None,
         connect_histogram_v2: None,
         send_lag_ns: None,
+        io_path: Default::default(),
         machine_cpu_us_per_req: None,
         validity: None,
         send_lag_histogram_v2: None,

@@ -44,6 +44,39 @@ pub fn stream_models() -> Vec<&'static str> {
         .collect()
 }
 
+/// Every connection-oriented model over every stream transport it serves
+/// (`tcp`, `unix`), from `Model::ALL` and `Model::supports`, so the next
+/// model or transport is covered without editing a list.
+pub fn stream_pairs() -> Vec<(&'static str, &'static str)> {
+    use servers::{Model, Transport};
+    Model::ALL
+        .iter()
+        .flat_map(|&m| {
+            Transport::ALL
+                .into_iter()
+                .filter(move |&t| t != Transport::Udp && m.supports(t))
+                .map(move |t| (m.name(), t.name()))
+        })
+        .collect()
+}
+
+/// Runs `check` on every case (with its index, for seeds), going on past a
+/// failure, then fails naming every case that failed. Each failure's own
+/// message is printed as it happens.
+pub fn check_each<T: std::fmt::Debug>(cases: &[T], check: impl Fn(&T, u64)) {
+    assert!(!cases.is_empty(), "nothing to check");
+    let failed: Vec<String> = cases
+        .iter()
+        .enumerate()
+        .filter(|&(i, case)| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(case, i as u64)))
+                .is_err()
+        })
+        .map(|(_, case)| format!("{case:?}"))
+        .collect();
+    assert!(failed.is_empty(), "failed: {}", failed.join(", "));
+}
+
 /// The `sockbench` binary.
 pub fn sockbench() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sockbench"))

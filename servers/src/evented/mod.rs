@@ -68,7 +68,7 @@ impl Acceptor {
     }
 
     /// Accepts one connection, non-blocking, with TCP_NODELAY set.
-    fn accept(&self) -> io::Result<Stream> {
+    pub(crate) fn accept(&self) -> io::Result<Stream> {
         accept::accept(&self.0, Mode::NonBlocking)
     }
 }

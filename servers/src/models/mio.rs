@@ -24,6 +24,7 @@ use crate::context::{Context, ServeError, Server};
 use crate::evented::{interrupted, sweep_every, wait_timeout, Acceptor, Connections, Intake};
 use crate::net::Listener;
 use crate::stats::Fault;
+use crate::stop::TICK;
 
 const LISTENER: Token = Token(0);
 const STOP: Token = Token(1);
@@ -42,31 +43,35 @@ struct EventLoop<'a> {
 
 impl Server for MioServer {
     fn serve(self, listener: Listener, ctx: &Context) -> Result<(), ServeError> {
-        let setup = ServeError::setup;
-        let acceptor = Acceptor::new(listener)?;
-        let poll = Poll::new().map_err(setup("create the epoll instance"))?;
-        let registry = poll.registry();
-        registry
-            .register(
-                &mut SourceFd(&acceptor.as_fd().as_raw_fd()),
-                LISTENER,
-                Interest::READABLE,
-            )
-            .map_err(setup("register the listener"))?;
-        let mut waker =
-            UnixStream::from_std(ctx.stop.waker().map_err(setup("get the stop waker"))?);
-        registry
-            .register(&mut waker, STOP, Interest::READABLE)
-            .map_err(setup("register the stop waker"))?;
-
-        let mut event_loop = EventLoop {
-            poll,
-            intake: Intake::new(acceptor, ctx),
-            connections: Connections::new(ctx),
-            ctx,
-        };
-        event_loop.run()
+        serve_loop(Acceptor::new(listener)?, ctx)
     }
+}
+
+/// Runs one edge-triggered event loop on `acceptor` until a stop (`mio` runs
+/// one, `reuseport` one per listener).
+pub(crate) fn serve_loop(acceptor: Acceptor, ctx: &Context) -> Result<(), ServeError> {
+    let setup = ServeError::setup;
+    let poll = Poll::new().map_err(setup("create the epoll instance"))?;
+    let registry = poll.registry();
+    registry
+        .register(
+            &mut SourceFd(&acceptor.as_fd().as_raw_fd()),
+            LISTENER,
+            Interest::READABLE,
+        )
+        .map_err(setup("register the listener"))?;
+    let mut waker = UnixStream::from_std(ctx.stop.waker().map_err(setup("get the stop waker"))?);
+    registry
+        .register(&mut waker, STOP, Interest::READABLE)
+        .map_err(setup("register the stop waker"))?;
+
+    let mut event_loop = EventLoop {
+        poll,
+        intake: Intake::new(acceptor, ctx),
+        connections: Connections::new(ctx),
+        ctx,
+    };
+    event_loop.run()
 }
 
 impl EventLoop<'_> {
@@ -78,7 +83,12 @@ impl EventLoop<'_> {
                 // `--stop-after`: every connection we took has been served.
                 break;
             }
-            let timeout = wait_timeout(self.intake.retry, &self.connections, next_sweep);
+            let mut timeout = wait_timeout(self.intake.retry, &self.connections, next_sweep);
+            if self.ctx.config.stop_after.is_some() {
+                // Another loop (`reuseport`) may take the last connection of
+                // the quota: look at it every tick, not only on our events.
+                timeout = Some(timeout.map_or(TICK, |t| t.min(TICK)));
+            }
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 // A signal arrived; the loop condition checks for a stop.

@@ -4,23 +4,33 @@
 //! in `evented`, the services) lives outside this folder.
 
 mod fork;
+mod io_uring;
 mod mio;
 mod poll;
 mod prefork;
+mod reactor_pool;
+mod reuseport;
 mod select;
 mod tcp_iterative;
 mod thread_per_conn;
 mod thread_pool;
+mod tokio;
+mod tokio_multi;
 mod udp_iterative;
 
 pub use self::fork::ForkServer;
+pub use self::io_uring::IoUringServer;
 pub use self::mio::MioServer;
 pub use self::poll::PollServer;
 pub use self::prefork::PreforkServer;
+pub use self::reactor_pool::ReactorPoolServer;
+pub use self::reuseport::ReuseportServer;
 pub use self::select::SelectServer;
 pub use self::tcp_iterative::TcpIterativeServer;
 pub use self::thread_per_conn::ThreadPerConnServer;
 pub use self::thread_pool::ThreadPoolServer;
+pub use self::tokio::TokioServer;
+pub use self::tokio_multi::TokioMultiServer;
 pub use self::udp_iterative::UdpIterativeServer;
 
 use crate::config::Model;
@@ -39,5 +49,10 @@ pub(crate) fn run(model: Model, listener: Listener, ctx: &Context) -> Result<(),
         Model::Poll => PollServer.serve(listener, ctx),
         Model::Prefork => PreforkServer.serve(listener, ctx),
         Model::ThreadPerConn => ThreadPerConnServer.serve(listener, ctx),
+        Model::Reuseport => ReuseportServer.serve(listener, ctx),
+        Model::ReactorPool => ReactorPoolServer.serve(listener, ctx),
+        Model::IoUring => IoUringServer.serve(listener, ctx),
+        Model::Tokio => TokioServer.serve(listener, ctx),
+        Model::TokioMulti => TokioMultiServer.serve(listener, ctx),
     }
 }

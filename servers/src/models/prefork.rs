@@ -1,7 +1,8 @@
 //! `prefork` — Comer & Stevens' *concurrent server with preallocated
 //! processes* (Apache's prefork MPM).
 //!
-//! The parent forks N workers (`--workers`, default one per core) before any
+//! The parent forks N workers (`--workers`; default max(64, 4 × cores), so
+//! typical concurrency finds a free worker, see `Model::default_workers`) before any
 //! client arrives; every worker loops on `accept()` on the listening socket
 //! they all inherited and serves one connection at a time, so the kernel hands
 //! each new connection to one idle worker (Linux wakes a single waiter in

@@ -1,7 +1,9 @@
 //! `thread-pool` — Comer & Stevens' *concurrent server with preallocated
 //! threads*.
 //!
-//! N worker threads are started once; the main thread accepts connections and
+//! N worker threads (`--workers`; default max(128, 4 × cores): a worker is held
+//! for a connection's whole life, so one per core would serve 2 of 100 clients
+//! at once; an idle worker costs only its stack) are started once; the main thread accepts connections and
 //! hands each to a worker through a bounded queue; a worker owns a connection
 //! until it closes. Thread creation is paid once, not per connection, and
 //! threads share one address space (no fork, no copy). It breaks when more
