@@ -4,9 +4,9 @@
 //! [`draw_line`] ([`LineChart`]: y over x, linear or log axes, error bars),
 //! [`draw_bars`] ([`BarChart`]: grouped bars with value labels) and
 //! [`draw_spectrum`] ([`SpectrumChart`]: latency by percentile on the usual
-//! `1/(1-q)` axis). Each writes `<out_base>.svg` and `<out_base>.png`
-//! (1000×620) from one drawing routine that is generic over the plotters
-//! backend, and returns both paths.
+//! `1/(1-q)` axis). Each writes `<out_base>.svg` (plotters) and
+//! `<out_base>.png` (1000×620, that same SVG rasterised by resvg), and
+//! `<out_base>.csv` with exactly the numbers plotted, and returns the paths.
 //!
 //! Built for a printed report: title, axis labels, a legend in its own panel
 //! beside the plot (it never hides data), the footnote (the machine) small at
@@ -24,7 +24,11 @@
 //! | `charts/lines.rs` | line charts and spectra: curves, markers, error bars |
 //! | `charts/bars.rs` | grouped bars: hatching, error bars, value labels |
 //! | `charts/layout.rs` | the page: title, footnote, legend panel, axes, category names |
-//! | `charts/scale.rs` | ranges, ticks and compact labels (1.2k, 99.9%) for each axis |
+//! | `charts/scale.rs` | ranges and ticks for each axis, and which label each tick gets |
+//! | `charts/numbers.rs` | how numbers read: compact values (1.2k) and durations (250 µs, 10 ms) |
+//! | `charts/ticked.rs` | the plotters coordinate that takes our ticks |
+//! | `charts/data.rs` | the CSV beside each chart: one row per plotted mark |
+//! | `charts/raster.rs` | the PNG: resvg rasterises the drawn SVG with the embedded font |
 //! | `charts/marks.rs` | per-series colour, marker shape, hatch pattern, whiskers |
 
 use std::path::{Path, PathBuf};
@@ -34,10 +38,15 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 mod bars;
+mod data;
 mod layout;
 mod lines;
 mod marks;
+mod numbers;
+mod raster;
 mod scale;
+mod ticked;
+mod wrap;
 
 use layout::LegendKey;
 
@@ -71,9 +80,14 @@ pub enum Scale {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LineChart {
     pub title: String,
+    /// One small line under the title: what the error bars are (min–max or
+    /// a confidence interval, over how many repeats); empty for none.
+    pub caption: String,
     /// With its unit, e.g. `clients (connections)`.
     pub x_label: String,
-    /// With its unit, e.g. `p99 latency (µs)`.
+    /// With its unit, e.g. `p99 latency (µs)`. A time unit in brackets at
+    /// the end (`(ns)`, `(µs)`, `(ms)`, `(s)`) makes a time axis: its ticks
+    /// read `250 µs`, `10 ms`, `1.5 s` and the bracket is dropped.
     pub y_label: String,
     pub x_scale: Scale,
     pub y_scale: Scale,
@@ -86,12 +100,17 @@ pub struct LineChart {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BarChart {
     pub title: String,
+    /// One small line under the title: what the error bars are (min–max or
+    /// a confidence interval, over how many repeats); empty for none.
+    pub caption: String,
     pub y_label: String,
     /// The clusters along x, e.g. the server models.
     pub categories: Vec<String>,
     /// One per legend entry, values aligned with `categories`.
     pub groups: Vec<BarGroup>,
     pub footnote: String,
+    /// On [`Scale::Log10`] the bars become dots with their error bars: a
+    /// bar's length from an arbitrary log floor means nothing.
     pub y_scale: Scale,
 }
 
@@ -116,6 +135,9 @@ pub struct Bar {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SpectrumChart {
     pub title: String,
+    /// One small line under the title: what the error bars are (min–max or
+    /// a confidence interval, over how many repeats); empty for none.
+    pub caption: String,
     pub y_label: String,
     pub series: Vec<SpectrumSeries>,
     pub footnote: String,
@@ -149,17 +171,20 @@ pub enum ChartError {
     Font,
 }
 
-/// Draws `chart` to `<out_base>.svg` and `<out_base>.png`; returns both paths.
+/// Draws `chart` to `<out_base>.svg` and `<out_base>.png`, its numbers to
+/// `<out_base>.csv`; returns the three paths.
 pub fn draw_line(chart: &LineChart, out_base: &Path) -> Result<Vec<PathBuf>, ChartError> {
     render(chart, out_base)
 }
 
-/// Draws `chart` to `<out_base>.svg` and `<out_base>.png`; returns both paths.
+/// Draws `chart` to `<out_base>.svg` and `<out_base>.png`, its numbers to
+/// `<out_base>.csv`; returns the three paths.
 pub fn draw_bars(chart: &BarChart, out_base: &Path) -> Result<Vec<PathBuf>, ChartError> {
     render(chart, out_base)
 }
 
-/// Draws `chart` to `<out_base>.svg` and `<out_base>.png`; returns both paths.
+/// Draws `chart` to `<out_base>.svg` and `<out_base>.png`, its numbers to
+/// `<out_base>.csv`; returns the three paths.
 pub fn draw_spectrum(chart: &SpectrumChart, out_base: &Path) -> Result<Vec<PathBuf>, ChartError> {
     render(chart, out_base)
 }
@@ -192,9 +217,14 @@ trait Plot {
     fn plot<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
 }
 
-/// The one place that picks backends and files: the same drawing goes to
-/// the SVG and to the PNG.
-fn render(chart: &impl Plot, out_base: &Path) -> Result<Vec<PathBuf>, ChartError> {
+/// The one place that picks backends and files: plotters draws the SVG,
+/// resvg rasterises that same SVG to the PNG. One drawing, one text engine
+/// per format that knows its job: plotters' own bitmap text path puts
+/// decimal points at mid-height and spaces letters unevenly.
+fn render(
+    chart: &(impl Plot + data::Plotted),
+    out_base: &Path,
+) -> Result<Vec<PathBuf>, ChartError> {
     ensure_font()?;
     if let Some(dir) = out_base.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|source| ChartError::CreateDir {
@@ -202,19 +232,22 @@ fn render(chart: &impl Plot, out_base: &Path) -> Result<Vec<PathBuf>, ChartError
             source,
         })?;
     }
-    let svg = with_extension(out_base, "svg");
-    let png = with_extension(out_base, "png");
+    let svg_path = with_extension(out_base, "svg");
+    let png_path = with_extension(out_base, "png");
+    let mut svg = String::new();
     {
-        let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
-        chart.plot(&root).map_err(|e| draw_error(&svg, e))?;
-        root.present().map_err(|e| draw_error(&svg, e))?;
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        chart.plot(&root).map_err(|e| draw_error(&svg_path, e))?;
+        root.present().map_err(|e| draw_error(&svg_path, e))?;
     }
-    {
-        let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
-        chart.plot(&root).map_err(|e| draw_error(&png, e))?;
-        root.present().map_err(|e| draw_error(&png, e))?;
-    }
-    Ok(vec![svg, png])
+    std::fs::write(&svg_path, &svg).map_err(|e| ChartError::Draw {
+        path: svg_path.clone(),
+        message: e.to_string(),
+    })?;
+    raster::svg_to_png(&svg, &png_path)?;
+    let csv_path = with_extension(out_base, "csv");
+    data::write_csv(chart, &csv_path)?;
+    Ok(vec![svg_path, png_path, csv_path])
 }
 
 /// `base` plus `.ext`, keeping any dots already in the name (`fig.1` →

@@ -6,6 +6,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
+use rayon::prelude::*;
 
 use crate::charts;
 use crate::experiments::{self, stat, ChartSpec, Context, Finding, Verdict};
@@ -45,38 +46,60 @@ pub fn footnote(results: &ResultSet) -> String {
     )
 }
 
+/// What the error bars of this run are, as `stat` computes them: a 95%
+/// confidence interval of the median from 6 usable repeats, else min–max.
+pub fn error_bars(repeats: u32) -> String {
+    match repeats {
+        0 | 1 => "one repeat: no error bars".to_string(),
+        2..=5 => format!("marks: median of {repeats} repeats · error bars: min–max of the repeats"),
+        _ => format!(
+            "marks: median of {repeats} repeats · error bars: 95% CI of the median (min–max where fewer than 6 repeats succeeded)"
+        ),
+    }
+}
+
 /// Draws every chart and writes REPORT.md into the results folder.
 pub fn write(results: &ResultSet) -> Result<Written> {
     let ctx = Context {
         footnote: footnote(results),
+        error_bars: error_bars(results.info.repeats),
     };
     let chart_dir = results.dir.join("charts");
     fs::create_dir_all(&chart_dir)
         .with_context(|| format!("failed to create {}", chart_dir.display()))?;
+    // Each experiment's analysis and drawing is independent of the others':
+    // one per core, collected back in claim order.
+    let drawn: Vec<_> = experiments::all()
+        .into_par_iter()
+        .filter(|experiment| {
+            results
+                .measurements
+                .iter()
+                .any(|m| m.experiment == experiment.id)
+        })
+        .map(|experiment| -> Result<_> {
+            let (finding, tally) = experiments::per_repeat::judge(&experiment, results, &ctx);
+            let mut files = Vec::new();
+            let mut written = Vec::new();
+            for named in &finding.charts {
+                let base = chart_dir.join(format!("{}-{}", experiment.id, named.name));
+                let drawn = match &named.chart {
+                    ChartSpec::Line(c) => charts::draw_line(c, &base),
+                    ChartSpec::Bars(c) => charts::draw_bars(c, &base),
+                    ChartSpec::Spectrum(c) => charts::draw_spectrum(c, &base),
+                }
+                .with_context(|| format!("failed to draw {}", base.display()))?;
+                files.push(format!("charts/{}-{}.png", experiment.id, named.name));
+                written.extend(drawn);
+            }
+            Ok(((experiment, finding, tally, files), written))
+        })
+        .collect::<Result<_>>()?;
     let mut written = Vec::new();
     let mut sections = Vec::new();
-    for experiment in experiments::all() {
-        if !results
-            .measurements
-            .iter()
-            .any(|m| m.experiment == experiment.id)
-        {
-            continue;
-        }
-        let (finding, tally) = experiments::per_repeat::judge(&experiment, results, &ctx);
-        let mut files = Vec::new();
-        for named in &finding.charts {
-            let base = chart_dir.join(format!("{}-{}", experiment.id, named.name));
-            let drawn = match &named.chart {
-                ChartSpec::Line(c) => charts::draw_line(c, &base),
-                ChartSpec::Bars(c) => charts::draw_bars(c, &base),
-                ChartSpec::Spectrum(c) => charts::draw_spectrum(c, &base),
-            }
-            .with_context(|| format!("failed to draw {}", base.display()))?;
-            files.push(format!("charts/{}-{}.png", experiment.id, named.name));
-            written.extend(drawn);
-        }
-        sections.push((experiment, finding, tally, files));
+    for (section, files) in drawn {
+        sections.push(section);
+        written.extend(files);
     }
 
     let mut md = String::new();
@@ -115,6 +138,8 @@ pub fn write(results: &ResultSet) -> Result<Written> {
     }
     appendix(&mut md, results);
 
+    // Rewritten too, so an older run's summary gains today's columns.
+    crate::summary::write_csv(&results.dir, &results.measurements)?;
     let report = results.dir.join("REPORT.md");
     fs::write(&report, md).with_context(|| format!("failed to write {}", report.display()))?;
     Ok(Written {

@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use loadgen::{LoadPlan, Target};
 use servers::{Model, ServerProcess, Transport};
 
 use crate::experiments::{self, Experiment, LoadSpec, Point, Profile};
+use crate::progress::Progress;
 use crate::results::{
     self, ConfidenceRecord, LinkInfo, Measurement, Outcome, ResultSet, RunInfo, RunOrder,
 };
@@ -120,7 +120,7 @@ fn plan_counting_skips(config: &RunConfig) -> Result<(Plan, usize)> {
 }
 
 fn now_utc() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 /// The load generator's floor on this machine, measured once per run with
@@ -196,18 +196,12 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         rounds: Vec::new(),
         confidence: None,
     };
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:30}] {pos}/{len} (about {eta} left) {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
+    // The total grows round by round (`full` adds rounds until its target).
+    let mut progress = Progress::new(0);
     let mut measurements = Vec::new();
     'all: while let Some(round) = rounds.next_round() {
         let repeat = rounds.repeat();
-        bar.inc_length(
+        progress.add_total(
             round
                 .iter()
                 .map(|&i| configurations[i].filings.len() as u64)
@@ -221,7 +215,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
                 break 'all;
             }
             let first = &configurations[i].filings[0];
-            bar.set_message(format!(
+            progress.start(format!(
                 "{}: {} x={} (round {})",
                 first.experiment,
                 first.point.series,
@@ -231,7 +225,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
             let m = measure(config, first.experiment, &first.point, repeat, stop);
             rounds.record(i, m.ok_report());
             if m.outcome != Outcome::Ok {
-                bar.println(format!("warning: {}", experiments::caveats(&m).join("; ")));
+                progress.warn(&experiments::caveats(&m).join("; "));
             }
             for (k, filing) in configurations[i].filings.iter().enumerate() {
                 let filed = if k == 0 {
@@ -240,8 +234,8 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
                     m.reused_for(filing.experiment, &filing.point.series, filing.point.x)
                 };
                 results::write_json(&config.out.join(filed.relative_path()), &filed)?;
+                progress.finish(&filed);
                 measurements.push(filed);
-                bar.inc(1);
             }
         }
     }
@@ -265,12 +259,12 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
             .collect(),
     });
     info.order = Some(order);
-    bar.finish_with_message("measured");
+    progress.done();
     info.steal_pct = loadgen::machine::steal_pct_since(steal_before);
     info.partial = stop.load(Ordering::Relaxed);
     info.finished_utc = now_utc();
     results::write_json(&config.out.join("run.json"), &info)?;
-    results::write_csv(&config.out, &measurements)?;
+    crate::summary::write_csv(&config.out, &measurements)?;
     Ok(ResultSet {
         dir: config.out.clone(),
         info,

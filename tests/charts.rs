@@ -37,7 +37,16 @@ fn out() -> Out {
 
 /// Both files exist and look like real drawings; returns the SVG text.
 fn check_files(paths: &[PathBuf], base: &Path) -> String {
-    assert_eq!(paths.len(), 2, "{paths:?}");
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    let csv_path = paths
+        .iter()
+        .find(|p| p.extension().unwrap() == "csv")
+        .unwrap();
+    let csv = std::fs::read_to_string(csv_path).unwrap();
+    assert!(
+        csv.starts_with("chart,series,x_label,x,y_label,y,lo,hi\n"),
+        "{csv}"
+    );
     let svg_path = paths
         .iter()
         .find(|p| p.extension().unwrap() == "svg")
@@ -95,6 +104,7 @@ fn series(name: &str, f: impl Fn(f64) -> f64) -> Series {
 
 fn line_chart() -> LineChart {
     LineChart {
+        caption: String::new(),
         title: "Round-trip latency vs. concurrent clients (echo, 64 B)".into(),
         x_label: "concurrent clients".into(),
         y_label: "p99 latency (µs)".into(),
@@ -121,10 +131,16 @@ fn line_chart_writes_svg_and_png_with_title_and_legend() {
     for s in &chart.series {
         assert!(svg.contains(&s.name), "legend lacks {}", s.name);
     }
-    assert!(svg.contains("p99 latency (µs)"));
+    // A time axis: the unit moves from the label into the ticks.
+    assert!(svg.contains("p99 latency"));
+    assert!(!svg.contains("p99 latency (µs)"));
+    for tick in ["100 µs", "1 ms", "10 ms"] {
+        assert!(has_text(&svg, tick), "no time tick {tick:?}");
+    }
+    assert!(!has_text(&svg, "10k"), "a time tick reads 10k");
     assert!(svg.contains(FOOTNOTE));
     assert!(svg.contains("DejaVu Sans"));
-    // Log ticks are compact round numbers.
+    // Log ticks on the count axis are compact round numbers.
     for tick in ["1", "10", "100", "1k"] {
         assert!(has_text(&svg, tick), "no tick {tick:?}");
     }
@@ -158,6 +174,7 @@ fn bar_chart_writes_svg_and_png_with_value_labels() {
             .collect(),
     };
     let chart = BarChart {
+        caption: String::new(),
         title: "Requests per second by server model".into(),
         y_label: "throughput (requests/s)".into(),
         categories: models.iter().map(|m| m.to_string()).collect(),
@@ -188,6 +205,7 @@ fn spectrum_chart_writes_svg_and_png_with_percentile_axis() {
             .collect(),
     };
     let chart = SpectrumChart {
+        caption: String::new(),
         title: "Latency by percentile at 50k requests/s".into(),
         y_label: "latency (µs)".into(),
         series: vec![
@@ -225,6 +243,7 @@ fn zero_negative_and_nan_on_log_axes_are_skipped() {
     check_files(&draw_line(&chart, &base).unwrap(), &base);
 
     let bars = BarChart {
+        caption: String::new(),
         title: "Log bars with zero and missing values".into(),
         y_label: "rate (1/s)".into(),
         categories: vec!["a".into(), "b".into(), "c".into()],
@@ -253,6 +272,7 @@ fn zero_negative_and_nan_on_log_axes_are_skipped() {
 fn empty_charts_say_no_data() {
     let out = out();
     let line = LineChart {
+        caption: String::new(),
         title: "Nothing measured".into(),
         y_scale: Scale::Log10,
         ..LineChart::default()
@@ -262,6 +282,7 @@ fn empty_charts_say_no_data() {
     assert!(svg.contains("no data"));
 
     let empty_series = LineChart {
+        caption: String::new(),
         series: vec![Series {
             name: "fork".into(),
             points: vec![],
@@ -273,6 +294,7 @@ fn empty_charts_say_no_data() {
     assert!(svg.contains("no data") && svg.contains("fork (no data)"));
 
     let bars = BarChart {
+        caption: String::new(),
         title: "No bars".into(),
         ..BarChart::default()
     };
@@ -284,6 +306,7 @@ fn empty_charts_say_no_data() {
     );
 
     let spectrum = SpectrumChart {
+        caption: String::new(),
         title: "No latencies".into(),
         series: vec![SpectrumSeries {
             name: "mio".into(),
@@ -309,6 +332,7 @@ fn crowded_charts_still_draw() {
                     Linux 6.8.0-45-generic x86_64, rustc 1.85.0, loopback, server on cores 0-63, \
                     load generator on cores 64-127, governor performance, turbo off";
     let chart = LineChart {
+        caption: String::new(),
         title: long.into(),
         x_label: "offered load (requests/s)".into(),
         y_label: "change in throughput (%)".into(),
@@ -335,6 +359,7 @@ fn crowded_charts_still_draw() {
 
     let categories: Vec<String> = (0..12).map(|i| format!("reactor-pool-{i}")).collect();
     let bars = BarChart {
+        caption: String::new(),
         title: "Twelve models, six transports".into(),
         y_label: "CPU per request (µs)".into(),
         groups: (0..6)
@@ -367,4 +392,80 @@ fn unwritable_path_is_an_error_naming_the_file() {
     std::fs::write(&blocker, b"x").unwrap();
     let err = draw_line(&line_chart(), &blocker.join("chart")).unwrap_err();
     assert!(err.to_string().contains("not-a-folder"), "{err}");
+}
+
+/// The PNG's text sits where the SVG puts it and reads like type: a title
+/// of "1.5" drawn at the top centre has its ink in the title band, three
+/// glyphs from left to right, and the decimal point on the baseline (the
+/// bottom quarter of the digits' height), not floating at mid-height.
+#[test]
+fn png_text_sits_on_its_baseline_in_the_title_box() {
+    let out = out();
+    let base = out.dir.join("baseline-title");
+    let chart = BarChart {
+        title: "1.5".into(),
+        caption: String::new(),
+        y_label: String::new(),
+        categories: vec!["a".into()],
+        groups: vec![BarGroup {
+            name: "g".into(),
+            values: vec![Some(Bar {
+                value: 1.0,
+                spread: None,
+            })],
+        }],
+        footnote: String::new(),
+        y_scale: Scale::Linear,
+    };
+    let paths = draw_bars(&chart, &base).unwrap();
+    let png = paths.iter().find(|p| p.extension().unwrap() == "png");
+    let img = image::open(png.unwrap()).unwrap().to_luma8();
+    let ink = |x: u32, y: u32| img.get_pixel(x, y)[0] < 128;
+    // The title band: above the plot, which starts below 14 px padding and
+    // one 30 px title line.
+    let band = 0..48u32;
+    let inked: Vec<(u32, u32)> = band
+        .clone()
+        .flat_map(|y| (0..img.width()).map(move |x| (x, y)))
+        .filter(|&(x, y)| ink(x, y))
+        .collect();
+    assert!(!inked.is_empty(), "no title ink in the top 48 px");
+    let (left, right) = (
+        inked.iter().map(|p| p.0).min().unwrap(),
+        inked.iter().map(|p| p.0).max().unwrap(),
+    );
+    // Centred on the page (1000 px wide), about three glyphs of 24 px type.
+    let centre = (left + right) / 2;
+    assert!((490..=510).contains(&centre), "title centred at {centre}");
+    assert!(right - left < 60, "title {left}..{right} too wide");
+    // Split the ink into glyphs by empty columns.
+    let mut glyphs: Vec<(u32, u32)> = Vec::new();
+    for x in left..=right {
+        if band.clone().any(|y| ink(x, y)) {
+            match glyphs.last_mut() {
+                Some(g) if g.1 + 1 == x => g.1 = x,
+                _ => glyphs.push((x, x)),
+            }
+        }
+    }
+    assert_eq!(glyphs.len(), 3, "glyph column runs {glyphs:?}");
+    let rows = |(a, b): (u32, u32)| {
+        let ys: Vec<u32> = band
+            .clone()
+            .filter(|&y| (a..=b).any(|x| ink(x, y)))
+            .collect();
+        (*ys.first().unwrap(), *ys.last().unwrap())
+    };
+    let (one, point, five) = (rows(glyphs[0]), rows(glyphs[1]), rows(glyphs[2]));
+    let (top, bottom) = (one.0.min(five.0), one.1.max(five.1));
+    let height = bottom - top;
+    assert!(height >= 12, "digits only {height} px tall");
+    assert!(
+        point.0 >= bottom - height / 4,
+        "decimal point rows {point:?} float above the baseline of digits {top}..{bottom}"
+    );
+    assert!(
+        point.1 <= bottom + 1,
+        "decimal point {point:?} below the digits"
+    );
 }

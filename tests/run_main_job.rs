@@ -50,6 +50,9 @@ fn a_server_killed_mid_run_is_reported_and_the_run_goes_on() {
     become_subreaper();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
+    // Off a terminal (stdout is a file), progress is one line per point.
+    let log_path = dir.path().join("stdout.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut run = ChildGuard::spawn(
         sockbench()
             .args([
@@ -61,7 +64,7 @@ fn a_server_killed_mid_run_is_reported_and_the_run_goes_on() {
                 "--out",
             ])
             .arg(&out)
-            .stdout(Stdio::null())
+            .stdout(log)
             .stderr(Stdio::null()),
     );
 
@@ -79,7 +82,26 @@ fn a_server_killed_mid_run_is_reported_and_the_run_goes_on() {
     let status = run
         .wait_timeout(Duration::from_secs(120))
         .expect("the run ends by itself");
-    assert!(status.success(), "the run goes on after a crash: {status}");
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "the run goes on after a crash and exits 3 (points failed): {status}"
+    );
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let point_lines: Vec<&str> = log.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(point_lines.len(), 4, "one line per point:\n{log}");
+    assert!(
+        point_lines.iter().any(|l| l.contains("FAILED")),
+        "the failed point says so:\n{log}"
+    );
+    assert!(
+        point_lines.iter().any(|l| l.contains(" req/s, p50 ")),
+        "a good point carries its figures:\n{log}"
+    );
+    assert!(
+        log.lines().any(|l| l.starts_with("warning: ")),
+        "the crash warning is in the log:\n{log}"
+    );
 
     let all = measurements(&out);
     assert_eq!(
@@ -130,9 +152,17 @@ fn report_redraws_the_same_report_from_the_json_alone() {
         .stderr(Stdio::null())
         .status()
         .unwrap();
-    assert!(status.success());
+    assert_eq!(status.code(), Some(0), "every point good: exit 0");
     let first = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
     let first_png = std::fs::read(out.join("charts/backlog-connect-spectrum.png")).unwrap();
+    check_summary_csv(&out.join("summary.csv"));
+    let chart_csv =
+        std::fs::read_to_string(out.join("charts/backlog-connect-spectrum.csv")).unwrap();
+    assert!(
+        chart_csv.starts_with("chart,series,x_label,x,y_label,y,lo,hi\n")
+            && chart_csv.contains("backlog 5"),
+        "the chart's numbers beside it: {chart_csv}"
+    );
     assert!(first.contains("## Verdicts") && first.contains("backlog 5"));
 
     std::fs::remove_file(out.join("REPORT.md")).unwrap();
@@ -153,9 +183,69 @@ fn report_redraws_the_same_report_from_the_json_alone() {
     );
 }
 
+/// summary.csv has every plan column and the figures, and each clean row
+/// fills them in.
+fn check_summary_csv(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    for column in [
+        "experiment",
+        "series",
+        "model",
+        "transport",
+        "x",
+        "x_is",
+        "repeat",
+        "status",
+        "mode",
+        "connections",
+        "idle_connections",
+        "offered_rps",
+        "size_bytes",
+        "service",
+        "latency_p50_ns",
+        "latency_p90_ns",
+        "latency_p99_ns",
+        "latency_p999_ns",
+        "latency_mean_ns",
+    ] {
+        assert!(
+            header.contains(&column),
+            "summary.csv lacks {column}: {header:?}"
+        );
+    }
+    let at = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let mut rows = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), header.len(), "{line}");
+        if cells[at("status")] == "ok" {
+            rows += 1;
+            for column in [
+                "mode",
+                "connections",
+                "service",
+                "latency_p90_ns",
+                "latency_mean_ns",
+            ] {
+                assert!(!cells[at(column)].is_empty(), "{column} empty in {line}");
+            }
+        }
+    }
+    assert!(rows > 0, "no clean rows in {text}");
+}
+
 #[test]
 fn bad_run_and_report_arguments_are_one_line_errors() {
     let empty = tempfile::tempdir().unwrap();
+    for usage in [
+        &["run", "--profile", "nope"][..],
+        &["load", "--mode", "xyz"],
+    ] {
+        let out = sockbench().args(usage).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{usage:?} is a usage error");
+    }
     let cases: [&[&str]; 3] = [
         &["report", empty.path().to_str().unwrap()],
         &["run", "--experiments", "no-such-claim", "--list"],

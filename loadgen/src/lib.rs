@@ -27,6 +27,7 @@
 //! | `cost.rs` | the probe's figures (server tree, our own CPU) carried into the report |
 //! | [`mod@calibrate`] | the generator's own floor, against a reflector it starts itself |
 //! | [`machine`] | the machine and build a result came from |
+//! | `units` | durations in JSON as numbers with the unit in the name |
 #![deny(unsafe_code)]
 
 pub mod calibrate;
@@ -39,6 +40,7 @@ pub mod output;
 pub mod plan;
 pub mod report;
 pub mod stats;
+mod units;
 pub mod validity;
 
 pub use calibrate::{calibrate, Calibration, CalibrationPlan};

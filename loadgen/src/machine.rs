@@ -12,6 +12,10 @@ use crate::report::Machine;
 const UNKNOWN: &str = "unknown";
 
 /// Describes this machine and this build.
+/// The git revision this build came from (`-dirty` with uncommitted
+/// changes, `unknown` outside a repository), for `--version` and results.
+pub const GIT_REVISION: &str = env!("SOCKBENCH_GIT_REVISION");
+
 pub fn machine() -> Machine {
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let meminfo = fs::read_to_string("/proc/meminfo").unwrap_or_default();

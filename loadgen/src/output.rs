@@ -56,14 +56,17 @@ pub fn error_kinds(e: &LoadErrors) -> String {
         .join(", ")
 }
 
-fn rows(p: &Percentiles) -> [(&'static str, f64); 10] {
+fn rows(p: &Percentiles) -> [(&'static str, f64); 12] {
+    // wrk2's spectrum: 50, 75, 90, 99, 99.9, 99.99, 99.999, 100.
     [
         ("min", p.min as f64),
         ("50%", p.p50 as f64),
+        ("75%", p.p75 as f64),
         ("90%", p.p90 as f64),
         ("99%", p.p99 as f64),
         ("99.9%", p.p999 as f64),
         ("99.99%", p.p9999 as f64),
+        ("99.999%", p.p99999 as f64),
         ("max", p.max as f64),
         ("mean", p.mean),
         ("stdev", p.stdev),

@@ -71,14 +71,30 @@ pub struct LoadPlan {
     /// Engine threads; 0 means one per core.
     pub threads: usize,
     /// Pause between a response and the next request on a connection (rr, crr).
+    #[serde(
+        rename = "think_time_us",
+        alias = "think_time",
+        with = "crate::units::micros"
+    )]
     pub think_time: Duration,
     /// Run this long before recording; its samples are discarded.
+    #[serde(rename = "warmup_s", alias = "warmup", with = "crate::units::seconds")]
     pub warmup: Duration,
     /// Record for this long after the warm-up.
+    #[serde(
+        rename = "duration_s",
+        alias = "duration",
+        with = "crate::units::seconds"
+    )]
     pub duration: Duration,
     /// Stop after this many recorded requests (whichever bound comes first).
     pub max_requests: Option<u64>,
     /// A request with no complete answer after this long is an error (a UDP loss).
+    #[serde(
+        rename = "request_timeout_s",
+        alias = "request_timeout",
+        with = "crate::units::seconds"
+    )]
     pub request_timeout: Duration,
     /// Close CRR connections with SO_LINGER 0 (RST, no TIME_WAIT on our side).
     pub linger_zero: bool,

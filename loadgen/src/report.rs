@@ -1,14 +1,19 @@
 //! What a run measured: the JSON a run writes (`--json FILE`), which the
 //! harness stores, `sockbench merge` combines and the report reads.
 //!
-//! Stable top-level fields: `throughput_rps`, `latency_ns` (`p50`, `p90`,
-//! `p99`, `p999`, `p9999`, `max`, `mean`, `stdev`, `count`), `errors` (by kind,
+//! Stable top-level fields: `throughput_rps`, `latency_ns` (`p50`, `p75`, `p90`,
+//! `p99`, `p999`, `p9999`, `p99999`, `max`, `mean`, `stdev`, `count`), `errors` (by kind,
 //! with `total`), and for UDP `udp` (`sent`, `answered`, `lost`, `late`,
-//! `duplicates`). Times carry their unit in the name.
+//! `duplicates`). Times carry their unit in the name. `schema_version` says
+//! which layout a file has; `sockbench_version` which build wrote it.
 
 use serde::{Deserialize, Serialize};
 
 use crate::plan::LoadPlan;
+
+/// The layout version of [`LoadReport`]'s JSON. 2: durations in the plan
+/// are numbers with units in their names, percentiles add p75 and p99999.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Summary statistics of one latency distribution, in nanoseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -16,10 +21,16 @@ pub struct Percentiles {
     pub count: u64,
     pub min: u64,
     pub p50: u64,
+    /// Absent from results written before it was added (read as 0).
+    #[serde(default)]
+    pub p75: u64,
     pub p90: u64,
     pub p99: u64,
     pub p999: u64,
     pub p9999: u64,
+    /// Absent from results written before it was added (read as 0).
+    #[serde(default)]
+    pub p99999: u64,
     pub max: u64,
     pub mean: f64,
     pub stdev: f64,
@@ -256,9 +267,29 @@ pub struct Validity {
     pub send_lag_bound_ns: u64,
 }
 
+/// How the engine's threads did their I/O, chosen per run from the plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IoPath {
+    /// mio event loops (many connections per thread, timers, open loop, UDP).
+    #[default]
+    EventLoop,
+    /// One `rr` connection per thread with blocking calls: no `epoll_wait`
+    /// per request, as a one-thread blocking client measures.
+    Blocking,
+}
+
 /// Everything one load run measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadReport {
+    /// The layout of this JSON: [`SCHEMA_VERSION`] when written; 0 for
+    /// results from before the field existed.
+    #[serde(default)]
+    pub schema_version: u32,
+    /// The `sockbench` (loadgen) version that wrote it, with its git revision
+    /// in `machine.git_revision`.
+    #[serde(default)]
+    pub sockbench_version: String,
     /// Completed, checked requests per second over the recorded interval.
     pub throughput_rps: f64,
     /// Latency (corrected from the intended send time in `open` mode).
@@ -271,6 +302,9 @@ pub struct LoadReport {
     /// send time (0 on time, recorded as 1 ns).
     #[serde(default)]
     pub send_lag_ns: Option<Percentiles>,
+    /// How the threads did their I/O (`blocking` for one `rr` connection per thread).
+    #[serde(default)]
+    pub io_path: IoPath,
     /// `open` mode: whether the point offered the load of its plan.
     #[serde(default)]
     pub validity: Option<Validity>,

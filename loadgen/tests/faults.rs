@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use common::{plan, serial, Fault, FaultyServer};
-use loadgen::report::LoadErrors;
+use loadgen::report::{IoPath, LoadErrors};
 use loadgen::{LoadReport, Mode, Target, Workload};
 
 const REQUESTS: u64 = 400;
@@ -23,7 +23,18 @@ const SYNTHETIC: Workload = Workload::Synthetic {
 };
 
 /// `REQUESTS` requests on 2 connections against a server faulting every `EVERY`-th.
+/// With one connection per thread, `rr` takes the blocking fast path.
 fn run_against(workload: Workload, fault: Fault, mode: Mode) -> (LoadReport, FaultyServer) {
+    run_on(workload, fault, mode, 2)
+}
+
+/// The same on `threads` engine threads (1: both `rr` connections on one event loop).
+fn run_on(
+    workload: Workload,
+    fault: Fault,
+    mode: Mode,
+    threads: usize,
+) -> (LoadReport, FaultyServer) {
     let _guard = serial();
     let server = FaultyServer::start(workload, fault, EVERY);
     let mut p = plan(Target::Tcp(server.addr), mode);
@@ -32,6 +43,7 @@ fn run_against(workload: Workload, fault: Fault, mode: Mode) -> (LoadReport, Fau
     p.max_requests = Some(REQUESTS);
     p.duration = Duration::from_secs(30);
     p.request_timeout = Duration::from_millis(300);
+    p.threads = threads;
     let report = loadgen::run(&p, &AtomicBool::new(false)).expect("run");
     (report, server)
 }
@@ -174,4 +186,23 @@ fn delays_are_latency_not_errors() {
         "{slow} slow samples for {} delays",
         s.faults()
     );
+}
+
+#[test]
+fn both_io_paths_count_every_fault_the_same_way() {
+    type Pick = fn(&LoadErrors) -> u64;
+    let cases: [(Fault, Pick, &str); 5] = [
+        (Fault::Corrupt, |e| e.mismatch, "mismatch"),
+        (Fault::Extra, |e| e.mismatch, "mismatch"),
+        (Fault::Truncate, |e| e.short_response, "short_response"),
+        (Fault::Reset, |e| e.reset, "reset"),
+        (Fault::Drop, |e| e.timeout, "timeout"),
+    ];
+    for (fault, pick, name) in cases {
+        for (threads, path) in [(2, IoPath::Blocking), (1, IoPath::EventLoop)] {
+            let (r, s) = run_on(ECHO, fault, Mode::Rr, threads);
+            assert_eq!(r.io_path, path, "{fault:?} on {threads} threads");
+            assert_faults(&r, &s, pick, name);
+        }
+    }
 }

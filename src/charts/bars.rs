@@ -5,9 +5,10 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::layout::{draw_frame, Chart, Frame, LegendKey};
-use super::marks::{hatch_segments, hatch_style, series_color, whisker};
+use super::marks::{hatch_segments, hatch_style, marker, series_color, whisker};
+use super::numbers::time_unit_of;
 use super::scale::{self, Axis};
-use super::{legend, text, Bar, BarChart, BarGroup, DrawResult, Plot};
+use super::{legend, text, Bar, BarChart, BarGroup, DrawResult, Plot, Scale};
 
 impl Plot for BarChart {
     fn plot<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
@@ -31,16 +32,22 @@ impl Plot for BarChart {
             })
             .filter(|v| scale::usable(self.y_scale, *v))
             .collect();
-        let y = Axis::numeric(self.y_scale, &ys, true, 0.12);
+        let (y_label, y_time) = time_unit_of(&self.y_label);
+        let y = Axis::numeric(self.y_scale, &ys, true, 0.12).with_time(y_time);
         let frame = Frame {
             title: &self.title,
+            caption: &self.caption,
             footnote: &self.footnote,
             x_label: "",
-            y_label: &self.y_label,
+            y_label: &y_label,
             legend: legend(
                 self.groups.iter().map(|g| g.name.as_str()),
                 self.groups.iter().map(|g| !bars(g).is_empty()),
-                LegendKey::Bar,
+                if self.y_scale == Scale::Log10 {
+                    LegendKey::Dot
+                } else {
+                    LegendKey::Bar
+                },
             ),
             has_data: !ys.is_empty(),
             x: Axis::categories(&self.categories),
@@ -72,7 +79,12 @@ impl Plot for BarChart {
                         }
                         continue;
                     };
-                    draw_bar(chart, (x0 + slot * 0.06, base), (x0 + slot * 0.94, top), i)?;
+                    if frame.y.scale == Scale::Log10 {
+                        // A dot, not a bar: length from a log floor means nothing.
+                        chart.plotting_area().draw(&marker((centre, top), i))?;
+                    } else {
+                        draw_bar(chart, (x0 + slot * 0.06, base), (x0 + slot * 0.94, top), i)?;
+                    }
                     let bar_ends = bar.spread.and_then(|(a, b)| frame.y.to_bar(a, b));
                     if let Some((lo, hi)) = bar_ends {
                         for part in whisker(centre, lo, hi, BLACK) {
@@ -86,7 +98,7 @@ impl Plot for BarChart {
                     labels.push(ValueLabel {
                         x: centre,
                         y,
-                        text: scale::fmt_sig(bar.value, 3),
+                        text: frame.y.value_label(bar.value),
                         below,
                     });
                 }

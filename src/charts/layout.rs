@@ -7,7 +7,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::marks::{hatch_segments, hatch_style, marker, series_color};
-use super::scale::{Axis, Ticked};
+use super::scale::Axis;
+use super::ticked::Ticked;
+use super::wrap::{fit, wrap, wrap_tokens};
 use super::{text, DrawResult, Scale};
 
 /// The chart context every body draws into.
@@ -18,11 +20,15 @@ pub(super) type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<Ticked, Ticked>
 pub(super) enum LegendKey {
     Line(usize),
     Bar(usize),
+    /// The series marker alone (bars drawn as dots on a log axis).
+    Dot(usize),
 }
 
 /// Everything around the data.
 pub(super) struct Frame<'a> {
     pub(super) title: &'a str,
+    /// What the error bars are, one small line under the title.
+    pub(super) caption: &'a str,
     pub(super) footnote: &'a str,
     pub(super) x_label: &'a str,
     pub(super) y_label: &'a str,
@@ -40,6 +46,9 @@ const AXIS_DESC_PX: f64 = 17.0;
 const TICK_PX: f64 = 15.0;
 const LEGEND_PX: f64 = 15.0;
 const FOOT_PX: f64 = 14.0;
+const CAPTION_PX: f64 = 14.0;
+/// Lines a legend entry may wrap onto before it is shortened.
+const LEGEND_MAX_LINES: usize = 3;
 const LEGEND_ROW: i32 = 24;
 const LEGEND_KEY_W: i32 = 36;
 const LEGEND_MAX_W: i32 = 260;
@@ -82,21 +91,29 @@ where
     for (i, line) in title.iter().enumerate() {
         root.draw_text(line, &title_style, (w / 2, PAD + i as i32 * title_line))?;
     }
-    let top = PAD + title.len() as i32 * title_line + PAD / 2;
+    let mut top = PAD + title.len() as i32 * title_line + PAD / 2;
+    let caption_style = text(CAPTION_PX, SOFT_INK).pos(Pos::new(HPos::Center, VPos::Top));
+    let caption_line = (CAPTION_PX * 1.3) as i32;
+    for line in wrap(root, frame.caption, &caption_style, w - 2 * PAD, 2)? {
+        root.draw_text(&line, &caption_style, (w / 2, top))?;
+        top += caption_line;
+    }
 
     let legend_style = text(LEGEND_PX, INK);
     let mut names = Vec::with_capacity(frame.legend.len());
+    // Long names wrap onto more lines rather than lose their end.
     for (name, _) in &frame.legend {
-        names.push(fit(
+        names.push(wrap(
             root,
             name,
             &legend_style,
             LEGEND_MAX_W - LEGEND_KEY_W - 3 * PAD,
+            LEGEND_MAX_LINES,
         )?);
     }
     let mut text_w = 0;
-    for name in &names {
-        text_w = text_w.max(root.estimate_text_size(name, &legend_style)?.0 as i32);
+    for line in names.iter().flatten() {
+        text_w = text_w.max(root.estimate_text_size(line, &legend_style)?.0 as i32);
     }
     let legend_w = if names.is_empty() {
         0
@@ -182,7 +199,7 @@ where
     }
 
     let (plot_top, plot_right) = (chart.backend_coord(&(x.lo, frame.y.hi)).1, w - legend_w);
-    let entries: Vec<(String, LegendKey)> = names
+    let entries: Vec<(Vec<String>, LegendKey)> = names
         .into_iter()
         .zip(frame.legend.iter().map(|(_, key)| *key))
         .collect();
@@ -198,7 +215,7 @@ where
 /// The legend box: white, thin grey border, one row per entry.
 fn draw_legend<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
-    entries: &[(String, LegendKey)],
+    entries: &[(Vec<String>, LegendKey)],
     (left, top): (i32, i32),
     width: i32,
     style: &TextStyle<'_>,
@@ -206,7 +223,11 @@ fn draw_legend<DB: DrawingBackend>(
     if entries.is_empty() {
         return Ok(());
     }
-    let height = entries.len() as i32 * LEGEND_ROW + PAD;
+    let line_h = (LEGEND_PX * 1.25) as i32;
+    // A row is one key high, or as high as its wrapped name.
+    let row_h =
+        |lines: &[String]| LEGEND_ROW.max(LEGEND_ROW - line_h + lines.len() as i32 * line_h);
+    let height = entries.iter().map(|(l, _)| row_h(l)).sum::<i32>() + PAD;
     let corners = [(left, top), (left + width, top + height)];
     root.draw(&Rectangle::new(corners, WHITE.filled()))?;
     root.draw(&Rectangle::new(
@@ -214,8 +235,10 @@ fn draw_legend<DB: DrawingBackend>(
         RGBColor(0x99, 0x99, 0x99).stroke_width(1),
     ))?;
     let style = style.pos(Pos::new(HPos::Left, VPos::Center));
-    for (i, (name, key)) in entries.iter().enumerate() {
-        let y = top + PAD / 2 + i as i32 * LEGEND_ROW + LEGEND_ROW / 2;
+    let mut row_top = top + PAD / 2;
+    for (lines, key) in entries {
+        // The key sits beside the first line of its name.
+        let y = row_top + LEGEND_ROW / 2;
         let x = left + PAD / 2;
         match *key {
             LegendKey::Line(s) => {
@@ -223,6 +246,7 @@ fn draw_legend<DB: DrawingBackend>(
                 root.draw(&PathElement::new(vec![(x, y), (x + LEGEND_KEY_W, y)], line))?;
                 root.draw(&marker((x + LEGEND_KEY_W / 2, y), s))?;
             }
+            LegendKey::Dot(s) => root.draw(&marker((x + LEGEND_KEY_W / 2, y), s))?,
             LegendKey::Bar(g) => {
                 let (l, t) = (x + 4, y - 8);
                 let (r, b) = (x + LEGEND_KEY_W - 4, y + 8);
@@ -236,7 +260,11 @@ fn draw_legend<DB: DrawingBackend>(
                 root.draw(&Rectangle::new([(l, t), (r, b)], INK.stroke_width(1)))?;
             }
         }
-        root.draw_text(name, &style, (x + LEGEND_KEY_W + PAD / 2, y))?;
+        for (k, line) in lines.iter().enumerate() {
+            let at = (x + LEGEND_KEY_W + PAD / 2, y + k as i32 * line_h);
+            root.draw_text(line, &style, at)?;
+        }
+        row_top += row_h(lines);
     }
     Ok(())
 }
@@ -320,79 +348,4 @@ impl CategoryLabels {
         }
         Ok(())
     }
-}
-
-/// Greedy word wrap to `max_w` pixels, at most `max_lines` lines (the last
-/// one shortened with "…" if the text does not fit).
-fn wrap<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    text: &str,
-    style: &TextStyle<'_>,
-    max_w: i32,
-    max_lines: usize,
-) -> Result<Vec<String>, DrawingAreaErrorKind<DB::ErrorType>> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    wrap_tokens(area, &words, " ", style, max_w, max_lines)
-}
-
-/// Greedy wrap of `tokens` joined by `joiner`; see [`wrap`].
-fn wrap_tokens<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    tokens: &[&str],
-    joiner: &str,
-    style: &TextStyle<'_>,
-    max_w: i32,
-    max_lines: usize,
-) -> Result<Vec<String>, DrawingAreaErrorKind<DB::ErrorType>> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut current = String::new();
-    for token in tokens {
-        let candidate = if current.is_empty() {
-            token.to_string()
-        } else {
-            format!("{current}{joiner}{token}")
-        };
-        if current.is_empty() || area.estimate_text_size(candidate.trim(), style)?.0 as i32 <= max_w
-        {
-            current = candidate;
-        } else {
-            lines.push(
-                std::mem::replace(&mut current, token.to_string())
-                    .trim()
-                    .to_string(),
-            );
-        }
-    }
-    if !current.trim().is_empty() {
-        lines.push(current.trim().to_string());
-    }
-    if lines.len() > max_lines {
-        let rest = lines.split_off(max_lines - 1).join(joiner);
-        lines.push(rest);
-    }
-    if let Some(last) = lines.last_mut() {
-        *last = fit(area, last, style, max_w)?;
-    }
-    Ok(lines)
-}
-
-/// `text`, shortened with "…" until it is at most `max_w` pixels wide.
-fn fit<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    text: &str,
-    style: &TextStyle<'_>,
-    max_w: i32,
-) -> Result<String, DrawingAreaErrorKind<DB::ErrorType>> {
-    if area.estimate_text_size(text, style)?.0 as i32 <= max_w {
-        return Ok(text.to_string());
-    }
-    let mut chars: Vec<char> = text.chars().collect();
-    while !chars.is_empty() {
-        chars.pop();
-        let candidate: String = chars.iter().collect::<String>().trim_end().to_string() + "…";
-        if area.estimate_text_size(&candidate, style)?.0 as i32 <= max_w {
-            return Ok(candidate);
-        }
-    }
-    Ok("…".to_string())
 }

@@ -5,6 +5,7 @@ use plotters::prelude::*;
 
 use super::layout::{draw_frame, Chart, Frame, LegendKey};
 use super::marks::{marker, series_color, thin_markers, whisker};
+use super::numbers::time_unit_of;
 use super::scale::{self, Axis};
 use super::{legend, DrawResult, LineChart, Plot, Point, Scale, SpectrumChart};
 
@@ -58,14 +59,17 @@ impl Plot for LineChart {
             })
             .filter(|v| scale::usable(self.y_scale, *v))
             .collect();
-        let x = Axis::numeric(self.x_scale, &xs, false, 0.03);
-        let y = Axis::numeric(self.y_scale, &ys, true, 0.06);
+        let (x_label, x_time) = time_unit_of(&self.x_label);
+        let (y_label, y_time) = time_unit_of(&self.y_label);
+        let x = Axis::numeric(self.x_scale, &xs, false, 0.03).with_time(x_time);
+        let y = Axis::numeric(self.y_scale, &ys, true, 0.06).with_time(y_time);
         let series = self.mapped(&x, &y);
         let frame = Frame {
             title: &self.title,
+            caption: &self.caption,
             footnote: &self.footnote,
-            x_label: &self.x_label,
-            y_label: &self.y_label,
+            x_label: &x_label,
+            y_label: &y_label,
             legend: legend(
                 self.series.iter().map(|s| s.name.as_str()),
                 series.iter().map(|s| !s.is_empty()),
@@ -131,7 +135,8 @@ impl Plot for SpectrumChart {
         } else {
             Scale::Linear
         };
-        let y = Axis::numeric(y_scale, &ys, true, 0.06);
+        let (y_label, y_time) = time_unit_of(&self.y_label);
+        let y = Axis::numeric(y_scale, &ys, true, 0.06).with_time(y_time);
         let xs: Vec<f64> = valid().filter_map(|(q, _)| x(*q)).collect();
         let x_axis = Axis::percentile(&xs);
         let series: Vec<Vec<(f64, f64)>> = self
@@ -149,9 +154,10 @@ impl Plot for SpectrumChart {
             .collect();
         let frame = Frame {
             title: &self.title,
+            caption: &self.caption,
             footnote: &self.footnote,
             x_label: "percentile",
-            y_label: &self.y_label,
+            y_label: &y_label,
             legend: legend(
                 self.series.iter().map(|s| s.name.as_str()),
                 series.iter().map(|s| !s.is_empty()),

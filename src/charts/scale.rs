@@ -5,10 +5,10 @@
 //! `log10(value)`, so one coordinate type serves all scale combinations and
 //! the ticks are chosen here rather than by plotters.
 
-use std::ops::Range;
-
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
-
+use super::numbers::{
+    distinct_sig, fmt_sig, fmt_time, fmt_times_shared, min_max, nice_step, snap_125, TimeUnit,
+};
+use super::ticked::Ticked;
 use super::Scale;
 
 /// Whether `scale` can place `v` at all.
@@ -41,10 +41,11 @@ pub(super) struct Axis {
     /// The minor grid (2…9 within decades on log axes).
     light: Vec<f64>,
     labels: Labels,
+    /// Values are durations in this unit: labels read 250 µs, 10 ms, 1.5 s.
+    time: Option<TimeUnit>,
 }
 
-/// Slop for floating-point decade snapping (`log10(1000) = 2.9999999…`).
-const EPS: f64 = 1e-9;
+use super::numbers::EPS;
 
 impl Axis {
     /// A numeric axis over `values` (already usable on `scale`).
@@ -102,6 +103,7 @@ impl Axis {
             bold,
             light: Vec::new(),
             labels: Labels::Compact { sig },
+            time: None,
         }
     }
 
@@ -137,6 +139,7 @@ impl Axis {
             bold: Vec::new(),
             light: Vec::new(),
             labels: Labels::Compact { sig: 3 },
+            time: None,
         };
         axis.log_ticks();
         axis
@@ -196,6 +199,7 @@ impl Axis {
                 .flat_map(|d| (2..10).map(move |m| d as f64 + f64::from(m).log10()))
                 .collect(),
             labels: Labels::Percentile,
+            time: None,
         }
     }
 
@@ -208,6 +212,7 @@ impl Axis {
             bold: (0..names.len()).map(|i| i as f64 + 0.5).collect(),
             light: Vec::new(),
             labels: Labels::Categories(names.to_vec()),
+            time: None,
         }
     }
 
@@ -249,12 +254,32 @@ impl Axis {
         }
     }
 
+    /// The same axis, its values durations in `unit` (from the label).
+    pub(super) fn with_time(mut self, unit: Option<TimeUnit>) -> Axis {
+        self.time = unit;
+        self
+    }
+
+    /// A data value as a label reads, e.g. above a bar: `1.23k`, `12 ms`.
+    pub(super) fn value_label(&self, v: f64) -> String {
+        match self.time {
+            Some(unit) => fmt_time(v, unit, 3),
+            None => fmt_sig(v, 3),
+        }
+    }
+
     /// The label of the tick at coordinate `t`.
     pub(super) fn label(&self, t: f64) -> String {
         match &self.labels {
-            Labels::Compact { sig } => match self.scale {
-                Scale::Linear => fmt_sig(t, *sig),
-                Scale::Log10 => fmt_sig(10f64.powf(t), *sig),
+            Labels::Compact { sig } => match (self.scale, self.time) {
+                (Scale::Linear, None) => fmt_sig(t, *sig),
+                (Scale::Log10, None) => fmt_sig(10f64.powf(t), *sig),
+                // One unit along a linear axis, picked by its largest tick.
+                (Scale::Linear, Some(unit)) => {
+                    let largest = self.bold.iter().fold(0.0f64, |m, b| m.max(b.abs()));
+                    fmt_times_shared(&[largest, t], unit, *sig).swap_remove(1)
+                }
+                (Scale::Log10, Some(unit)) => fmt_time(10f64.powf(t), unit, *sig),
             },
             Labels::Percentile => {
                 let decades = t.round().max(0.0);
@@ -293,169 +318,9 @@ impl Axis {
     }
 }
 
-/// A linear `f64` coordinate whose ticks (bold: labelled, light: minor
-/// grid) are given rather than computed by plotters.
-#[derive(Debug, Clone)]
-pub(super) struct Ticked {
-    lo: f64,
-    hi: f64,
-    bold: Vec<f64>,
-    light: Vec<f64>,
-}
-
-impl Ranged for Ticked {
-    // Labels come from `Axis::label` through the mesh's label formatters.
-    type FormatOption = DefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, v: &f64, (from, to): (i32, i32)) -> i32 {
-        let share = (v - self.lo) / (self.hi - self.lo);
-        if !share.is_finite() {
-            return (from + to) / 2;
-        }
-        from + (f64::from(to - from) * share).round() as i32
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
-        if hint.weight().allow_light_points() {
-            self.light.clone()
-        } else {
-            self.bold.clone()
-        }
-    }
-
-    fn range(&self) -> Range<f64> {
-        self.lo..self.hi
-    }
-}
-
-/// The 1-2-5 step (in log10) nearest to `t` going up or down.
-fn snap_125(t: f64, up: bool) -> f64 {
-    let decade = t.floor();
-    let steps = [0.0, 2f64.log10(), 5f64.log10(), 1.0];
-    let within = t - decade;
-    let pick = if up {
-        steps.iter().find(|s| **s >= within - EPS)
-    } else {
-        steps.iter().rev().find(|s| **s <= within + EPS)
-    };
-    decade + pick.copied().unwrap_or(0.0)
-}
-
-fn min_max(values: &[f64]) -> Option<(f64, f64)> {
-    let mut it = values.iter().copied().filter(|v| v.is_finite());
-    let first = it.next()?;
-    Some(it.fold((first, first), |(lo, hi), v| (lo.min(v), hi.max(v))))
-}
-
-/// The 1-2-5 step nearest above `raw`.
-fn nice_step(raw: f64) -> f64 {
-    let raw = if raw.is_finite() && raw > 0.0 {
-        raw
-    } else {
-        1.0
-    };
-    let mag = 10f64.powf(raw.log10().floor());
-    let m = raw / mag;
-    let nice = if m <= 1.0 + EPS {
-        1.0
-    } else if m <= 2.0 + EPS {
-        2.0
-    } else if m <= 5.0 + EPS {
-        5.0
-    } else {
-        10.0
-    };
-    nice * mag
-}
-
-/// The fewest significant digits (3 to 8) at which all ticks read differently.
-fn distinct_sig(ticks: &[f64], value: impl Fn(f64) -> f64) -> usize {
-    (3..=8)
-        .find(|&sig| {
-            let labels: Vec<String> = ticks.iter().map(|t| fmt_sig(value(*t), sig)).collect();
-            labels.windows(2).all(|w| w[0] != w[1])
-        })
-        .unwrap_or(8)
-}
-
-/// A compact number: at most `sig` significant digits, trailing zeros
-/// dropped, k/M/G/T for large values, `e` notation for tiny ones:
-/// 0.5, 12, 1.2k, 3.4M, 1e−6 (with a real minus sign).
-pub(super) fn fmt_sig(v: f64, sig: usize) -> String {
-    if !v.is_finite() {
-        return if v.is_nan() {
-            "NaN".into()
-        } else if v > 0.0 {
-            "∞".into()
-        } else {
-            "-∞".into()
-        };
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let sig = sig.max(1);
-    // Round first, so that 999.7 becomes 1k rather than "1000".
-    let mag = v.abs().log10().floor();
-    let unit = 10f64.powf(mag - (sig as f64 - 1.0));
-    let r = (v / unit).round() * unit;
-    let a = r.abs();
-    if !(1e-3..1e15).contains(&a) {
-        let s = format!("{:.*e}", sig - 1, r);
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        return format!("{}e{exp}", trim_zeros(mantissa)).replace('-', "−");
-    }
-    let (scaled, suffix) = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
-        .into_iter()
-        .find(|(f, _)| a >= *f * (1.0 - EPS))
-        .map_or((r, ""), |(f, s)| (r / f, s));
-    let exponent = (scaled.abs().log10() + EPS).floor();
-    let decimals = if exponent < 0.0 {
-        // Leading zeros are not significant: 0.0123 needs 4 decimals.
-        sig + (-exponent) as usize - 1
-    } else {
-        sig.saturating_sub(exponent as usize + 1)
-    };
-    // A real minus sign: a hyphen is too short to read in print.
-    format!("{}{suffix}", trim_zeros(&format!("{scaled:.decimals$}"))).replace('-', "−")
-}
-
-fn trim_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn compact_numbers() {
-        let cases = [
-            (0.0, "0"),
-            (0.5, "0.5"),
-            (0.0123, "0.0123"),
-            (1.0, "1"),
-            (12.0, "12"),
-            (999.7, "1k"),
-            (1000.0, "1k"),
-            (1234.0, "1.23k"),
-            (12_500.0, "12.5k"),
-            (100_000.0, "100k"),
-            (3_400_000.0, "3.4M"),
-            (2e9, "2G"),
-            (-1500.0, "−1.5k"),
-            (1e-6, "1e−6"),
-            (2.5e16, "2.5e16"),
-        ];
-        for (v, want) in cases {
-            assert_eq!(fmt_sig(v, 3), want, "{v}");
-        }
-    }
 
     #[test]
     fn log_ticks_are_decades_with_round_labels() {

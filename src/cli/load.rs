@@ -1,5 +1,6 @@
 //! `sockbench load`: drive a running server with the load generator and print
-//! a wrk2-style summary (and the full result as JSON with `--json`).
+//! a wrk2-style summary (and the full result as JSON with `--json`, to
+//! stdout with `--json -`; the interval log with `--hdr-log`).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -9,13 +10,52 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use loadgen::{LoadPlan, Mode, Target, Workload};
-use servers::{ServiceKind, Transport};
+use servers::Transport;
 
 /// Without `--duration`, a run bounded by `--requests` may take up to this long.
 const REQUESTS_ONLY_BOUND: Duration = Duration::from_secs(24 * 3600);
 
+/// `--mode`: what each connection does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// Request-response on persistent connections (netperf TCP_RR).
+    Rr,
+    /// Connect, request, response, close (netperf TCP_CRR).
+    Crr,
+    /// A fixed offered rate (--rate), latency from each intended send time (wrk2).
+    Open,
+    /// Sequence-numbered datagrams with a timeout; loss, late, duplicates.
+    Udp,
+}
+
+/// `--transport`: the socket family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransportArg {
+    Tcp,
+    Udp,
+    /// Unix-domain stream socket (give --path).
+    Unix,
+}
+
+/// `--service`: what a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ServiceArg {
+    /// RFC 862 echo: every byte comes back.
+    Echo,
+    /// Framed requests: payload and response sizes, CPU to burn, wait to simulate.
+    Synthetic,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  sockbench load --target 127.0.0.1:7000 --connections 8 --duration 10s
+  sockbench load --target 127.0.0.1:7000 --mode open --rate 20000 --json - | jq .latency_ns
+  sockbench load --target 127.0.0.1:7000 --mode crr --linger-zero --hdr-log crr.hlog
+  sockbench load --path /tmp/echo.sock --service synthetic --cpu 50us --wait 1ms";
+
 /// Arguments of `sockbench load`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct LoadArgs {
     /// Server address, HOST:PORT (tcp or udp).
     #[arg(long)]
@@ -23,13 +63,12 @@ pub struct LoadArgs {
     /// Unix-domain socket file of the server.
     #[arg(long)]
     pub path: Option<PathBuf>,
-    /// tcp, udp or unix (default: unix with --path, udp with --mode udp, else tcp).
-    #[arg(long)]
-    pub transport: Option<String>,
-    /// rr (request-response), crr (connect-request-response), open (fixed rate) or udp
-    /// (default: udp over --transport udp, else rr).
-    #[arg(long)]
-    pub mode: Option<String>,
+    /// The socket family (default: unix with --path, udp with --mode udp, else tcp).
+    #[arg(long, value_enum)]
+    pub transport: Option<TransportArg>,
+    /// What each connection does (default: udp over --transport udp, else rr).
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
     /// Active connections (UDP: flows).
     #[arg(long, default_value_t = 1)]
     pub connections: usize,
@@ -45,9 +84,9 @@ pub struct LoadArgs {
     /// Offered rate in requests per second over all connections (--mode open only).
     #[arg(long)]
     pub rate: Option<f64>,
-    /// Think time between a response and the next request, in microseconds.
-    #[arg(long, default_value_t = 0)]
-    pub think_us: u64,
+    /// Think time between a response and the next request (e.g. 200us, 5ms).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub think: Duration,
     /// Warm-up before recording (e.g. 1s, 300ms); its samples are discarded.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub warmup: Duration,
@@ -63,18 +102,18 @@ pub struct LoadArgs {
     /// crr: close with SO_LINGER 0 (RST), so no TIME_WAIT piles up here.
     #[arg(long)]
     pub linger_zero: bool,
-    /// echo or synthetic (framed requests; see --response-size, --cpu-us, --wait-us).
-    #[arg(long, default_value = "echo")]
-    pub service: String,
+    /// What a request asks for (synthetic: see --response-size, --cpu, --wait).
+    #[arg(long, value_enum, default_value = "echo")]
+    pub service: ServiceArg,
     /// synthetic: response body size in bytes (default: --size).
     #[arg(long)]
     pub response_size: Option<u32>,
-    /// synthetic: CPU time the server burns per request, in microseconds.
-    #[arg(long)]
-    pub cpu_us: Option<u32>,
-    /// synthetic: blocking wait the server simulates per request, in microseconds.
-    #[arg(long)]
-    pub wait_us: Option<u32>,
+    /// synthetic: CPU time the server burns per request (e.g. 50us).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub cpu: Option<Duration>,
+    /// synthetic: blocking wait the server simulates per request (e.g. 1ms).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub wait: Option<Duration>,
     /// The server's pid: its process tree's CPU, memory and processes are sampled.
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -84,32 +123,48 @@ pub struct LoadArgs {
     /// Pin the load generator to these CPUs (e.g. 1).
     #[arg(long)]
     pub cpus: Option<String>,
-    /// Write the full result (histograms included) as JSON to this file.
+    /// Write the full result (histograms included) as JSON to this file;
+    /// `-` writes it to stdout and moves the summary to stderr.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write the per-second HdrHistogram interval log to this file (read by
+    /// HistogramLogProcessor and the other HdrHistogram log tools).
+    #[arg(long)]
+    pub hdr_log: Option<PathBuf>,
+    /// Print nothing but errors (and the JSON of `--json -`).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// A duration in whole microseconds for the synthetic frame's u32 field.
+fn frame_micros(flag: &str, d: Option<Duration>) -> Result<u32> {
+    match d {
+        None => Ok(0),
+        Some(d) => u32::try_from(d.as_micros())
+            .with_context(|| format!("{flag} is too long: at most {} s", u32::MAX / 1_000_000)),
+    }
 }
 
 impl LoadArgs {
     /// The library plan these flags describe, or a one-line reason why there is none.
     pub fn to_plan(&self) -> Result<LoadPlan> {
-        let mode_name = self.mode.as_deref().map(str::to_ascii_lowercase);
-        // Parsed here rather than by clap, whose value errors take two lines.
-        let transport = match (self.transport.as_deref(), &self.path, mode_name.as_deref()) {
-            (Some(t), _, _) => t.to_ascii_lowercase().parse::<Transport>()?,
+        let transport = match (self.transport, &self.path, self.mode) {
+            (Some(TransportArg::Tcp), _, _) => Transport::Tcp,
+            (Some(TransportArg::Udp), _, _) => Transport::Udp,
+            (Some(TransportArg::Unix), _, _) => Transport::Unix,
             (None, Some(_), _) => Transport::Unix,
-            (None, None, Some("udp")) => Transport::Udp,
+            (None, None, Some(ModeArg::Udp)) => Transport::Udp,
             (None, None, _) => Transport::Tcp,
         };
-        let mode = match mode_name.as_deref() {
+        let mode = match self.mode {
             None if transport == Transport::Udp => Mode::Udp,
-            None | Some("rr") => Mode::Rr,
-            Some("crr") => Mode::Crr,
-            Some("udp") => Mode::Udp,
-            Some("open") => match self.rate {
+            None | Some(ModeArg::Rr) => Mode::Rr,
+            Some(ModeArg::Crr) => Mode::Crr,
+            Some(ModeArg::Udp) => Mode::Udp,
+            Some(ModeArg::Open) => match self.rate {
                 Some(rate_rps) => Mode::Open { rate_rps },
                 None => bail!("--mode open needs --rate R (requests per second)"),
             },
-            Some(other) => bail!("unknown mode '{other}': use rr, crr, open or udp"),
         };
         if self.rate.is_some() && !matches!(mode, Mode::Open { .. }) {
             bail!(
@@ -128,29 +183,26 @@ impl LoadArgs {
             (Transport::Tcp, Some(t), None) => Target::Tcp(resolve(t)?),
         };
         let size = u32::try_from(self.size).context("--size is too large")?;
-        let workload = match self.service.to_ascii_lowercase().parse::<ServiceKind>()? {
-            ServiceKind::Echo => {
-                if self.response_size.is_some() || self.cpu_us.is_some() || self.wait_us.is_some() {
-                    bail!("--response-size, --cpu-us and --wait-us apply to --service synthetic");
+        let workload = match self.service {
+            ServiceArg::Echo => {
+                if self.response_size.is_some() || self.cpu.is_some() || self.wait.is_some() {
+                    bail!("--response-size, --cpu and --wait apply to --service synthetic");
                 }
                 Workload::Echo { size: self.size }
             }
-            ServiceKind::Synthetic => Workload::Synthetic {
+            ServiceArg::Synthetic => Workload::Synthetic {
                 payload_len: size,
                 response_len: self.response_size.unwrap_or(size),
-                cpu_us: self.cpu_us.unwrap_or(0),
-                wait_us: self.wait_us.unwrap_or(0),
+                cpu_us: frame_micros("--cpu", self.cpu)?,
+                wait_us: frame_micros("--wait", self.wait)?,
             },
-            ServiceKind::Lab => bail!(
-                "the load generator cannot check lab replies; use --service echo or synthetic"
-            ),
         };
         let mut plan = LoadPlan::new(target, mode);
         plan.workload = workload;
         plan.connections = self.connections;
         plan.idle_connections = self.idle;
         plan.threads = self.threads;
-        plan.think_time = Duration::from_micros(self.think_us);
+        plan.think_time = self.think;
         plan.warmup = self.warmup;
         plan.max_requests = self.requests;
         plan.duration = match (self.duration, self.requests) {
@@ -196,9 +248,28 @@ pub fn execute(args: LoadArgs) -> Result<()> {
         .context("failed to install the SIGINT handler")?;
 
     let report = loadgen::run(&plan, &stop)?;
-    print!("{}", loadgen::output::summary(&report));
-    if let Some(path) = &args.json {
-        write_json(path, &report)?;
+    let to_stdout = args.json.as_deref() == Some(std::path::Path::new("-"));
+    if !args.quiet {
+        let summary = loadgen::output::summary(&report);
+        // With the JSON on stdout the summary goes to stderr, as iperf3 does.
+        if to_stdout {
+            eprint!("{summary}");
+        } else {
+            print!("{summary}");
+        }
+    }
+    match &args.json {
+        Some(_) if to_stdout => {
+            let text =
+                serde_json::to_string_pretty(&report).context("failed to encode the result")?;
+            println!("{text}");
+        }
+        Some(path) => write_json(path, &report)?,
+        None => {}
+    }
+    if let Some(path) = &args.hdr_log {
+        std::fs::write(path, &report.interval_log)
+            .with_context(|| format!("failed to write the interval log {}", path.display()))?;
     }
     Ok(())
 }

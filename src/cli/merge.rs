@@ -7,7 +7,12 @@ use anyhow::{Context, Result};
 use loadgen::LoadReport;
 
 /// Arguments of `sockbench merge`.
+const EXAMPLES: &str = "\
+Examples:
+  sockbench merge client-a.json client-b.json --json merged.json";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct MergeArgs {
     /// Result files written by `sockbench load --json`.
     #[arg(required = true)]

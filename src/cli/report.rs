@@ -7,7 +7,13 @@ use anyhow::Result;
 use crate::results::ResultSet;
 
 /// Arguments of `sockbench report`.
+const EXAMPLES: &str = "\
+Examples:
+  sockbench report results/reference
+  sockbench report results/2026-12-01-myhost";
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct ReportArgs {
     /// A results folder written by `sockbench run`.
     pub dir: PathBuf,

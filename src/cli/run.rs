@@ -23,13 +23,24 @@ pub enum ProfileArg {
     Full,
 }
 
+const EXAMPLES: &str = "\
+Examples:
+  sockbench run --profile quick
+  sockbench run --experiments fork-cost,zombies --models fork,thread-pool,mio
+  sockbench run --list
+  sockbench run --two-hosts --loss 1% --delay 1ms
+
+Exit codes: 0 every point measured cleanly, 1 an error stopped the run,
+2 usage error, 3 the run finished but some points failed, 130 interrupted.";
+
 /// Arguments of `sockbench run`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct RunArgs {
     #[arg(long, value_enum, default_value = "standard")]
     pub profile: ProfileArg,
     /// Only these models (comma-separated), e.g. fork,mio.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = super::named(&Model::ALL, |m| m.name()))]
     pub models: Vec<Model>,
     /// Only these experiments (comma-separated), e.g. fork-cost,zombies.
     #[arg(long, value_delimiter = ',')]
@@ -98,7 +109,9 @@ fn default_out() -> PathBuf {
             }
         })
         .collect();
-    PathBuf::from("results").join(format!("{}-{host}", chrono::Utc::now().format("%Y-%m-%d")))
+    // humantime's RFC 3339 starts with the date: 2026-12-01T…
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    PathBuf::from("results").join(format!("{}-{host}", &now[..10]))
 }
 
 pub fn execute(args: RunArgs) -> Result<()> {
@@ -214,5 +227,24 @@ fn run_and_report(config: &RunConfig, stop: &AtomicBool) -> Result<()> {
         written.report.display(),
         results.dir.display()
     );
+    if results.info.partial {
+        return Err(super::Unsuccessful::Interrupted {
+            dir: results.dir.clone(),
+        }
+        .into());
+    }
+    let failed = results
+        .measurements
+        .iter()
+        .filter(|m| m.outcome != crate::results::Outcome::Ok && m.same_as.is_none())
+        .count();
+    if failed > 0 {
+        return Err(super::Unsuccessful::PointsFailed {
+            failed,
+            total: results.measurements.len(),
+            dir: results.dir.clone(),
+        }
+        .into());
+    }
     Ok(())
 }

@@ -9,14 +9,21 @@ use servers::{
     Endpoint, Limits, Model, ReapPolicy, ServerConfig, ServiceKind, StopSignal, Transport,
 };
 
+const EXAMPLES: &str = "\
+Examples:
+  sockbench serve --model mio --addr 127.0.0.1:7000
+  sockbench serve --model fork --addr 127.0.0.1:0 --service synthetic --reap handler
+  sockbench serve --model thread-pool --transport unix --path /tmp/echo.sock";
+
 /// Arguments of `sockbench serve`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct ServeArgs {
-    /// Server design: udp-iterative, tcp-iterative, fork, thread-pool, mio, select, poll, prefork, thread-per-conn, reuseport, reactor-pool, io-uring, tokio, tokio-multi.
-    #[arg(long)]
+    /// Server design.
+    #[arg(long, value_parser = super::named(&Model::ALL, |m| m.name()))]
     pub model: Model,
-    /// tcp, udp or unix (default: udp for udp-iterative, unix with --path, else tcp).
-    #[arg(long)]
+    /// Socket family (default: udp for udp-iterative, unix with --path, else tcp).
+    #[arg(long, value_parser = super::named(&Transport::ALL, |t| t.name()))]
     pub transport: Option<Transport>,
     /// Address to bind; port 0 picks a free port (the readiness line tells which).
     #[arg(long, default_value = "127.0.0.1:0", conflicts_with = "path")]
@@ -25,7 +32,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub path: Option<PathBuf>,
     /// echo (RFC 862), lab (the socket lab's messages) or synthetic (framed requests).
-    #[arg(long, default_value = "echo")]
+    #[arg(long, default_value = "echo", value_parser = super::named(&ServiceKind::ALL, |s| s.name()))]
     pub service: ServiceKind,
     /// Workers: threads of thread-pool and reactor-pool, processes of prefork, event loops of
     /// reuseport, runtime threads of tokio-multi. 0 = the model's default: max(128, 4 × cores)
@@ -37,8 +44,8 @@ pub struct ServeArgs {
     /// listen() backlog, set exactly (the lab uses 5).
     #[arg(long, default_value_t = 1024)]
     pub backlog: i32,
-    /// How fork reaps children: handler, once, ignore, none.
-    #[arg(long, default_value = "handler")]
+    /// How fork reaps children.
+    #[arg(long, default_value = "handler", value_parser = super::named(&ReapPolicy::ALL, |r| r.name()))]
     pub reap: ReapPolicy,
     /// Megabytes the fork parent holds (and touches) before accepting.
     #[arg(long, default_value_t = 0)]

@@ -269,6 +269,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             title: "Claim 9 — connect() latency under a burst of 64 clients: each step is a wait for a SYN retransmission (the first after 1 s)"
                 .to_string(),
             y_label: "connect latency (ms)".to_string(),
+            caption: String::new(),
             series: spectra,
             footnote: ctx.footnote.clone(),
         }),

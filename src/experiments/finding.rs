@@ -82,6 +82,15 @@ impl NamedChart {
                 y_label: y_label.to_string(),
                 x_scale,
                 y_scale,
+                caption: if series
+                    .iter()
+                    .flat_map(|s| &s.points)
+                    .any(|p| p.spread.is_some())
+                {
+                    ctx.error_bars.clone()
+                } else {
+                    String::new()
+                },
                 series,
                 footnote: ctx.footnote.clone(),
             }),
@@ -103,11 +112,40 @@ impl NamedChart {
                 title: title.into(),
                 y_label: y_label.to_string(),
                 categories: categories.to_vec(),
+                caption: if groups
+                    .iter()
+                    .flat_map(|g| g.values.iter().flatten())
+                    .any(|b| b.spread.is_some())
+                {
+                    ctx.error_bars.clone()
+                } else {
+                    String::new()
+                },
                 groups,
                 footnote: ctx.footnote.clone(),
                 y_scale,
             }),
         }
+    }
+}
+
+impl NamedChart {
+    /// The same chart titled with its finding ("fork costs 3× thread-pool
+    /// per connection"); the topic title it had moves to the caption line.
+    pub fn titled(mut self, finding: impl Into<String>) -> Self {
+        let finding = finding.into();
+        let (title, caption) = match &mut self.chart {
+            ChartSpec::Line(c) => (&mut c.title, &mut c.caption),
+            ChartSpec::Bars(c) => (&mut c.title, &mut c.caption),
+            ChartSpec::Spectrum(c) => (&mut c.title, &mut c.caption),
+        };
+        let topic = std::mem::replace(title, finding);
+        *caption = if caption.is_empty() {
+            topic
+        } else {
+            format!("{topic} · {caption}")
+        };
+        self
     }
 }
 
@@ -127,4 +165,7 @@ pub struct Finding {
 pub struct Context {
     /// The machine line for chart footnotes.
     pub footnote: String,
+    /// What the error bars are in this run (min–max or a CI, over how many
+    /// repeats): the caption of every chart that draws them.
+    pub error_bars: String,
 }

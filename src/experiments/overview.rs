@@ -214,6 +214,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                     "Baseline — latency distribution at {lowest} requests/s (open loop)"
                 ),
                 y_label: "latency (µs)".into(),
+                caption: String::new(),
                 series: spectrum,
                 footnote: ctx.footnote.clone(),
             }),

@@ -98,6 +98,7 @@ mod tests {
         });
         let ctx = Context {
             footnote: String::new(),
+            error_bars: String::new(),
         };
         let (finding, tally) = judge(&experiment, &data, &ctx);
         assert_eq!(finding.verdict, Verdict::Supported);

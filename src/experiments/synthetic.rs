@@ -14,6 +14,8 @@ use crate::results::{Measurement, Outcome, ResultSet, RunInfo};
 pub fn report() -> LoadReport {
     let target = Target::Tcp(SocketAddr::from((Ipv4Addr::LOCALHOST, 9)));
     LoadReport {
+        schema_version: loadgen::report::SCHEMA_VERSION,
+        sockbench_version: String::new(),
         throughput_rps: 0.0,
         latency_ns: Default::default(),
         uncorrected_latency_ns: None,
@@ -36,6 +38,7 @@ pub fn report() -> LoadReport {
         uncorrected_histogram_v2: None,
         connect_histogram_v2: None,
         send_lag_ns: None,
+        io_path: Default::default(),
         machine_cpu_us_per_req: None,
         validity: None,
         send_lag_histogram_v2: None,
@@ -119,6 +122,7 @@ pub fn verdict(
     let data = results(experiment, 3, fill);
     let ctx = Context {
         footnote: String::new(),
+        error_bars: String::new(),
     };
     let f = (experiment.analyze)(&data, &ctx);
     (f.verdict, f.because)

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{run, LoadError};
 use crate::plan::{LoadPlan, Mode, Target, Workload};
-use crate::report::{LoadReport, Percentiles};
+use crate::report::{IoPath, LoadReport, Percentiles};
 
 pub mod reflector;
 
@@ -63,6 +63,9 @@ pub struct FloorPoint {
     pub errors: u64,
     /// Engine threads used.
     pub threads: usize,
+    /// How they did their I/O (one connection per thread: blocking).
+    #[serde(default)]
+    pub io_path: IoPath,
 }
 
 impl FloorPoint {
@@ -74,6 +77,7 @@ impl FloorPoint {
             requests: r.requests,
             errors: r.errors.total,
             threads: r.loadgen.threads,
+            io_path: r.io_path,
         }
     }
 }

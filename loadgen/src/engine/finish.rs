@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use crate::plan::{LoadPlan, Mode, Target};
 use probe::{KernelTcp, KernelUdp, ServerMonitor};
 
-use crate::report::{self as data, LoadErrors, LoadReport, LoadgenCost, UdpCounts};
+use crate::report::{self as data, IoPath, LoadErrors, LoadReport, LoadgenCost, UdpCounts};
 use crate::stats::{self, add_errors, add_udp, interval_log, merge_ticks, new_histogram};
 
 use super::{LoadError, WorkerResult};
@@ -65,6 +65,7 @@ pub(crate) struct Parts<'a> {
     /// The machine's busy time when the last thread stopped, ns.
     pub machine_busy_end_ns: Option<u64>,
     pub partial: bool,
+    pub io_path: IoPath,
 }
 
 pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
@@ -79,6 +80,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         monitor,
         machine_busy_end_ns,
         partial,
+        io_path,
     } = parts;
     let cpu_end = probe::self_cpu();
     let open = matches!(plan.mode, Mode::Open { .. });
@@ -171,11 +173,14 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
     };
 
     Ok(LoadReport {
+        schema_version: crate::report::SCHEMA_VERSION,
+        sockbench_version: env!("CARGO_PKG_VERSION").to_string(),
         throughput_rps,
         latency_ns: stats::percentiles(&latency),
         uncorrected_latency_ns: uncorrected.as_ref().map(stats::percentiles),
         connect_latency_ns: connect.as_ref().map(stats::percentiles),
         send_lag_ns,
+        io_path,
         validity,
         offered_rps: match plan.mode {
             Mode::Open { rate_rps } => Some(rate_rps),

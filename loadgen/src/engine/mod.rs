@@ -10,6 +10,7 @@
 //! | `stream.rs` | one thread of `rr`, `crr`, `open` connections and idle ones |
 //! | `stream/request.rs` | one request's life on a stream: connect, write, check, record |
 //! | `udp.rs` | one thread of `udp` flows: sent, answered, lost, late, duplicates |
+//! | `blocking.rs` | the fast path: one `rr` connection per thread, blocking calls |
 //! | `validate.rs` | the plan checked, descriptors raised, the target probed |
 //! | `finish.rs` | the threads' results merged into the report |
 
@@ -21,9 +22,10 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::plan::{LoadPlan, Mode, Target, Workload};
 use probe::ServerMonitor;
 
-use crate::report::LoadReport;
+use crate::report::{IoPath, LoadReport};
 use crate::stats::{HistogramError, Recorder, TickData};
 
+mod blocking;
 mod finish;
 mod net;
 mod pacing;
@@ -198,6 +200,7 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
     preflight(plan)?;
 
     let threads = thread_count(plan);
+    let io_path = blocking::fits(plan, threads);
     let shared = shared(plan);
     let clock = Clock::new(Instant::now());
     let gate = StartGate::new(threads + 1);
@@ -223,7 +226,7 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
             let handle = std::thread::Builder::new()
                 .name(format!("loadgen-{t}"))
                 .spawn_scoped(scope, move || {
-                    let result = worker(plan, shared, clock, gate, halt, t, threads);
+                    let result = worker(plan, shared, clock, gate, halt, t, threads, io_path);
                     finished.fetch_add(1, Ordering::SeqCst);
                     result
                 });
@@ -287,6 +290,7 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
         monitor,
         machine_busy_end_ns,
         partial: stop.load(Ordering::SeqCst),
+        io_path,
     })
 }
 
@@ -314,6 +318,7 @@ fn wait_for_recording(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn worker(
     plan: &LoadPlan,
     shared: &Shared,
@@ -322,6 +327,7 @@ fn worker(
     stop: Stop<'_>,
     t: usize,
     threads: usize,
+    io_path: IoPath,
 ) -> Result<WorkerResult, LoadError> {
     let mine = |n: usize, offset: usize| -> Vec<u64> {
         (0..n)
@@ -356,6 +362,11 @@ fn worker(
                 Target::Unix(path) => StreamTarget::unix(path),
                 Target::Udp(_) => unreachable!("handled above"),
             };
+            let blocking = io_path == IoPath::Blocking && active.len() == 1 && idle.is_empty();
+            if let (true, Ok(st)) = (blocking, &stream_target) {
+                let w = blocking::BlockingWorker::new(shared, st.clone(), clock, active[0], budget);
+                return w.run(gate, stop).map_err(setup);
+            }
             match stream_target
                 .and_then(|st| stream::StreamWorker::new(shared, st, clock, &active, &idle, budget))
             {

@@ -71,6 +71,31 @@ impl StreamTarget {
     }
 }
 
+impl StreamTarget {
+    /// A blocking connection (the few-connection fast path): connected within
+    /// `timeout`, reads and writes returning `WouldBlock` after `slice` so the
+    /// caller can look at its clock and stop flag.
+    pub fn connect_blocking(
+        &self,
+        timeout: std::time::Duration,
+        slice: std::time::Duration,
+    ) -> io::Result<Socket> {
+        let socket = if self.tcp {
+            let domain = Domain::for_address(self.addr.as_socket().expect("tcp"));
+            let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+            // Requests are written whole; never let Nagle hold a tail back.
+            socket.set_tcp_nodelay(true)?;
+            socket
+        } else {
+            Socket::new(Domain::UNIX, Type::STREAM, None)?
+        };
+        socket.connect_timeout(&self.addr, timeout)?;
+        socket.set_read_timeout(Some(slice))?;
+        socket.set_write_timeout(Some(slice))?;
+        Ok(socket)
+    }
+}
+
 /// Options applied to every new stream socket.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StreamOptions {
