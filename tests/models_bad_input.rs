@@ -240,20 +240,3 @@ fn udp_iterative_answers_bad_datagrams_and_goes_on() {
     );
     assert_eq!(summary.requests, 2, "{summary:?}");
 }
-
-#[test]
-fn modern_models_close_idle_connections() {
-    for model in [
-        "reuseport",
-        "reactor-pool",
-        "io-uring",
-        "tokio",
-        "tokio-multi",
-    ] {
-        if model == "io-uring" && !servers::io_uring_available() {
-            eprintln!("skipping io-uring: io_uring is not available on this machine");
-            continue;
-        }
-        closes_idle_connections(model);
-    }
-}

@@ -1,11 +1,12 @@
 //! The deployed designs (`reuseport`, `reactor-pool`, `io-uring`, `tokio`,
-//! `tokio-multi`): echo correctness over TCP and Unix with 50 clients at
-//! once, and output owed to a half-closed client. The conformance, bad-input
-//! and shutdown tests that iterate over `Model::ALL` cover them too.
+//! `tokio-multi`): output owed to a half-closed client, and reactor-pool's
+//! promise that a light request is not held up by blocking ones. The
+//! conformance, bad-input and shutdown tests that iterate over `Model::ALL`
+//! cover them too.
 
 mod common;
 
-use common::{concurrent_echo, random_bytes, Conn, Served};
+use common::{random_bytes, Conn, Served};
 use servers::ErrorCounts;
 
 const MODELS: [&str; 5] = [
@@ -15,42 +16,9 @@ const MODELS: [&str; 5] = [
     "tokio",
     "tokio-multi",
 ];
-const CLIENTS: usize = 50;
 
-/// Whether this machine runs io_uring (seccomp or an old kernel may forbid it).
 fn runs(model: &str) -> bool {
-    if model == "io-uring" && !servers::io_uring_available() {
-        eprintln!("skipping io-uring: io_uring is not available on this machine");
-        return false;
-    }
-    true
-}
-
-#[test]
-fn modern_models_echo_50_clients_over_tcp_and_unix() {
-    for (i, model) in MODELS.into_iter().enumerate() {
-        if !runs(model) {
-            continue;
-        }
-        for (j, transport) in ["tcp", "unix"].into_iter().enumerate() {
-            let server = Served::start(model, transport, &[]);
-            concurrent_echo(&server.endpoint, CLIENTS, 100 + (2 * i + j) as u64);
-            let summary = server.stop_clean();
-            assert_eq!(
-                summary.connections, CLIENTS as u64,
-                "{model}/{transport}: {summary:?}"
-            );
-            assert_eq!(
-                summary.bytes_in, summary.bytes_out,
-                "{model}/{transport}: {summary:?}"
-            );
-            assert_eq!(
-                summary.errors,
-                ErrorCounts::default(),
-                "{model}/{transport}: {summary:?}"
-            );
-        }
-    }
+    common::runs_here(model.parse().expect("a model name"))
 }
 
 /// A client writes 3 MiB, half-closes, and reads. The event loops that

@@ -39,9 +39,19 @@ pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn stream_models() -> Vec<&'static str> {
     servers::Model::ALL
         .iter()
-        .filter(|m| m.supports(servers::Transport::Tcp))
+        .filter(|m| m.supports(servers::Transport::Tcp) && runs_here(**m))
         .map(|m| m.name())
         .collect()
+}
+
+/// Whether `model` can run on this machine: `io-uring` needs a kernel (and a
+/// seccomp policy) that lets it set up io_uring; skipped, with a note, if not.
+pub fn runs_here(model: servers::Model) -> bool {
+    if model == servers::Model::IoUring && !servers::io_uring_available() {
+        eprintln!("note: skipping io-uring: io_uring cannot be set up on this machine");
+        return false;
+    }
+    true
 }
 
 /// Every connection-oriented model over every stream transport it serves
@@ -51,6 +61,7 @@ pub fn stream_pairs() -> Vec<(&'static str, &'static str)> {
     use servers::{Model, Transport};
     Model::ALL
         .iter()
+        .filter(|&&m| runs_here(m))
         .flat_map(|&m| {
             Transport::ALL
                 .into_iter()
