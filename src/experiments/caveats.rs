@@ -38,6 +38,12 @@ fn measurement_caveats(m: &Measurement) -> Vec<Caveat> {
                 why,
             );
         }
+        if super::measures::memory_is_rss(r) {
+            push(
+                "memory is RSS, an upper bound for forked trees",
+                "no PSS was recorded".to_string(),
+            );
+        }
         let busy = super::measures::loadgen_busy(r);
         if busy > 0.9 {
             push(

@@ -31,7 +31,9 @@ pub const MACHINE_CPU_COUNTS: &str =
 pub const MEMORY_COUNTS: &str =
     "peak over the window of the PSS summed over the server's process tree (smaps_rollup: a page shared by n \
     processes counts 1/n in each, so once in all), plus the kernel memory charged to the server's own memory \
-    cgroup (socket objects, kernel stacks, page tables) and its TCP socket buffers; RSS is kept beside it in the JSON";
+    cgroup (socket objects, kernel stacks, page tables) and its TCP socket buffers; RSS is kept beside it in the JSON. \
+    A point without PSS (smaps_rollup unreadable, or older results) falls back to the RSS sum, an upper bound for forked trees, \
+    and says so in its experiment's caveats";
 
 /// Server CPU per completed request (service demand), in microseconds.
 pub fn server_cpu_us_per_req(r: &LoadReport) -> Option<f64> {
@@ -114,11 +116,18 @@ pub fn cpu_sources(results: &crate::results::ResultSet) -> Option<String> {
     Some(parts.join(", "))
 }
 
+/// True when [`memory_kb`] had no PSS to read and fell back to RSS, an upper
+/// bound for forked trees (shared pages counted once per process).
+pub fn memory_is_rss(r: &LoadReport) -> bool {
+    r.server.as_ref().is_some_and(|s| s.peak_pss_kb == 0)
+}
+
 /// The server's memory, in kB (see [`MEMORY_COUNTS`]).
 pub fn memory_kb(r: &LoadReport) -> Option<f64> {
     let s = r.server.as_ref()?;
     if s.peak_pss_kb == 0 {
-        // Results made before PSS was measured: RSS, an upper bound for forked trees.
+        // No PSS (older results, or smaps_rollup unreadable): RSS, an upper
+        // bound for forked trees; `memory_is_rss` makes it a caveat.
         return Some(s.peak_rss_kb as f64);
     }
     let kernel = s.kernel_mem_kb.unwrap_or(0) + s.socket_mem_kb.unwrap_or(0);
