@@ -217,11 +217,13 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     };
     let (small, large) = ((&names[0], xs[0]), (&names[1], xs[1]));
     let (verdict, because) = match (
-        median(small.0, small.1, drops_per_attempt),
-        median(large.0, large.1, drops_per_attempt),
-        median(small.0, small.1, after_first_retry),
+        stats::at(&points, small.0, small.1, drops_per_attempt),
+        stats::at(&points, large.0, large.1, drops_per_attempt),
+        stats::at(&points, small.0, small.1, after_first_retry),
     ) {
-        (Some(d_small), Some(d_large), Some(step)) => {
+        (Some(d_small_stat), Some(d_large_stat), Some(step_stat)) => {
+            let (d_small, d_large, step) =
+                (d_small_stat.median, d_large_stat.median, step_stat.median);
             let second = median(small.0, small.1, after_second_retry).unwrap_or(0.0);
             let retrans = median(small.0, small.1, syn_retransmits).unwrap_or(0.0);
             let refused_small = median(small.0, small.1, refused).unwrap_or(0.0);
@@ -274,16 +276,19 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             (
                 verdict,
                 format!(
-                    "{bounds_how}; {away_how}. With backlog 5 the kernel made {:.2} queue-full drops per connection attempt (backlog 1024: {:.2}; a drop is \
+                    "{bounds_how}; {away_how}. With backlog 5 the kernel made {:.3}{} queue-full drops per connection attempt (backlog 1024: {:.3}{}; a drop is \
                      a SYN, or the handshake's last ACK, whose connect() has already returned and whose wait shows in request latency \
-                     instead), sent {retrans:.0} SYN retransmissions, and {:.2}% of connects took ≥ 1 s ({:.2}% ≥ 3 s) \
+                     instead), sent {retrans:.0} SYN retransmissions, and {:.2}%{} of connects took ≥ 1 s ({:.2}% ≥ 3 s) \
                      (rule, bounds: supported when drops per attempt are ≥ {} with 5 and ≤ {} with 1024 and ≥ {}% of connects waited ≥ 1 s, \
                      not supported when drops with 5 are ≤ {} per attempt or the large backlog drops at least half as often; \
                      turned away: supported when ≥ {}% of attempts with 5 were refused, not supported when ≤ {}%; \
                      the verdict is \"depends\" when the halves differ)",
                     d_small,
+                    d_small_stat.interval(3, 1.0),
                     d_large,
+                    d_large_stat.interval(3, 1.0),
                     step * 100.0,
+                    step_stat.interval(2, 100.0),
                     second * 100.0,
                     DROPS_YES,
                     DROPS_NO,
