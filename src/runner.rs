@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use loadgen::{LoadPlan, Target};
 use servers::{Model, ServerProcess, Transport};
 
-use crate::experiments::{self, Experiment, LoadSpec, Point, Profile};
+use crate::experiments::{self, LoadSpec, Point, Profile};
 use crate::progress::Progress;
 use crate::results::{
     self, ConfidenceRecord, LinkInfo, Measurement, Outcome, ResultSet, RunInfo, RunOrder,
@@ -62,8 +62,7 @@ pub fn default_split() -> (Option<Vec<usize>>, Option<Vec<usize>>) {
     )
 }
 
-/// Each selected experiment with the points to measure.
-pub type Plan = Vec<(Experiment, Vec<Point>)>;
+pub use crate::schedule::Plan;
 
 /// The selected experiments, with their points filtered to the selected
 /// models (and, across two hosts, to those that can cross them).

@@ -11,8 +11,10 @@
 
 use loadgen::LoadReport;
 
-use crate::experiments::{self, measures, stats, Point};
-use crate::runner::Plan;
+use crate::experiments::{self, measures, stats, ConfidenceTarget, Experiment, Point};
+
+/// Each selected experiment with the points to measure.
+pub type Plan = Vec<(Experiment, Vec<Point>)>;
 
 /// Everything a measurement of `point` depends on: two points with the same
 /// configuration measure the same thing, whatever their experiment calls them.
@@ -69,14 +71,6 @@ pub fn configurations(plan: &Plan) -> Vec<Configuration> {
     out
 }
 
-/// `full`'s confidence target: repeat until the 95% interval of each decisive
-/// figure's median lies within ±`pct` % of it, or `max_repeats` is reached.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Target {
-    pub pct: f64,
-    pub max_repeats: u32,
-}
-
 /// A figure read from a report.
 pub type Figure = fn(&LoadReport) -> Option<f64>;
 
@@ -91,7 +85,7 @@ pub const DECISIVE: [(&str, Figure); 3] = [
 pub struct Rounds {
     rng: fastrand::Rng,
     min_repeats: u32,
-    target: Option<Target>,
+    target: Option<ConfidenceTarget>,
     /// Per configuration, per decisive figure: the values of the repeats so far.
     values: Vec<[Vec<f64>; 3]>,
     measured: Vec<u32>,
@@ -101,7 +95,12 @@ pub struct Rounds {
 impl Rounds {
     /// Rounds over `configurations` configurations: `repeats` rounds, or with
     /// a target at least `repeats` and then as many as the target needs.
-    pub fn new(configurations: usize, seed: u64, repeats: u32, target: Option<Target>) -> Self {
+    pub fn new(
+        configurations: usize,
+        seed: u64,
+        repeats: u32,
+        target: Option<ConfidenceTarget>,
+    ) -> Self {
         Rounds {
             rng: fastrand::Rng::with_seed(seed),
             min_repeats: repeats.max(1),
@@ -225,7 +224,7 @@ mod tests {
 
     #[test]
     fn a_target_repeats_the_unsettled_until_the_cap() {
-        let target = Target {
+        let target = ConfidenceTarget {
             pct: 5.0,
             max_repeats: 12,
         };
