@@ -178,6 +178,11 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     let target = config.profile.confidence();
     let mut rounds =
         schedule::Rounds::new(configurations.len(), config.seed, config.repeats, target);
+    for (i, c) in configurations.iter().enumerate() {
+        for figure in c.filings.iter().filter_map(|f| f.point.decisive) {
+            rounds.decisive(i, figure);
+        }
+    }
     let mut order = RunOrder {
         seed: config.seed,
         warmup_s: config.profile.warmup().as_secs_f64(),
@@ -242,10 +247,22 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         target_pct: t.pct,
         min_repeats: config.repeats,
         max_repeats: t.max_repeats,
-        figures: schedule::DECISIVE
-            .iter()
-            .map(|(n, _)| n.to_string())
-            .collect(),
+        figures: {
+            let mut names: Vec<String> = schedule::DECISIVE
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect();
+            for (name, _) in configurations
+                .iter()
+                .flat_map(|c| &c.filings)
+                .filter_map(|f| f.point.decisive)
+            {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
+            }
+            names
+        },
         unmet: rounds
             .unmet()
             .into_iter()

@@ -75,6 +75,7 @@ fn points(profile: Profile) -> Vec<Point> {
                 .timeout(Duration::from_secs(8))
                 .window(profile.long_window());
             Point::new(series_name(b), b as f64, server, load)
+                .decisive("queue-full drops per attempt", drops_per_attempt)
         })
         .collect()
 }

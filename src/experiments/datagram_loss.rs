@@ -48,13 +48,13 @@ fn points(profile: Profile) -> Vec<Point> {
             .workload(work)
             .timeout(Duration::from_millis(500));
         let server = ServerSpec::new(Model::UdpIterative).service(ServiceKind::Synthetic);
-        points.push(Point::new(UDP, clients as f64, server, load));
+        points.push(Point::new(UDP, clients as f64, server, load).decisive("loss share", loss_pct));
         let load = LoadSpec::new(Mode::Rr)
             .connections(clients)
             .workload(work)
             .timeout(Duration::from_secs(5));
         let server = ServerSpec::new(Model::Mio).service(ServiceKind::Synthetic);
-        points.push(Point::new(TCP, clients as f64, server, load));
+        points.push(Point::new(TCP, clients as f64, server, load).decisive("loss share", loss_pct));
     }
     points
 }

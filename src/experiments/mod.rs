@@ -45,7 +45,7 @@ mod zombies;
 pub use caveats::{caveats, experiment_caveats};
 pub use finding::{Axis, ChartSpec, Context, Finding, NamedChart, Verdict};
 pub use interval::{median_within, Ratio};
-pub use point::{cpu_work, LoadSpec, Point, ServerSpec};
+pub use point::{cpu_work, Figure, LoadSpec, Point, ServerSpec};
 pub use profile::{ConfidenceTarget, Profile};
 pub use stats::{stat, Stat, Table};
 

@@ -53,6 +53,7 @@ fn points(_: Profile) -> Vec<Point> {
                 .connections(CLIENTS)
                 .requests(CONNECTIONS);
             Point::new(series_name(p), 0.0, server, load)
+                .decisive("zombies per connection", zombie_share)
         })
         .collect()
 }
