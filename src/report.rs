@@ -12,6 +12,7 @@ use crate::charts;
 use crate::experiments::{self, stat, ChartSpec, Context, Finding, Verdict};
 use crate::results::{Outcome, ResultSet};
 
+mod machine;
 mod methods;
 
 /// What the report wrote.
@@ -155,7 +156,6 @@ fn short(claim: &str) -> String {
 
 fn header(md: &mut String, results: &ResultSet) {
     let info = &results.info;
-    let m = &info.machine;
     let _ = writeln!(
         md,
         "# sockbench report — what does each server design really cost?\n"
@@ -172,55 +172,8 @@ fn header(md: &mut String, results: &ResultSet) {
          server models of this project, and says whether the data support it.\n"
     );
     methods::unmet_warning(md, results);
-    let _ = writeln!(md, "## Machine\n");
-    let _ = writeln!(md, "| | |\n| --- | --- |");
-    let or_unknown = |v: &str| {
-        if v.is_empty() {
-            "unknown".to_string()
-        } else {
-            v.to_string()
-        }
-    };
-    let machine = [
-        ("host", m.hostname.clone()),
-        ("CPU", m.cpu_model.clone()),
-        ("cores (online CPUs)", m.cores.to_string()),
-        (
-            "SMT siblings per core",
-            match m.threads_per_core {
-                0 => "unknown".to_string(),
-                1 => "1 (no SMT: each CPU is a core of its own)".to_string(),
-                n => format!("{n} (CPUs pinned apart may still share one core's execution units)"),
-            },
-        ),
-        (
-            "steal time over the run",
-            info.steal_pct.map_or("unknown".to_string(), |p| {
-                format!("{p:.2}% of CPU time taken by the hypervisor")
-            }),
-        ),
-        (
-            "memory",
-            format!("{:.1} GiB", m.memory_kb as f64 / 1048576.0),
-        ),
-        ("kernel", m.kernel.clone()),
-        ("transparent huge pages", or_unknown(&m.thp)),
-        (
-            "net.core.somaxconn (backlog ceiling)",
-            or_unknown(&m.somaxconn),
-        ),
-        ("net.ipv4.tcp_tw_reuse", or_unknown(&m.tcp_tw_reuse)),
-        (
-            "net.ipv4.ip_local_port_range",
-            or_unknown(&m.ip_local_port_range),
-        ),
-        ("rustc", m.rustc.clone()),
-        ("sockbench revision", m.git_revision.clone()),
-    ];
-    for (k, v) in machine {
-        let _ = writeln!(md, "| {k} | {v} |");
-    }
-    let _ = writeln!(md, "\n## Configuration\n");
+    machine::write(md, results);
+    let _ = writeln!(md, "## Configuration\n");
     let _ = writeln!(md, "| | |\n| --- | --- |");
     let rows = [
         ("profile", format!("{} ({}, interleaved: see Methods; the median is shown, with min–max or a 95% CI of the median in brackets)", info.profile, repeats_phrase(info))),
