@@ -5,11 +5,15 @@
 //! Every test skips with a message where namespaces cannot be made (not
 //! root, no `ip`) and, for loss, where `nft` is missing (scripts/install-deps.sh).
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use common::ChildGuard;
 
 use loadgen::report::Percentiles;
 use loadgen::{LoadPlan, Mode, Target};
@@ -20,6 +24,10 @@ use sockbench::netns::{Host, LinkOptions, NetnsError, Network};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Longest a one-second `sockbench load` may take, namespaces and all.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest a quick `run --two-hosts` may take on a loaded machine.
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Load runs measure time and namespaces are set up with many commands: one at a time.
 fn serial() -> MutexGuard<'static, ()> {
@@ -81,10 +89,17 @@ fn result_of(out: Output, json: &Path) -> serde_json::Value {
         .expect("the JSON parses")
 }
 
+/// Starts `cmd` with its output piped, killed and reaped if the test fails.
+fn spawn_piped(cmd: &mut Command) -> ChildGuard {
+    ChildGuard::spawn(
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+}
+
 fn load_on(host: &Host, json: &Path, args: &[&str]) -> serde_json::Value {
-    let out = load_command(host, json, args)
-        .output()
-        .expect("sockbench load runs");
+    let out = spawn_piped(&mut load_command(host, json, args)).output_within(LOAD_TIMEOUT);
     result_of(out, json)
 }
 
@@ -269,34 +284,35 @@ fn two_load_generators_merge_into_one_exact_distribution() {
     let jsons: Vec<_> = (0..2)
         .map(|i| dir.path().join(format!("client{i}.json")))
         .collect();
-    let running: Vec<Child> = net
+    let running: Vec<ChildGuard> = net
         .clients
         .iter()
         .zip(&jsons)
         .map(|(client, json)| {
             let target = format!("{}:{port}", client.peer);
-            load_command(client, json, &["--target", &target, "--connections", "2"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("sockbench load starts")
+            spawn_piped(&mut load_command(
+                client,
+                json,
+                &["--target", &target, "--connections", "2"],
+            ))
         })
         .collect();
     let results: Vec<serde_json::Value> = running
         .into_iter()
         .zip(&jsons)
-        .map(|(child, json)| result_of(child.wait_with_output().expect("wait"), json))
+        .map(|(child, json)| result_of(child.output_within(LOAD_TIMEOUT), json))
         .collect();
     stop(server);
 
     let merged_json = dir.path().join("merged.json");
-    let out = Command::new(exe())
-        .arg("merge")
-        .args(&jsons)
-        .arg("--json")
-        .arg(&merged_json)
-        .output()
-        .expect("sockbench merge runs");
+    let out = spawn_piped(
+        Command::new(exe())
+            .arg("merge")
+            .args(&jsons)
+            .arg("--json")
+            .arg(&merged_json),
+    )
+    .output_within(LOAD_TIMEOUT);
     let merged = result_of(out, &merged_json);
 
     // The reference: one histogram holding both sample sets.
@@ -332,7 +348,7 @@ fn two_load_generators_merge_into_one_exact_distribution() {
 fn nothing_is_left_behind_even_when_a_test_panics() {
     let _guard = serial();
     let names: Mutex<Vec<String>> = Mutex::new(Vec::new());
-    let straggler: Mutex<Option<Child>> = Mutex::new(None);
+    let straggler: Mutex<Option<ChildGuard>> = Mutex::new(None);
     let outcome = std::panic::catch_unwind(|| {
         let Some(net) = network(&LinkOptions {
             clients: 2,
@@ -349,12 +365,7 @@ fn nothing_is_left_behind_even_when_a_test_panics() {
             );
         }
         // A process left running inside must not keep the namespace alive.
-        let sleeper = net
-            .server
-            .command("sleep")
-            .arg("60")
-            .spawn()
-            .expect("sleep starts");
+        let sleeper = ChildGuard::spawn(net.server.command("sleep").arg("60"));
         *straggler.lock().unwrap() = Some(sleeper);
         panic!("on purpose: the guard must still tear everything down");
     });
@@ -374,15 +385,10 @@ fn nothing_is_left_behind_even_when_a_test_panics() {
         "no veth end on this host: {links}"
     );
     let mut sleeper = straggler.into_inner().unwrap().expect("the sleeper ran");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(status) = sleeper.try_wait().unwrap() {
-            assert!(!status.success(), "killed, not finished");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the process inside was killed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let status = sleeper
+        .wait_timeout(Duration::from_secs(5))
+        .expect("the process inside was killed");
+    assert!(!status.success(), "killed, not finished");
 }
 
 /// Our namespaces named after `pid`.
@@ -404,31 +410,29 @@ fn run_two_hosts_records_the_link_and_removes_it() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("run");
-    let child = Command::new(exe())
-        .args([
-            "run",
-            "--two-hosts",
-            "--loss",
-            "1%",
-            // A lost SYN costs 1 s, longer than a quick point: with two
-            // repeats, one of them measures the one-client TCP point.
-            "--repeats",
-            "2",
-            "--delay",
-            "1ms",
-            "--profile",
-            "quick",
-            "--experiments",
-            "datagram-loss,unix-vs-inet",
-            "--out",
-        ])
-        .arg(&out_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sockbench run starts");
-    let pid = child.id();
-    let out = child.wait_with_output().expect("sockbench run ends");
+    let child = spawn_piped(
+        Command::new(exe())
+            .args([
+                "run",
+                "--two-hosts",
+                "--loss",
+                "1%",
+                // A lost SYN costs 1 s, longer than a quick point: with two
+                // repeats, one of them measures the one-client TCP point.
+                "--repeats",
+                "2",
+                "--delay",
+                "1ms",
+                "--profile",
+                "quick",
+                "--experiments",
+                "datagram-loss,unix-vs-inet",
+                "--out",
+            ])
+            .arg(&out_dir),
+    );
+    let pid = child.pid() as u32;
+    let out = child.output_within(RUN_TIMEOUT);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -489,53 +493,63 @@ fn run_two_hosts_records_the_link_and_removes_it() {
 fn ctrl_c_during_run_two_hosts_removes_everything() {
     let _guard = serial();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(exe())
-        .args([
-            "run",
-            "--two-hosts",
-            "--profile",
-            "quick",
-            "--experiments",
-            "overview",
-            "--out",
-        ])
-        .arg(dir.path().join("run"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("sockbench run starts");
-    let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while namespaces_of(pid).is_empty() {
-        if let Some(status) = child.try_wait().unwrap() {
-            let out = child.wait_with_output().unwrap();
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(status.success(), "run failed: {stdout}");
-            assert!(stdout.contains("cannot be created here"), "{stdout}");
-            eprintln!("SKIPPED: {stdout}");
-            return;
+    let mut child = ChildGuard::spawn(
+        Command::new(exe())
+            .args([
+                "run",
+                "--two-hosts",
+                "--profile",
+                "quick",
+                "--experiments",
+                "overview",
+                "--out",
+            ])
+            .arg(dir.path().join("run"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let pid = child.pid() as u32;
+    // Off a terminal the run prints one line per point measured ("[1/N …]"):
+    // once the first is out, the hosts exist and measuring is under way.
+    let lines = common::line_channel(child.child().stdout.take().expect("piped stdout"));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen = String::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.starts_with("[1/") => break,
+            Ok(line) => seen += &(line + "\n"),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                let status = child.wait_timeout(STOP_GRACE).expect("the run exits");
+                assert!(status.success(), "run failed: {seen}");
+                assert!(seen.contains("cannot be created here"), "{seen}");
+                eprintln!("SKIPPED: {seen}");
+                return;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                panic!("no point measured within 120 s: {seen}")
+            }
         }
-        assert!(Instant::now() < deadline, "the run made its hosts");
-        std::thread::sleep(Duration::from_millis(20));
     }
-    // Let a measurement start, then Ctrl-C.
-    std::thread::sleep(Duration::from_millis(800));
-    kill(Pid::from_raw(pid as i32), Signal::SIGINT).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the run did not stop within 30 s of Ctrl-C");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
     assert!(
-        status.success(),
-        "a Ctrl-C'd run still ends cleanly: {status}"
+        !namespaces_of(pid).is_empty(),
+        "the run measures on its hosts"
+    );
+    kill(Pid::from_raw(pid as i32), Signal::SIGINT).unwrap();
+    let status = child
+        .wait_timeout(Duration::from_secs(30))
+        .expect("the run stops within 30 s of Ctrl-C");
+    // Interrupted: the partial results are written and the exit code says so.
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "a Ctrl-C'd run ends as interrupted: {status}"
+    );
+    let rest: String = lines.iter().map(|l| l + "\n").collect();
+    assert!(
+        rest.contains("wrote "),
+        "the partial results are written: {rest}"
     );
     assert!(
         namespaces_of(pid).is_empty(),
@@ -554,12 +568,13 @@ fn without_privilege_run_two_hosts_says_so_and_skips() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("/usr/bin/setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", exe()])
-        .args(["run", "--two-hosts", "--profile", "quick", "--out"])
-        .arg(dir.path().join("run"))
-        .output()
-        .expect("setpriv runs");
+    let out = spawn_piped(
+        Command::new("/usr/bin/setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", exe()])
+            .args(["run", "--two-hosts", "--profile", "quick", "--out"])
+            .arg(dir.path().join("run")),
+    )
+    .output_within(LOAD_TIMEOUT);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.starts_with("setpriv:") {
