@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use loadgen::{LoadPlan, Target};
 use servers::{Model, ServerProcess, Transport};
 
-use crate::experiments::{self, Experiment, LoadSpec, Point, Profile};
+use crate::experiments::{self, LoadSpec, Point, Profile};
 use crate::progress::Progress;
 use crate::results::{
     self, ConfidenceRecord, LinkInfo, Measurement, Outcome, ResultSet, RunInfo, RunOrder,
@@ -62,8 +62,7 @@ pub fn default_split() -> (Option<Vec<usize>>, Option<Vec<usize>>) {
     )
 }
 
-/// Each selected experiment with the points to measure.
-pub type Plan = Vec<(Experiment, Vec<Point>)>;
+pub use crate::schedule::Plan;
 
 /// The selected experiments, with their points filtered to the selected
 /// models (and, across two hosts, to those that can cross them).
@@ -179,6 +178,11 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     let target = config.profile.confidence();
     let mut rounds =
         schedule::Rounds::new(configurations.len(), config.seed, config.repeats, target);
+    for (i, c) in configurations.iter().enumerate() {
+        for figure in c.filings.iter().filter_map(|f| f.point.decisive) {
+            rounds.decisive(i, figure);
+        }
+    }
     let mut order = RunOrder {
         seed: config.seed,
         warmup_s: config.profile.warmup().as_secs_f64(),
@@ -243,10 +247,22 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         target_pct: t.pct,
         min_repeats: config.repeats,
         max_repeats: t.max_repeats,
-        figures: schedule::DECISIVE
-            .iter()
-            .map(|(n, _)| n.to_string())
-            .collect(),
+        figures: {
+            let mut names: Vec<String> = schedule::DECISIVE
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect();
+            for (name, _) in configurations
+                .iter()
+                .flat_map(|c| &c.filings)
+                .filter_map(|f| f.point.decisive)
+            {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
+            }
+            names
+        },
         unmet: rounds
             .unmet()
             .into_iter()
