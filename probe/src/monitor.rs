@@ -103,7 +103,7 @@ impl ServerMonitor {
         edges.cost_ns += thread_cpu_ns().saturating_sub(spent);
     }
 
-    /// The window has ended (the last request completed): the CPU read now
+    /// The window has ended (the load stopped issuing requests): the CPU read now
     /// is the window's end, whenever [`finish`](ServerMonitor::finish) comes.
     pub fn mark_recording_end(&self) {
         let spent = thread_cpu_ns();

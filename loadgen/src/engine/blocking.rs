@@ -126,6 +126,7 @@ impl<'a> BlockingWorker<'a> {
                 std::thread::sleep(Duration::from_nanos(self.shared.think_ns));
             }
         };
+        stop.done_issuing();
         Ok(WorkerResult {
             ticks: self.rec.take_ticks(),
             rec: self.rec,

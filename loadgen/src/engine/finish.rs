@@ -43,7 +43,8 @@ impl Counters {
     }
 }
 
-/// The moment recording began (the end of the warm-up).
+/// One edge of the recorded window: when recording began (the end of the
+/// warm-up) or ended (the threads stopped issuing, before their drain).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Recording {
     pub wall: SystemTime,
@@ -62,8 +63,8 @@ pub(crate) struct Parts<'a> {
     pub before: Counters,
     pub after: Counters,
     pub monitor: Option<ServerMonitor>,
-    /// The machine's busy time when the last thread stopped, ns.
-    pub machine_busy_end_ns: Option<u64>,
+    /// The end of the recorded window (our CPU and the machine's busy time then).
+    pub ended: Recording,
     pub partial: bool,
     pub io_path: IoPath,
 }
@@ -78,11 +79,11 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         before,
         after,
         monitor,
-        machine_busy_end_ns,
+        ended,
         partial,
         io_path,
     } = parts;
-    let cpu_end = probe::self_cpu();
+    let cpu_end = ended.cpu;
     let open = matches!(plan.mode, Mode::Open { .. });
     let crr = plan.mode == Mode::Crr;
 
@@ -206,7 +207,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         interval_log,
         machine_cpu_us_per_req: crate::cost::machine_us_per_req(
             recording.machine_busy_ns,
-            machine_busy_end_ns,
+            ended.machine_busy_ns,
             requests,
         ),
     })

@@ -167,10 +167,13 @@ impl StartGate {
 /// When a thread stops issuing requests: the caller's flag (Ctrl-C) or the
 /// run's own abort (another thread failed to set up). Only the caller's flag
 /// marks a report partial; the abort is never written to the caller's flag.
+/// Threads also say here when they stopped issuing, so the coordinator can
+/// close the server's window with the recorded one, before the drain.
 #[derive(Clone, Copy)]
 pub(crate) struct Stop<'a> {
     user: &'a AtomicBool,
     abort: &'a AtomicBool,
+    issuing_done: &'a AtomicUsize,
 }
 
 impl Stop<'_> {
@@ -181,6 +184,11 @@ impl Stop<'_> {
     /// Stops the other threads of this run (not the caller's other runs).
     pub fn abort(&self) {
         self.abort.store(true, Ordering::SeqCst);
+    }
+
+    /// This thread issues no more requests (called once per thread, before its drain).
+    pub fn done_issuing(&self) {
+        self.issuing_done.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -214,9 +222,11 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
     };
     let before = finish::Counters::read(plan);
     let abort = AtomicBool::new(false);
+    let issuing_done = AtomicUsize::new(0);
     let halt = Stop {
         user: stop,
         abort: &abort,
+        issuing_done: &issuing_done,
     };
 
     let (results, recording) = std::thread::scope(|scope| {
@@ -253,9 +263,20 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
             .wait_start(&clock)
             .unwrap_or_else(|Cancelled| clock.now_ns());
         let record_start_ns = start_ns.saturating_add(duration_ns(plan.warmup));
-        let recording = wait_for_recording(&clock, record_start_ns, halt, &finished, threads);
+        let all_finished = || finished.load(Ordering::SeqCst) == threads;
+        let recording = wait_until(&clock, record_start_ns, halt, all_finished);
         if let Some(m) = &monitor {
             m.mark_recording_start();
+        }
+        // The recorded window ends when the threads stop issuing (its planned
+        // end, the request budget, Ctrl-C), not when they have drained what is
+        // outstanding: the server's and the machine's CPU are read then, so
+        // the per-request figures cover the interval the requests are counted in.
+        let record_end_ns = record_start_ns.saturating_add(duration_ns(plan.duration));
+        let all_done_issuing = || issuing_done.load(Ordering::SeqCst) == threads || all_finished();
+        let ended = wait_until(&clock, record_end_ns, halt, all_done_issuing);
+        if let Some(m) = &monitor {
+            m.mark_recording_end();
         }
         let results: Result<Vec<WorkerResult>, LoadError> = handles
             .into_iter()
@@ -264,20 +285,10 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect();
-        // The window ends with the last thread: the server's CPU is read now,
-        // not when the report gets to it.
-        if let Some(m) = &monitor {
-            m.mark_recording_end();
-        }
-        let machine_busy_end_ns = probe::machine_busy_ns();
-        (
-            results,
-            Some((record_start_ns, recording, machine_busy_end_ns)),
-        )
+        (results, Some((record_start_ns, recording, ended)))
     });
     let results = results?;
-    let (record_start_ns, recording, machine_busy_end_ns) =
-        recording.expect("set when the threads ran");
+    let (record_start_ns, recording, ended) = recording.expect("set when the threads ran");
     let after = finish::Counters::read(plan);
     finish::report(finish::Parts {
         plan,
@@ -288,27 +299,27 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
         before,
         after,
         monitor,
-        machine_busy_end_ns,
+        ended,
         partial: stop.load(Ordering::SeqCst),
         io_path,
     })
 }
 
-/// Sleeps until the end of the warm-up (or an early end); returns the wall
-/// time and our CPU time at that moment.
-fn wait_for_recording(
+/// Sleeps until `until_ns` (the end of the warm-up, or of the recorded
+/// window), or an early end: Ctrl-C, or `done` (every thread past that point).
+/// Returns the wall time and the CPU times at that moment.
+fn wait_until(
     clock: &Clock,
-    record_start_ns: u64,
+    until_ns: u64,
     stop: Stop<'_>,
-    finished: &AtomicUsize,
-    threads: usize,
+    done: impl Fn() -> bool,
 ) -> finish::Recording {
     loop {
         let now = clock.now_ns();
-        if now >= record_start_ns || stop.is_set() || finished.load(Ordering::Relaxed) == threads {
+        if now >= until_ns || stop.is_set() || done() {
             break;
         }
-        let left = Duration::from_nanos(record_start_ns - now);
+        let left = Duration::from_nanos(until_ns - now);
         std::thread::sleep(left.min(Duration::from_millis(20)));
     }
     finish::Recording {

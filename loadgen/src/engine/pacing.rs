@@ -156,6 +156,7 @@ impl Lifecycle {
         }
         if !self.closing && (now_ns >= window.issue_end_ns || window.budget_spent()) {
             self.closing = true;
+            stop.done_issuing();
             self.end_ns = now_ns.min(window.issue_end_ns);
             window.issue_end_ns = window.issue_end_ns.min(now_ns);
             let drain = now_ns.saturating_add(self.timeout_ns);
