@@ -2,27 +2,21 @@
 //! the load generator, store one JSON per measurement, never leave a process
 //! behind, and go on when a server crashes or hangs.
 
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use anyhow::{Context, Result};
-use loadgen::{LoadPlan, Target};
-use servers::{Model, ServerProcess, Transport};
+use servers::{Model, Transport};
 
-use crate::experiments::{self, Experiment, LoadSpec, Point, Profile};
+use crate::experiments::{self, Point, Profile};
 use crate::progress::Progress;
-use crate::results::{
-    self, ConfidenceRecord, LinkInfo, Measurement, Outcome, ResultSet, RunInfo, RunOrder,
-};
+use crate::results::{self, ConfidenceRecord, LinkInfo, Outcome, ResultSet, RunInfo, RunOrder};
 use crate::schedule;
 
-/// How long a server may take to print its readiness line.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a server may take to stop after SIGTERM before it is killed.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+mod measure;
+
+use measure::measure;
+pub use measure::server_args;
 
 /// What `sockbench run` was asked to do.
 #[derive(Debug, Clone)]
@@ -62,8 +56,7 @@ pub fn default_split() -> (Option<Vec<usize>>, Option<Vec<usize>>) {
     )
 }
 
-/// Each selected experiment with the points to measure.
-pub type Plan = Vec<(Experiment, Vec<Point>)>;
+pub use crate::schedule::Plan;
 
 /// The selected experiments, with their points filtered to the selected
 /// models (and, across two hosts, to those that can cross them).
@@ -179,6 +172,11 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     let target = config.profile.confidence();
     let mut rounds =
         schedule::Rounds::new(configurations.len(), config.seed, config.repeats, target);
+    for (i, c) in configurations.iter().enumerate() {
+        for figure in c.filings.iter().filter_map(|f| f.point.decisive) {
+            rounds.decisive(i, figure);
+        }
+    }
     let mut order = RunOrder {
         seed: config.seed,
         warmup_s: config.profile.warmup().as_secs_f64(),
@@ -243,10 +241,22 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         target_pct: t.pct,
         min_repeats: config.repeats,
         max_repeats: t.max_repeats,
-        figures: schedule::DECISIVE
-            .iter()
-            .map(|(n, _)| n.to_string())
-            .collect(),
+        figures: {
+            let mut names: Vec<String> = schedule::DECISIVE
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect();
+            for (name, _) in configurations
+                .iter()
+                .flat_map(|c| &c.filings)
+                .filter_map(|f| f.point.decisive)
+            {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
+            }
+            names
+        },
         unmet: rounds
             .unmet()
             .into_iter()
@@ -273,157 +283,3 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
 }
 
 pub use crate::schedule::configuration;
-
-/// The `sockbench serve` arguments of one point; `bind`: the address to
-/// serve on instead of loopback (port 0 either way).
-pub fn server_args(
-    point: &Point,
-    cpus: Option<&[usize]>,
-    unix_path: &Path,
-    bind: Option<IpAddr>,
-) -> Vec<String> {
-    let s = &point.server;
-    let mut args: Vec<String> = vec![
-        "serve".into(),
-        "--model".into(),
-        s.model.name().into(),
-        "--transport".into(),
-        s.transport.name().into(),
-        "--service".into(),
-        s.service.name().into(),
-    ];
-    match (s.transport, bind) {
-        (Transport::Unix, _) => args.extend(["--path".into(), unix_path.display().to_string()]),
-        (_, Some(ip)) => args.extend(["--addr".into(), format!("{ip}:0")]),
-        (_, None) => {}
-    }
-    if let Some(cpus) = cpus {
-        let list = cpus
-            .iter()
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        args.extend(["--cpus".into(), list]);
-    }
-    args.extend(s.args.iter().cloned());
-    args
-}
-
-fn load_plan(
-    config: &RunConfig,
-    spec: &LoadSpec,
-    target: Target,
-    server_pid: Option<u32>,
-) -> LoadPlan {
-    let mut plan = LoadPlan::new(target, spec.mode);
-    plan.workload = spec.workload;
-    plan.connections = spec.connections;
-    plan.idle_connections = spec.idle;
-    plan.threads = config.loadgen_cpus.as_ref().map_or(0, Vec::len);
-    plan.think_time = spec.think;
-    plan.warmup = config.profile.warmup();
-    plan.duration = spec.window.unwrap_or(config.profile.duration());
-    plan.max_requests = spec.requests;
-    plan.request_timeout = spec.timeout;
-    plan.linger_zero = spec.linger_zero;
-    plan.server_pid = server_pid;
-    plan.server_cpus = config.server_cpus.clone();
-    plan
-}
-
-/// One measurement: start the server, load it, stop it, judge how it went.
-fn measure(
-    config: &RunConfig,
-    experiment: &str,
-    point: &Point,
-    repeat: u32,
-    stop: &AtomicBool,
-) -> Measurement {
-    let socket_dir = tempfile::Builder::new().prefix("sockbench-").tempdir();
-    let unix_path = socket_dir
-        .as_ref()
-        .map(|d| d.path().join("server.sock"))
-        .unwrap_or_else(|_| {
-            std::env::temp_dir().join(format!("sockbench-{}.sock", std::process::id()))
-        });
-    let bind = config.link.as_ref().map(|l| IpAddr::V4(l.server_addr));
-    let args = server_args(point, config.server_cpus.as_deref(), &unix_path, bind);
-    let mut m = Measurement {
-        experiment: experiment.to_string(),
-        series: point.series.clone(),
-        model: point.server.model.name().to_string(),
-        transport: point.server.transport.name().to_string(),
-        x: point.x,
-        repeat,
-        server_args: args.clone(),
-        outcome: Outcome::Ok,
-        report: None,
-        background: None,
-        server_summary: None,
-        same_as: None,
-    };
-    // Across two hosts the server starts in the server's namespace.
-    let mut command = match &config.link {
-        Some(link) => crate::netns::command_in(&link.server_netns, &config.exe),
-        None => Command::new(&config.exe),
-    };
-    command.args(&args);
-    let mut server = match ServerProcess::spawn(command, START_TIMEOUT) {
-        Ok(s) => s,
-        Err(e) => {
-            m.outcome = Outcome::ServerFailedToStart {
-                message: e.to_string(),
-            };
-            return m;
-        }
-    };
-    let target = match (point.server.transport, server.ready().addr) {
-        (Transport::Tcp, Some(addr)) => Target::Tcp(addr),
-        (Transport::Udp, Some(addr)) => Target::Udp(addr),
-        _ => Target::Unix(unix_path.clone()),
-    };
-    let plan = load_plan(config, &point.load, target.clone(), Some(server.pid()));
-    let background = point
-        .background
-        .as_ref()
-        .map(|spec| load_plan(config, spec, target, None));
-    let (report, background_report) = std::thread::scope(|scope| {
-        let bg = background
-            .as_ref()
-            .map(|plan| scope.spawn(move || loadgen::run(plan, stop)));
-        let report = loadgen::run(&plan, stop);
-        (report, bg.map(|h| h.join()))
-    });
-    match report {
-        Ok(r) => m.report = Some(r),
-        Err(e) => {
-            m.outcome = Outcome::LoadFailed {
-                message: format!("{:#}", anyhow::Error::from(e)),
-            }
-        }
-    }
-    if let Some(Ok(Ok(r))) = background_report {
-        m.background = Some(r);
-    }
-    if !server.is_running() {
-        let stderr = server.stderr_text();
-        let last = stderr.lines().last().unwrap_or("no message").to_string();
-        m.outcome = Outcome::ServerCrashed { message: last };
-    }
-    match server.stop(STOP_GRACE) {
-        Ok(stopped) => {
-            m.server_summary = stopped.summary;
-            if stopped.killed && m.outcome == Outcome::Ok {
-                m.outcome = Outcome::ServerHung;
-            }
-        }
-        Err(e) => {
-            if m.outcome == Outcome::Ok {
-                m.outcome = Outcome::ServerCrashed {
-                    message: e.to_string(),
-                };
-            }
-        }
-    }
-    m
-}

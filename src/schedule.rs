@@ -11,8 +11,10 @@
 
 use loadgen::LoadReport;
 
-use crate::experiments::{self, measures, stats, Point};
-use crate::runner::Plan;
+use crate::experiments::{self, measures, stats, ConfidenceTarget, Experiment, Point};
+
+/// Each selected experiment with the points to measure.
+pub type Plan = Vec<(Experiment, Vec<Point>)>;
 
 /// Everything a measurement of `point` depends on: two points with the same
 /// configuration measure the same thing, whatever their experiment calls them.
@@ -69,16 +71,7 @@ pub fn configurations(plan: &Plan) -> Vec<Configuration> {
     out
 }
 
-/// `full`'s confidence target: repeat until the 95% interval of each decisive
-/// figure's median lies within ±`pct` % of it, or `max_repeats` is reached.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Target {
-    pub pct: f64,
-    pub max_repeats: u32,
-}
-
-/// A figure read from a report.
-pub type Figure = fn(&LoadReport) -> Option<f64>;
+pub use crate::experiments::Figure;
 
 /// The figures the confidence target is checked on, with their names.
 pub const DECISIVE: [(&str, Figure); 3] = [
@@ -91,9 +84,11 @@ pub const DECISIVE: [(&str, Figure); 3] = [
 pub struct Rounds {
     rng: fastrand::Rng,
     min_repeats: u32,
-    target: Option<Target>,
-    /// Per configuration, per decisive figure: the values of the repeats so far.
-    values: Vec<[Vec<f64>; 3]>,
+    target: Option<ConfidenceTarget>,
+    /// Per configuration: its decisive figures ([`DECISIVE`], then any its
+    /// points name), and per figure the values of the repeats so far.
+    figures: Vec<Vec<(&'static str, Figure)>>,
+    values: Vec<Vec<Vec<f64>>>,
     measured: Vec<u32>,
     round: u32,
 }
@@ -101,14 +96,29 @@ pub struct Rounds {
 impl Rounds {
     /// Rounds over `configurations` configurations: `repeats` rounds, or with
     /// a target at least `repeats` and then as many as the target needs.
-    pub fn new(configurations: usize, seed: u64, repeats: u32, target: Option<Target>) -> Self {
+    pub fn new(
+        configurations: usize,
+        seed: u64,
+        repeats: u32,
+        target: Option<ConfidenceTarget>,
+    ) -> Self {
         Rounds {
             rng: fastrand::Rng::with_seed(seed),
             min_repeats: repeats.max(1),
             target,
-            values: vec![Default::default(); configurations],
+            figures: vec![DECISIVE.to_vec(); configurations],
+            values: vec![vec![Vec::new(); DECISIVE.len()]; configurations],
             measured: vec![0; configurations],
             round: 0,
+        }
+    }
+
+    /// Adds a decisive figure to configuration `i` (an experiment's own, such
+    /// as drops per attempt); a name it already has is not added twice.
+    pub fn decisive(&mut self, i: usize, figure: (&'static str, Figure)) {
+        if self.figures[i].iter().all(|(name, _)| *name != figure.0) {
+            self.figures[i].push(figure);
+            self.values[i].push(Vec::new());
         }
     }
 
@@ -140,7 +150,7 @@ impl Rounds {
     pub fn record(&mut self, i: usize, report: Option<&LoadReport>) {
         self.measured[i] += 1;
         if let Some(r) = report {
-            for (slot, (_, f)) in self.values[i].iter_mut().zip(DECISIVE) {
+            for (slot, (_, f)) in self.values[i].iter_mut().zip(&self.figures[i]) {
                 if let Some(v) = f(r) {
                     slot.push(v);
                 }
@@ -172,9 +182,9 @@ impl Rounds {
             .map(|i| {
                 let figures = self.values[i]
                     .iter()
-                    .zip(DECISIVE)
+                    .zip(&self.figures[i])
                     .filter(|(v, _)| v.is_empty() || !experiments::median_within(v, t.pct))
-                    .map(|(_, (name, _))| name)
+                    .map(|(_, (name, _))| *name)
                     .collect();
                 (i, figures)
             })
@@ -225,7 +235,7 @@ mod tests {
 
     #[test]
     fn a_target_repeats_the_unsettled_until_the_cap() {
-        let target = Target {
+        let target = ConfidenceTarget {
             pct: 5.0,
             max_repeats: 12,
         };
@@ -249,5 +259,36 @@ mod tests {
         assert_eq!(unmet.len(), 1);
         assert_eq!(unmet[0].0, 1);
         assert!(unmet[0].1.contains(&"requests/s"));
+    }
+
+    #[test]
+    fn a_named_decisive_figure_is_targeted_too() {
+        fn drops(r: &LoadReport) -> Option<f64> {
+            Some(r.kernel_tcp.listen_overflows as f64)
+        }
+        let target = ConfidenceTarget {
+            pct: 5.0,
+            max_repeats: 10,
+        };
+        let mut rounds = Rounds::new(1, 1, 3, Some(target));
+        rounds.decisive(0, ("drops", drops));
+        rounds.decisive(0, ("drops", drops));
+        let mut noisy = [10, 40, 1].into_iter().cycle();
+        while let Some(order) = rounds.next_round() {
+            for i in order {
+                // Throughput steady, the named figure noisy.
+                let mut r = report(1000.0);
+                r.kernel_tcp.listen_overflows = noisy.next().unwrap();
+                rounds.record(i, Some(&r));
+            }
+        }
+        assert_eq!(
+            rounds.measured(0),
+            10,
+            "the noisy named figure ran to the cap"
+        );
+        let unmet = rounds.unmet();
+        assert!(unmet[0].1.contains(&"drops"), "{unmet:?}");
+        assert!(!unmet[0].1.contains(&"requests/s"), "{unmet:?}");
     }
 }

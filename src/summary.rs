@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use loadgen::{Mode, Workload};
 use serde::Serialize;
 
+use crate::experiments::measures;
 use crate::results::{Measurement, Outcome};
 
 /// One row of `summary.csv`. Empty cells where a figure does not apply (a
@@ -49,10 +50,20 @@ pub struct SummaryRow<'a> {
     pub server_cpu_us_per_req: Option<f64>,
     pub server_cpuset_us_per_req: Option<f64>,
     pub server_peak_rss_kb: Option<u64>,
+    /// The server's memory as the report uses it (`measures::memory_kb`:
+    /// PSS plus kernel memory, or RSS where no PSS was recorded).
+    pub server_memory_kb: Option<f64>,
+    pub server_pss_kb: Option<u64>,
+    /// Where server CPU came from (`cgroup-cpuacct`, `cgroup-cpu-stat`,
+    /// `process-clocks`; empty in older results).
+    pub server_cpu_source: Option<&'a str>,
+    /// Every CPU's busy time per request (both sides; `measures::machine_cpu_us_per_req`).
+    pub machine_cpu_us_per_req: Option<f64>,
     pub server_peak_processes: Option<u64>,
     pub server_peak_zombies: Option<u64>,
     pub loadgen_utilization: Option<f64>,
     pub listen_overflows: Option<u64>,
+    pub syn_retransmits: Option<u64>,
 }
 
 /// The status word of an outcome, as in the measurement JSON.
@@ -140,10 +151,15 @@ impl<'a> SummaryRow<'a> {
             server_cpu_us_per_req: server.map(|s| s.cpu_us_per_req),
             server_cpuset_us_per_req: server.and_then(|s| s.cpuset_us_per_req),
             server_peak_rss_kb: server.map(|s| s.peak_rss_kb),
+            server_memory_kb: r.and_then(measures::memory_kb),
+            server_pss_kb: server.map(|s| s.peak_pss_kb),
+            server_cpu_source: server.map(|s| s.cpu_source.as_str()),
+            machine_cpu_us_per_req: r.and_then(measures::machine_cpu_us_per_req),
             server_peak_processes: server.map(|s| s.peak_processes),
             server_peak_zombies: server.map(|s| s.peak_zombies),
             loadgen_utilization: r.map(|r| r.loadgen.utilization),
             listen_overflows: r.map(|r| r.kernel_tcp.listen_overflows),
+            syn_retransmits: r.map(|r| r.kernel_tcp.syn_retransmits),
         }
     }
 }

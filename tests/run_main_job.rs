@@ -209,6 +209,11 @@ fn check_summary_csv(path: &Path) {
         "latency_p99_ns",
         "latency_p999_ns",
         "latency_mean_ns",
+        "server_memory_kb",
+        "server_pss_kb",
+        "server_cpu_source",
+        "machine_cpu_us_per_req",
+        "syn_retransmits",
     ] {
         assert!(
             header.contains(&column),

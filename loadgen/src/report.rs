@@ -338,7 +338,7 @@ pub struct LoadReport {
     /// An HdrHistogram interval log (V2, compressed, one interval per second).
     pub interval_log: String,
     /// Busy time of every CPU of the machine over the window per completed
-    /// request (/proc/stat user+nice+system+irq+softirq+steal, clock-tick
+    /// request (/proc/stat user+nice+system+irq+softirq, not steal, clock-tick
     /// resolution): server, load generator, the kernel's softirqs and anyone
     /// else. On loopback the only figure that holds all of a request's kernel
     /// work; on a shared machine it holds the neighbours' too. `None` without /proc/stat.

@@ -116,7 +116,7 @@ pub fn self_cpu() -> (f64, f64) {
 }
 
 /// The busy time of every CPU of the machine so far (/proc/stat: user, nice,
-/// system, irq, softirq, steal; clock-tick resolution per CPU), in ns: what
+/// system, irq, softirq; not steal; clock-tick resolution per CPU), in ns: what
 /// server, load generator, the kernel's softirqs and anyone else used.
 /// `None` without /proc/stat.
 pub fn machine_busy_ns() -> Option<u64> {

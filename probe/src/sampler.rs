@@ -2,8 +2,9 @@
 //! zombies, memory), the peaks, and the context-switch ledger.
 //!
 //! It must not disturb what it measures, so it runs under `SCHED_IDLE` (any
-//! normal task that wakes preempts it at once) on every CPU rather than on
-//! the caller's pinned ones, and it widens its interval so that a sample of
+//! normal task that wakes preempts it at once) on the CPUs the caller is
+//! not pinned to (the load generator's measuring threads keep their cores;
+//! on a machine where the caller holds every CPU it runs anywhere), and it widens its interval so that a sample of
 //! a huge tree (a thousand children, thousands of zombies) stays a small
 //! duty cycle. It reports its own CPU time.
 
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use nix::sched::{sched_setaffinity, CpuSet};
+use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::time::{clock_gettime, ClockId};
 use nix::unistd::Pid;
 use thread_priority::unix::{
@@ -133,15 +134,46 @@ impl Sampler {
     }
 }
 
-/// Off the caller's pinned CPUs (onto any), under SCHED_IDLE. Either may be
+/// Off the caller's pinned CPUs, under SCHED_IDLE. The sampler thread
+/// inherits the load generator's affinity; it moves to the CPUs outside it
+/// (the servers' cores on a pinned run, where SCHED_IDLE yields to the server
+/// at once), or to every CPU when the caller holds them all. Either call may be
 /// refused (a restricted container); the sampler then runs as it can.
 fn stand_aside() {
+    let _ = sched_setaffinity(
+        Pid::from_raw(0),
+        &cpus_outside(sched_getaffinity(Pid::from_raw(0)).ok()),
+    );
+    let _ = set_policy(NormalThreadSchedulePolicy::Idle);
+}
+
+/// Every CPU not in `pinned`, or every CPU if that leaves none.
+fn cpus_outside(pinned: Option<CpuSet>) -> CpuSet {
+    let mut outside = CpuSet::new();
+    let mut any = false;
+    for cpu in 0..CpuSet::count() {
+        if !pinned.is_some_and(|p| p.is_set(cpu).unwrap_or(false)) && cpu_online(cpu) {
+            let _ = outside.set(cpu);
+            any = true;
+        }
+    }
+    if any {
+        return outside;
+    }
     let mut all = CpuSet::new();
     for cpu in 0..CpuSet::count() {
         let _ = all.set(cpu);
     }
-    let _ = sched_setaffinity(Pid::from_raw(0), &all);
-    let _ = set_policy(NormalThreadSchedulePolicy::Idle);
+    all
+}
+
+/// Whether `cpu` exists and is online (`/sys/devices/system/cpu/cpuN/online`;
+/// cpu0 often has no such file and is always online).
+fn cpu_online(cpu: usize) -> bool {
+    match std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu{cpu}/online")) {
+        Ok(text) => text.trim() == "1",
+        Err(_) => std::path::Path::new(&format!("/sys/devices/system/cpu/cpu{cpu}")).exists(),
+    }
 }
 
 fn set_policy(policy: NormalThreadSchedulePolicy) -> Result<(), thread_priority::Error> {
@@ -206,5 +238,36 @@ mod tests {
         // 12 went down: a reused tid, counted from zero.
         ledger.update(&[(10, 103, 6), (12, 1, 0)]);
         assert_eq!((ledger.voluntary, ledger.involuntary), (8, 3));
+    }
+}
+
+#[cfg(test)]
+mod placement {
+    use super::*;
+
+    #[test]
+    fn the_sampler_leaves_the_callers_cpus_when_others_exist() {
+        let online: Vec<usize> = (0..CpuSet::count()).filter(|c| cpu_online(*c)).collect();
+        let mut first = CpuSet::new();
+        first.set(online[0]).unwrap();
+        let outside = cpus_outside(Some(first));
+        if online.len() > 1 {
+            assert!(
+                !outside.is_set(online[0]).unwrap(),
+                "the caller's CPU is avoided"
+            );
+            assert!(online[1..].iter().all(|c| outside.is_set(*c).unwrap()));
+        } else {
+            assert!(outside.is_set(online[0]).unwrap(), "one CPU: run there");
+        }
+        let mut every = CpuSet::new();
+        for c in &online {
+            every.set(*c).unwrap();
+        }
+        let fallback = cpus_outside(Some(every));
+        assert!(
+            online.iter().all(|c| fallback.is_set(*c).unwrap()),
+            "all taken: run anywhere"
+        );
     }
 }

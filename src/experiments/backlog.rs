@@ -75,6 +75,7 @@ fn points(profile: Profile) -> Vec<Point> {
                 .timeout(Duration::from_secs(8))
                 .window(profile.long_window());
             Point::new(series_name(b), b as f64, server, load)
+                .decisive("queue-full drops per attempt", drops_per_attempt)
         })
         .collect()
 }
@@ -100,6 +101,11 @@ fn syn_retransmits(r: &LoadReport) -> Option<f64> {
 
 fn refused(r: &LoadReport) -> Option<f64> {
     Some(r.errors.connect_refused as f64)
+}
+
+/// Connects the server's kernel refused (RST to a SYN), per attempt.
+fn refused_per_attempt(r: &LoadReport) -> Option<f64> {
+    (attempts(r) > 0.0).then(|| r.errors.connect_refused as f64 / attempts(r))
 }
 
 fn connect_histogram(r: &LoadReport) -> Option<Histogram<u64>> {
@@ -212,44 +218,85 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     };
     let (small, large) = ((&names[0], xs[0]), (&names[1], xs[1]));
     let (verdict, because) = match (
-        median(small.0, small.1, drops_per_attempt),
-        median(large.0, large.1, drops_per_attempt),
-        median(small.0, small.1, after_first_retry),
+        stats::at(&points, small.0, small.1, drops_per_attempt),
+        stats::at(&points, large.0, large.1, drops_per_attempt),
+        stats::at(&points, small.0, small.1, after_first_retry),
     ) {
-        (Some(d_small), Some(d_large), Some(step)) => {
+        (Some(d_small_stat), Some(d_large_stat), Some(step_stat)) => {
+            let (d_small, d_large, step) =
+                (d_small_stat.median, d_large_stat.median, step_stat.median);
             let second = median(small.0, small.1, after_second_retry).unwrap_or(0.0);
             let retrans = median(small.0, small.1, syn_retransmits).unwrap_or(0.0);
             let refused_small = median(small.0, small.1, refused).unwrap_or(0.0);
-            let verdict = if d_small <= DROPS_NO || d_large >= 0.5 * d_small {
+            let refused_share = median(small.0, small.1, refused_per_attempt).unwrap_or(0.0);
+            // The claim has two halves, judged apart: "the backlog bounds the
+            // connections that wait" and "past it clients are turned away".
+            let bounds = if d_small <= DROPS_NO || d_large >= 0.5 * d_small {
                 Verdict::NotSupported
             } else if d_small >= DROPS_YES && d_large <= DROPS_NO && step >= STEP_VISIBLE {
                 Verdict::Supported
             } else {
                 Verdict::Depends
             };
-            let how = match verdict {
-                Verdict::Supported => "as Linux behaves: the backlog bounds the waiting connections, but past it nobody is turned away — \
-                     the kernel drops the SYN silently and the client retries after 1 s, then 3 s",
-                Verdict::NotSupported if d_small <= DROPS_NO => "the accept queue of 5 never overflowed here, so the backlog bounded nothing",
-                Verdict::NotSupported => "the large backlog dropped as often as the small one",
-                _ => "the queue overflowed, but the retransmission step is not clear (or the large backlog dropped too)",
+            let turned_away = if refused_share >= DROPS_YES {
+                Verdict::Supported
+            } else if refused_share <= DROPS_NO {
+                Verdict::NotSupported
+            } else {
+                Verdict::Depends
+            };
+            let verdict = if bounds == turned_away {
+                bounds
+            } else {
+                Verdict::Depends
+            };
+            let bounds_how = match bounds {
+                Verdict::Supported => "the backlog bounds the connections that wait: supported".to_string(),
+                Verdict::NotSupported if d_small <= DROPS_NO => {
+                    "the backlog bounds the connections that wait: not supported (the accept queue of 5 never overflowed here)".to_string()
+                }
+                Verdict::NotSupported => {
+                    "the backlog bounds the connections that wait: not supported (the large backlog dropped as often as the small one)".to_string()
+                }
+                _ => "the backlog bounds the connections that wait: unclear (the queue overflowed, but the 1 s retransmission step is not clear, or the large backlog dropped too)".to_string(),
+            };
+            let away_how = match turned_away {
+                Verdict::Supported => format!(
+                    "past it clients are turned away: supported ({refused_small:.0} connects refused, {:.2}% of attempts)",
+                    refused_share * 100.0
+                ),
+                Verdict::NotSupported => format!(
+                    "past it clients are turned away: not supported ({refused_small:.0} refused — as Linux behaves, the kernel drops \
+                     the SYN silently and the client retransmits after 1 s, then 3 s)"
+                ),
+                _ => format!(
+                    "past it clients are turned away: unclear ({refused_small:.0} refused, {:.2}% of attempts)",
+                    refused_share * 100.0
+                ),
             };
             (
                 verdict,
                 format!(
-                    "{how}. With backlog 5 the kernel made {:.2} queue-full drops per connection attempt (backlog 1024: {:.2}; a drop is \
+                    "{bounds_how}; {away_how}. With backlog 5 the kernel made {:.3}{} queue-full drops per connection attempt (backlog 1024: {:.3}{}; a drop is \
                      a SYN, or the handshake's last ACK, whose connect() has already returned and whose wait shows in request latency \
-                     instead), sent {retrans:.0} SYN retransmissions, and {:.2}% of connects took ≥ 1 s ({:.2}% ≥ 3 s); {refused_small:.0} were refused \
-                     (rule: supported when drops per attempt are ≥ {} with 5 and ≤ {} with 1024 and ≥ {}% of connects waited ≥ 1 s; \
-                     not supported when drops with 5 are ≤ {} per attempt or the large backlog drops at least half as often)",
+                     instead), sent {retrans:.0} SYN retransmissions, and {:.2}%{} of connects took ≥ 1 s ({:.2}% ≥ 3 s) \
+                     (rule, bounds: supported when drops per attempt are ≥ {} with 5 and ≤ {} with 1024 and ≥ {}% of connects waited ≥ 1 s, \
+                     not supported when drops with 5 are ≤ {} per attempt or the large backlog drops at least half as often; \
+                     turned away: supported when ≥ {}% of attempts with 5 were refused, not supported when ≤ {}%; \
+                     the verdict is \"depends\" when the halves differ)",
                     d_small,
+                    d_small_stat.interval(3, 1.0),
                     d_large,
+                    d_large_stat.interval(3, 1.0),
                     step * 100.0,
+                    step_stat.interval(2, 100.0),
                     second * 100.0,
                     DROPS_YES,
                     DROPS_NO,
                     STEP_VISIBLE * 100.0,
                     DROPS_NO,
+                    DROPS_YES * 100.0,
+                    DROPS_NO * 100.0,
                 ),
             )
         }
@@ -288,14 +335,26 @@ mod tests {
     use super::*;
     use crate::experiments::synthetic::verdict;
 
-    /// Synthetic data: per attempt, SYN drops with backlog 5 and 1024, and the
-    /// share of backlog 5's connects that waited ≥ 1 s (from a real histogram).
-    fn with(small_drops: f64, large_drops: f64, slow_share: f64) -> Verdict {
+    /// Synthetic data: per attempt, SYN drops with backlog 5 and 1024, the
+    /// share of backlog 5's connects that waited ≥ 1 s (from a real
+    /// histogram), and the share of backlog 5's attempts refused.
+    fn run(
+        small_drops: f64,
+        large_drops: f64,
+        slow_share: f64,
+        refused_share: f64,
+    ) -> (Verdict, String) {
         verdict(&experiment(), |p, _, r| {
             let small = p.x == 5.0;
             r.requests = 10_000;
             let d = if small { small_drops } else { large_drops };
             r.kernel_tcp.listen_overflows = (d * 10_000.0) as u64;
+            if small {
+                let refused = (refused_share * 10_000.0) as u64;
+                r.requests -= refused;
+                r.errors.connect_refused = refused;
+                r.errors.total = refused;
+            }
             let mut h = loadgen::stats::new_histogram();
             let slow = if small {
                 (slow_share * 10_000.0) as u64
@@ -309,15 +368,38 @@ mod tests {
             r.connect_latency_ns = Some(loadgen::stats::percentiles(&h));
             r.connect_histogram_v2 = Some(loadgen::stats::encode_v2(&h).unwrap());
         })
-        .0
+    }
+
+    fn with(small_drops: f64, large_drops: f64, slow_share: f64, refused_share: f64) -> Verdict {
+        run(small_drops, large_drops, slow_share, refused_share).0
     }
 
     #[test]
     fn each_outcome_on_plausible_data() {
-        assert_eq!(with(0.04, 0.0, 0.03), Verdict::Supported);
-        assert_eq!(with(0.0, 0.0, 0.0), Verdict::NotSupported);
-        assert_eq!(with(0.04, 0.04, 0.03), Verdict::NotSupported);
-        // Drops, but no client waited for a retransmission.
-        assert_eq!(with(0.04, 0.0, 0.0), Verdict::Depends);
+        // Linux: the queue bounds the waiting, nobody is refused.
+        assert_eq!(with(0.04, 0.0, 0.03, 0.0), Verdict::Depends);
+        // Both halves hold (a stack that answers a full queue with RST).
+        assert_eq!(with(0.04, 0.0, 0.03, 0.04), Verdict::Supported);
+        // Neither: the queue never overflowed, nobody refused.
+        assert_eq!(with(0.0, 0.0, 0.0, 0.0), Verdict::NotSupported);
+        assert_eq!(with(0.04, 0.04, 0.03, 0.0), Verdict::NotSupported);
+        // Refused, but the backlog bounded nothing.
+        assert_eq!(with(0.0, 0.0, 0.0, 0.04), Verdict::Depends);
+        // Drops, but no client waited for a retransmission, nobody refused.
+        assert_eq!(with(0.04, 0.0, 0.0, 0.0), Verdict::Depends);
+    }
+
+    #[test]
+    fn each_half_can_come_out_any_way() {
+        let text = |a, b, c, d| run(a, b, c, d).1;
+        let linux = text(0.04, 0.0, 0.03, 0.0);
+        assert!(linux.contains("wait: supported"), "{linux}");
+        assert!(linux.contains("turned away: not supported"), "{linux}");
+        let rst = text(0.0, 0.0, 0.0, 0.04);
+        assert!(rst.contains("wait: not supported"), "{rst}");
+        assert!(rst.contains("turned away: supported"), "{rst}");
+        let unclear = text(0.04, 0.0, 0.0, 0.005);
+        assert!(unclear.contains("wait: unclear"), "{unclear}");
+        assert!(unclear.contains("turned away: unclear"), "{unclear}");
     }
 }

@@ -150,10 +150,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             "memory",
             "C10K — server memory vs idle connections",
             ("idle connections held open (log)", Scale::Log10),
-            (
-                "server resident memory, whole process tree (MB)",
-                Scale::Log10,
-            ),
+            ("server memory: tree PSS + kernel memory (MB)", Scale::Log10),
             stats::series(&points, super::measures::memory_mb),
             ctx,
         ),
@@ -161,11 +158,12 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let mut notes = super::experiment_caveats(results, ID);
     notes.insert(
         0,
-        "What limits each model: select, FD_SETSIZE (descriptors at or above 1024 are refused); poll and mio, the \
-         open-file limit (raised to the hard limit at start); thread-per-conn, --max-threads and a stack per thread; \
-         fork, a process (and its memory) per connection, so it is measured up to 1,000 only. Memory is resident \
-         memory summed over the server's processes, so pages a forked child shares with its parent count once per child."
-            .to_string(),
+        format!(
+            "What limits each model: select, FD_SETSIZE (descriptors at or above 1024 are refused); poll and mio, the \
+             open-file limit (raised to the hard limit at start); thread-per-conn, --max-threads and a stack per thread; \
+             fork, a process (and its memory) per connection, so it is measured up to 1,000 only. Memory is the {}.",
+            super::measures::MEMORY_COUNTS
+        ),
     );
     Finding {
         verdict: Verdict::Baseline,

@@ -32,6 +32,18 @@ fn measurement_caveats(m: &Measurement) -> Vec<Caveat> {
                 ),
             );
         }
+        if let Some(why) = super::measures::cpu_inexact(r) {
+            push(
+                "server CPU from per-process clocks (children reaped under SIG_IGN are missing)",
+                why,
+            );
+        }
+        if super::measures::memory_is_rss(r) {
+            push(
+                "memory is RSS, an upper bound for forked trees",
+                "no PSS was recorded".to_string(),
+            );
+        }
         let busy = super::measures::loadgen_busy(r);
         if busy > 0.9 {
             push(

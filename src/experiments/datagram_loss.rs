@@ -48,13 +48,13 @@ fn points(profile: Profile) -> Vec<Point> {
             .workload(work)
             .timeout(Duration::from_millis(500));
         let server = ServerSpec::new(Model::UdpIterative).service(ServiceKind::Synthetic);
-        points.push(Point::new(UDP, clients as f64, server, load));
+        points.push(Point::new(UDP, clients as f64, server, load).decisive("loss share", loss_pct));
         let load = LoadSpec::new(Mode::Rr)
             .connections(clients)
             .workload(work)
             .timeout(Duration::from_secs(5));
         let server = ServerSpec::new(Model::Mio).service(ServiceKind::Synthetic);
-        points.push(Point::new(TCP, clients as f64, server, load));
+        points.push(Point::new(TCP, clients as f64, server, load).decisive("loss share", loss_pct));
     }
     points
 }
@@ -100,14 +100,15 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     }
     let worst_udp = xs
         .iter()
-        .filter_map(|x| stats::at(&points, UDP, *x, loss_pct).map(|s| (*x, s.median)))
-        .max_by(|a, b| a.1.total_cmp(&b.1));
+        .filter_map(|x| stats::at(&points, UDP, *x, loss_pct).map(|s| (*x, s)))
+        .max_by(|a, b| a.1.median.total_cmp(&b.1.median));
     let worst_tcp = xs
         .iter()
         .filter_map(|x| stats::at(&points, TCP, *x, loss_pct).map(|s| s.median))
         .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
     let (verdict, mut because) = match (worst_udp, worst_tcp) {
-        (Some((x, udp)), Some(tcp)) => {
+        (Some((x, udp_stat)), Some(tcp)) => {
+            let udp = udp_stat.median;
             let verdict = if udp >= LOST_YES && tcp <= LOST_NO {
                 Verdict::Supported
             } else if udp <= LOST_NO || tcp >= udp {
@@ -118,9 +119,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             (
                 verdict,
                 format!(
-                    "with {x} outstanding requests {udp:.2}% of the datagrams were lost, while TCP failed {tcp:.2}% of its requests at any load \
+                    "with {x} outstanding requests {udp:.2}%{} of the datagrams were lost, while TCP failed {tcp:.2}% of its requests at any load \
                      (rule: supported when UDP loses at least {LOST_YES}% and TCP fails at most {LOST_NO}%; not supported when UDP loses at most \
                      {LOST_NO}% or TCP fails as often){}",
+                    udp_stat.interval(2, 1.0),
                     if udp <= LOST_NO { " (no overload reached: try more clients, or the two-host link with --loss)" } else { "" }
                 ),
             )

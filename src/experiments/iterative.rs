@@ -99,9 +99,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             (
                 verdict,
                 format!(
-                    "with {n} clients tcp-iterative serves {:.0} requests/s against a cap of {cap:.0}/s (capped: at most 1.15× the cap), and its \
+                    "with {n} clients tcp-iterative serves {:.0}{} requests/s against a cap of {cap:.0}/s (capped: at most 1.15× the cap), and its \
                      median latency is {} that of one client (\"grows with clients\" needs at least half of {n}×)",
                     rate.median,
+                    rate.interval(0, 1.0),
                     stats::ratio_at(&points, (iterative, n), (iterative, xs[0]), stats::p50_us)
                         .map_or_else(|| format!("{:.1}×", latn.median / lat1.median), |r| r.show(1))
                 ),

@@ -31,7 +31,9 @@ pub const MACHINE_CPU_COUNTS: &str =
 pub const MEMORY_COUNTS: &str =
     "peak over the window of the PSS summed over the server's process tree (smaps_rollup: a page shared by n \
     processes counts 1/n in each, so once in all), plus the kernel memory charged to the server's own memory \
-    cgroup (socket objects, kernel stacks, page tables) and its TCP socket buffers; RSS is kept beside it in the JSON";
+    cgroup (socket objects, kernel stacks, page tables) and its TCP socket buffers; RSS is kept beside it in the JSON. \
+    A point without PSS (smaps_rollup unreadable, or older results) falls back to the RSS sum, an upper bound for forked trees, \
+    and says so in its experiment's caveats";
 
 /// Server CPU per completed request (service demand), in microseconds.
 pub fn server_cpu_us_per_req(r: &LoadReport) -> Option<f64> {
@@ -66,11 +68,66 @@ pub fn machine_cpu_us_per_req(r: &LoadReport) -> Option<f64> {
     Some(server + loadgen_cpu_us_per_req(r).unwrap_or(0.0))
 }
 
+/// Why a point's server CPU is not exact, if it is not: without a cgroup of
+/// its own the probe reads each process's CPU clock, which misses children
+/// the kernel reaped itself (SIGCHLD ignored) and rounds reaped ones to ticks.
+/// Results made before `cpu_source` existed (empty) say nothing.
+pub fn cpu_inexact(r: &LoadReport) -> Option<String> {
+    let s = r.server.as_ref()?;
+    (!s.cpu_exact && !s.cpu_source.is_empty()).then(|| {
+        format!(
+            "source `{}` (no cgroup of the server's own: run as root for exact CPU)",
+            s.cpu_source
+        )
+    })
+}
+
+/// Which CPU source the run's measurements used, as a sentence with a count
+/// per source (`cpu_source`), if any report recorded one.
+pub fn cpu_sources(results: &crate::results::ResultSet) -> Option<String> {
+    let mut count: std::collections::BTreeMap<&str, usize> = Default::default();
+    for s in results
+        .measurements
+        .iter()
+        .filter(|m| m.same_as.is_none())
+        .filter_map(|m| m.report.as_ref()?.server.as_ref())
+    {
+        let source = if s.cpu_source.is_empty() {
+            "not recorded (older results)"
+        } else {
+            s.cpu_source.as_str()
+        };
+        *count.entry(source).or_default() += 1;
+    }
+    if count.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = count
+        .iter()
+        .map(|(source, n)| {
+            let how = match *source {
+                "cgroup-cpuacct" | "cgroup-cpu-stat" => "exact",
+                "process-clocks" => "not exact: misses children reaped under SIG_IGN",
+                _ => "exactness unknown",
+            };
+            format!("`{source}` in {n} measurements ({how})")
+        })
+        .collect();
+    Some(parts.join(", "))
+}
+
+/// True when [`memory_kb`] had no PSS to read and fell back to RSS, an upper
+/// bound for forked trees (shared pages counted once per process).
+pub fn memory_is_rss(r: &LoadReport) -> bool {
+    r.server.as_ref().is_some_and(|s| s.peak_pss_kb == 0)
+}
+
 /// The server's memory, in kB (see [`MEMORY_COUNTS`]).
 pub fn memory_kb(r: &LoadReport) -> Option<f64> {
     let s = r.server.as_ref()?;
     if s.peak_pss_kb == 0 {
-        // Results made before PSS was measured: RSS, an upper bound for forked trees.
+        // No PSS (older results, or smaps_rollup unreadable): RSS, an upper
+        // bound for forked trees; `memory_is_rss` makes it a caveat.
         return Some(s.peak_rss_kb as f64);
     }
     let kernel = s.kernel_mem_kb.unwrap_or(0) + s.socket_mem_kb.unwrap_or(0);
@@ -210,5 +267,31 @@ mod tests {
         );
         let closed = data.measurements.iter().find(|m| m.x == 1.0).unwrap();
         assert_eq!(invalid_reason(closed), None);
+    }
+
+    #[test]
+    fn per_process_clocks_become_a_caveat_and_a_methods_count() {
+        let experiment = crate::experiments::all()
+            .into_iter()
+            .find(|e| e.id == "overview")
+            .expect("overview is registered");
+        let data = synthetic::results(&experiment, 1, |_, repeat, r| {
+            let s = r.server.as_mut().unwrap();
+            s.cpu_source = if repeat == 0 { "process-clocks" } else { "" }.to_string();
+        });
+        let notes = crate::experiments::experiment_caveats(&data, "overview");
+        assert!(
+            notes.iter().any(|n| n.contains("per-process clocks")),
+            "{notes:?}"
+        );
+        let sources = cpu_sources(&data).expect("servers were sampled");
+        assert!(sources.contains("`process-clocks` in"), "{sources}");
+        // Old results (no source recorded) and exact sources say nothing.
+        let mut r = synthetic::report();
+        assert_eq!(cpu_inexact(&r), None);
+        let s = r.server.as_mut().unwrap();
+        s.cpu_source = "cgroup-cpuacct".to_string();
+        s.cpu_exact = true;
+        assert_eq!(cpu_inexact(&r), None);
     }
 }

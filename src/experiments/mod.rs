@@ -45,8 +45,8 @@ mod zombies;
 pub use caveats::{caveats, experiment_caveats};
 pub use finding::{Axis, ChartSpec, Context, Finding, NamedChart, Verdict};
 pub use interval::{median_within, Ratio};
-pub use point::{cpu_work, LoadSpec, Point, ServerSpec};
-pub use profile::Profile;
+pub use point::{cpu_work, Figure, LoadSpec, Point, ServerSpec};
+pub use profile::{ConfidenceTarget, Profile};
 pub use stats::{stat, Stat, Table};
 
 /// One claim, its experiment and its analysis.

@@ -137,6 +137,9 @@ pub fn cpu_work(cpu_us: u32) -> Workload {
     }
 }
 
+/// A figure read from a report.
+pub type Figure = fn(&loadgen::LoadReport) -> Option<f64>;
+
 /// One thing to measure.
 #[derive(Debug, Clone)]
 pub struct Point {
@@ -148,6 +151,10 @@ pub struct Point {
     pub load: LoadSpec,
     /// A second load run at the same time (its latency is not the one charted).
     pub background: Option<LoadSpec>,
+    /// The figure its claim's verdict turns on, when it is not one of the
+    /// figures every point is checked on (throughput, p50, server CPU): the
+    /// confidence target repeats until this one settles too.
+    pub decisive: Option<(&'static str, Figure)>,
 }
 
 impl Point {
@@ -158,6 +165,13 @@ impl Point {
             server,
             load,
             background: None,
+            decisive: None,
         }
+    }
+
+    /// Names the figure the verdict turns on (see [`Point::decisive`]).
+    pub fn decisive(mut self, name: &'static str, figure: Figure) -> Self {
+        self.decisive = Some((name, figure));
+        self
     }
 }

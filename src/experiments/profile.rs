@@ -3,6 +3,14 @@
 
 use std::time::Duration;
 
+/// `full`'s confidence target: repeat until the 95% interval of each decisive
+/// figure's median lies within ±`pct` % of it, or `max_repeats` is reached.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConfidenceTarget {
+    pub pct: f64,
+    pub max_repeats: u32,
+}
+
 /// How long and how often: `quick` is a smoke test, `standard` the default,
 /// `full` tight confidence intervals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,9 +73,9 @@ impl Profile {
 
     /// `full` repeats until the 95% interval of each decisive figure's median
     /// is within ±5%, at most 20 times; the others repeat a fixed number of times.
-    pub fn confidence(self) -> Option<crate::schedule::Target> {
+    pub fn confidence(self) -> Option<ConfidenceTarget> {
         match self {
-            Profile::Full => Some(crate::schedule::Target {
+            Profile::Full => Some(ConfidenceTarget {
                 pct: 5.0,
                 max_repeats: 20,
             }),

@@ -176,10 +176,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             "idle-memory",
             "Claim 6 — server memory vs idle connections",
             ("idle connections held open", Scale::Log10),
-            (
-                "server resident memory, whole process tree (MB)",
-                Scale::Log10,
-            ),
+            ("server memory: tree PSS + kernel memory (MB)", Scale::Log10),
             stats::series(&idle, super::measures::memory_mb),
             ctx,
         ),

@@ -20,6 +20,21 @@ pub struct Stat {
     pub is_ci: bool,
 }
 
+impl Stat {
+    /// The spread of the median as a bracket for a "because" sentence, the
+    /// median scaled by `scale` first (100 for a percentage):
+    /// " [95% CI 0.03–0.05]", " [min–max 0.03–0.05 of 3 repeats]", or
+    /// " (one repeat)".
+    pub fn interval(&self, digits: usize, scale: f64) -> String {
+        let (lo, hi) = (self.lo * scale, self.hi * scale);
+        match (self.n, self.is_ci) {
+            (1, _) => " (one repeat)".to_string(),
+            (_, true) => format!(" [95% CI {lo:.digits$}–{hi:.digits$}]"),
+            (n, false) => format!(" [min–max {lo:.digits$}–{hi:.digits$} of {n} repeats]"),
+        }
+    }
+}
+
 /// The median and spread of `values` (NaNs ignored); `None` if empty.
 pub fn stat(values: &[f64]) -> Option<Stat> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();

@@ -53,6 +53,7 @@ fn points(_: Profile) -> Vec<Point> {
                 .connections(CLIENTS)
                 .requests(CONNECTIONS);
             Point::new(series_name(p), 0.0, server, load)
+                .decisive("zombies per connection", zombie_share)
         })
         .collect()
 }
@@ -106,14 +107,21 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             } else {
                 Verdict::Depends
             };
+            let spread = |p: ReapPolicy, digits| {
+                stats::at(&points, &series_name(p), 0.0, zombie_share)
+                    .map_or(String::new(), |s| s.interval(digits, 1.0))
+            };
             (
                 verdict,
                 format!(
-                    "without reaping {none:.2} zombies were left per connection recorded ({:.0} at the end; the warm-up's connections \
-                     leave theirs too, so this can pass 1); with a waitpid loop {handler:.3} and with SIG_IGN {ignore:.3} (rule: supported \
+                    "without reaping {none:.2}{} zombies were left per connection recorded ({:.0} at the end; the warm-up's connections \
+                     leave theirs too, so this can pass 1); with a waitpid loop {handler:.3}{} and with SIG_IGN {ignore:.3}{} (rule: supported \
                      from {ZOMBIES_YES} without reaping, and with either policy at most {CLIENTS} left, one per client in flight; not supported at most {ZOMBIES_NO} without, \
                      or when reaping leaves at least half as many){}",
+                    spread(ReapPolicy::None, 2),
                     end(ReapPolicy::None).unwrap_or(0.0),
+                    spread(ReapPolicy::Handler, 3),
+                    spread(ReapPolicy::Ignore, 3),
                     share(ReapPolicy::Once).map_or(String::new(), |o| format!(
                         "; one wait per signal left {o:.2} (signals do not queue: one SIGCHLD can stand for several children)"
                     ))

@@ -41,6 +41,12 @@ pub fn write(md: &mut String, results: &ResultSet) {
     );
     let _ = writeln!(
         md,
+        "- *Server CPU source in this run*: {}.",
+        measures::cpu_sources(results)
+            .unwrap_or_else(|| "no measurement sampled the server".to_string())
+    );
+    let _ = writeln!(
+        md,
         "- *Pinned-CPU busy per request*: {}.",
         measures::PINNED_CPU_COUNTS
     );

@@ -10,9 +10,15 @@
 //! | --- | --- |
 //! | `mod.rs` | timeouts, the binaries, polling with a deadline, [`Served`] (`sockbench serve`) |
 //! | `stream.rs` | [`Conn`] (TCP or Unix), echo clients, synthetic frames |
+//! | `charts.rs` | chart tests: output folder, SVG/PNG checks, sample series |
+//! | `hosts.rs` | the two-host lab: namespaces, `serve`/`load` inside them, `ip` |
+//! | `load.rs` | `sockbench load` runs with a deadline, their JSON |
 //! | `procs.rs` | `/proc` children and zombies, the subreaper, [`ChildGuard`], the lab programs |
 #![allow(dead_code, unused_imports)] // each test binary uses its own subset
 
+pub mod charts;
+pub mod hosts;
+pub mod load;
 mod procs;
 mod stream;
 

@@ -107,6 +107,26 @@ impl ChildGuard {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+
+    /// Reads the child's piped stdout and stderr (if piped) while waiting up to
+    /// `timeout` for it to exit; fails the test (and kills the child) if it
+    /// runs longer.
+    pub fn output_within(mut self, timeout: Duration) -> std::process::Output {
+        let stdout = self.0.stdout.take().map(read_all_in_background);
+        let stderr = self.0.stderr.take().map(read_all_in_background);
+        let status = self
+            .wait_timeout(timeout)
+            .unwrap_or_else(|| panic!("pid {} did not finish within {timeout:?}", self.pid()));
+        let joined = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
+            h.map(|h| h.join().expect("pipe reader"))
+                .unwrap_or_default()
+        };
+        std::process::Output {
+            status,
+            stdout: joined(stdout),
+            stderr: joined(stderr),
+        }
+    }
 }
 
 impl Drop for ChildGuard {
@@ -118,8 +138,9 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Sends each line a pipe yields into a channel, from its own thread.
-fn line_channel(pipe: impl Read + Send + 'static) -> Receiver<String> {
+/// Sends each line a pipe yields into a channel, from its own thread; the
+/// channel disconnects when the pipe closes.
+pub fn line_channel(pipe: impl Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines() {
@@ -208,16 +229,7 @@ pub fn output_within(cmd: &mut Command, stdin: &[u8]) -> std::process::Output {
     // A program that exits without reading its input closes the pipe early.
     let _ = input.write_all(stdin);
     drop(input);
-    let stdout = read_all_in_background(child.child().stdout.take().expect("piped stdout"));
-    let stderr = read_all_in_background(child.child().stderr.take().expect("piped stderr"));
-    let status = child
-        .wait_timeout(IO_TIMEOUT)
-        .unwrap_or_else(|| panic!("{cmd:?} did not finish within {IO_TIMEOUT:?}"));
-    std::process::Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
+    child.output_within(IO_TIMEOUT)
 }
 
 /// Runs the lab `client` with `args`, feeding `stdin`; returns its output.

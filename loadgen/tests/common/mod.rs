@@ -106,6 +106,10 @@ pub enum Fault {
     ServerError,
     /// Synthetic only: answers with another request's tag.
     WrongTag,
+    /// The server dies here, as a killed one would: this request goes
+    /// unanswered, the listener closes (later connects are refused) and every
+    /// connection closes at its next request.
+    Die,
 }
 
 /// Counts of what a test server saw and did.
@@ -153,10 +157,10 @@ impl FaultyServer {
                 }
                 let Ok(stream) = stream else { continue };
                 c.connections.fetch_add(1, Ordering::SeqCst);
-                let (c, decide) = (Arc::clone(&c), Arc::clone(&decide));
+                let (c, decide, s) = (Arc::clone(&c), Arc::clone(&decide), Arc::clone(&s));
                 std::thread::Builder::new()
                     .stack_size(128 << 10)
-                    .spawn(move || serve_conn(stream, workload, &c, &*decide))
+                    .spawn(move || serve_conn(stream, addr, workload, &c, &*decide, &s))
                     .unwrap();
             }
         });
@@ -191,9 +195,11 @@ fn listen_big(addr: SocketAddr) -> TcpListener {
 
 fn serve_conn(
     mut s: TcpStream,
+    listening: SocketAddr,
     workload: Workload,
     counts: &Counts,
     decide: &dyn Fn(u64) -> Fault,
+    dead: &AtomicBool,
 ) {
     s.set_nodelay(true).unwrap();
     let mut req = Vec::new();
@@ -220,6 +226,9 @@ fn serve_conn(
                 h.tag
             }
         };
+        if dead.load(Ordering::SeqCst) {
+            return;
+        }
         let n = counts.requests.fetch_add(1, Ordering::SeqCst);
         let fault = decide(n);
         if fault != Fault::None {
@@ -261,6 +270,12 @@ fn serve_conn(
                 return;
             }
             Fault::Drop => continue,
+            Fault::Die => {
+                dead.store(true, Ordering::SeqCst);
+                // Wake the accept loop so it sees the flag and closes the listener.
+                let _ = TcpStream::connect(listening);
+                return;
+            }
             Fault::Delay(d) => std::thread::sleep(d),
             Fault::Extra => answer.push(0),
             Fault::ServerError => {
