@@ -21,6 +21,20 @@ pub fn format_ns(ns: f64) -> String {
     }
 }
 
+/// One second of a run, as the line printed while it goes:
+/// `[   3s]    41200 req/s  p50  23.10us  p99  88.00us  0 errors`
+/// (the rate over the second's span: the window's last second may be partial).
+pub fn progress_line(t: &crate::Tick) -> String {
+    format!(
+        "[{:>4}s] {:>8} req/s  p50 {:>8}  p99 {:>8}  {} errors",
+        t.second,
+        t.rate_rps().round() as u64,
+        format_ns(t.latency_ns(0.5) as f64),
+        format_ns(t.latency_ns(0.99) as f64),
+        t.errors
+    )
+}
+
 /// A byte count as wrk prints it (binary units): `512.00B`, `7.53MB`.
 pub fn format_bytes(bytes: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];

@@ -247,7 +247,24 @@ pub fn execute(args: LoadArgs) -> Result<()> {
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))
         .context("failed to install the SIGINT handler")?;
 
-    let report = loadgen::run(&plan, &stop)?;
+    // A line a second on stderr while the run goes (stdout may carry the JSON).
+    let (progress, printer) = if args.quiet {
+        (None, None)
+    } else {
+        let (tx, rx) = std::sync::mpsc::channel::<loadgen::Tick>();
+        let printer = std::thread::spawn(move || {
+            for tick in rx {
+                eprintln!("{}", loadgen::output::progress_line(&tick));
+            }
+        });
+        (Some(tx), Some(printer))
+    };
+    let report = loadgen::run_with_progress(&plan, &stop, progress);
+    // The run dropped the sender: the printer ends after the last second.
+    if let Some(p) = printer {
+        let _ = p.join();
+    }
+    let report = report?;
     let to_stdout = args.json.as_deref() == Some(std::path::Path::new("-"));
     if !args.quiet {
         let summary = loadgen::output::summary(&report);

@@ -76,7 +76,8 @@ impl<'a> BlockingWorker<'a> {
             clock,
             uid,
             budget,
-            rec: Recorder::new(u64::MAX, shared.duration, Extras::default()),
+            rec: Recorder::new(u64::MAX, shared.duration, Extras::default())
+                .with_progress(shared.progress.clone()),
             check: StreamCheck::new(),
             rbuf: vec![0; IO_BUF],
             wbuf: vec![0; IO_BUF],

@@ -16,14 +16,14 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{mpsc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::plan::{LoadPlan, Mode, Target, Workload};
 use probe::ServerMonitor;
 
 use crate::report::{IoPath, LoadReport};
-use crate::stats::{HistogramError, Recorder, TickData};
+use crate::stats::{HistogramError, Merger, Recorder, ThreadTick, Tick, TickData};
 
 mod blocking;
 mod finish;
@@ -83,6 +83,9 @@ pub(crate) struct Shared {
     /// between two requests of one connection.
     pub open_spacing_ns: f64,
     pub open_interval_ns: f64,
+    /// Where the threads' recorders send each finished second, if the caller
+    /// wants progress.
+    pub progress: Option<mpsc::Sender<ThreadTick>>,
 }
 
 impl Shared {
@@ -203,13 +206,29 @@ pub(crate) struct WorkerResult {
 /// Runs `plan` until its bounds (or until `stop` is set, e.g. by Ctrl-C: the
 /// report is then marked partial) and returns what it measured.
 pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> {
+    run_with_progress(plan, stop, None)
+}
+
+/// [`run`], also sending each second of the recorded window to `progress` as
+/// it ends (merged over the threads; a second no request completed in is
+/// skipped). The sender is dropped when the run returns.
+pub fn run_with_progress(
+    plan: &LoadPlan,
+    stop: &AtomicBool,
+    progress: Option<mpsc::Sender<Tick>>,
+) -> Result<LoadReport, LoadError> {
     validate(plan)?;
     ensure_descriptors(plan)?;
     preflight(plan)?;
 
     let threads = thread_count(plan);
     let io_path = blocking::fits(plan, threads);
-    let shared = shared(plan);
+    let mut shared = shared(plan);
+    let mut merger = progress.map(|out| {
+        let (tx, rx) = mpsc::channel();
+        shared.progress = Some(tx);
+        Merger::new(rx, out, threads, duration_ns(plan.duration))
+    });
     let clock = Clock::new(Instant::now());
     let gate = StartGate::new(threads + 1);
     let finished = AtomicUsize::new(0);
@@ -264,7 +283,7 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
             .unwrap_or_else(|Cancelled| clock.now_ns());
         let record_start_ns = start_ns.saturating_add(duration_ns(plan.warmup));
         let all_finished = || finished.load(Ordering::SeqCst) == threads;
-        let recording = wait_until(&clock, record_start_ns, halt, all_finished);
+        let recording = wait_until(&clock, record_start_ns, halt, all_finished, |_| {});
         if let Some(m) = &monitor {
             m.mark_recording_start();
         }
@@ -274,7 +293,11 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
         // the per-request figures cover the interval the requests are counted in.
         let record_end_ns = record_start_ns.saturating_add(duration_ns(plan.duration));
         let all_done_issuing = || issuing_done.load(Ordering::SeqCst) == threads || all_finished();
-        let ended = wait_until(&clock, record_end_ns, halt, all_done_issuing);
+        let ended = wait_until(&clock, record_end_ns, halt, all_done_issuing, |now| {
+            if let Some(m) = merger.as_mut() {
+                m.pump(Some(now.saturating_sub(record_start_ns)));
+            }
+        });
         if let Some(m) = &monitor {
             m.mark_recording_end();
         }
@@ -287,6 +310,9 @@ pub fn run(plan: &LoadPlan, stop: &AtomicBool) -> Result<LoadReport, LoadError> 
             .collect();
         (results, Some((record_start_ns, recording, ended)))
     });
+    if let Some(m) = merger {
+        m.flush();
+    }
     let results = results?;
     let (record_start_ns, recording, ended) = recording.expect("set when the threads ran");
     let after = finish::Counters::read(plan);
@@ -313,9 +339,11 @@ fn wait_until(
     until_ns: u64,
     stop: Stop<'_>,
     done: impl Fn() -> bool,
+    mut meanwhile: impl FnMut(u64),
 ) -> finish::Recording {
     loop {
         let now = clock.now_ns();
+        meanwhile(now);
         if now >= until_ns || stop.is_set() || done() {
             break;
         }
@@ -421,6 +449,7 @@ fn shared(plan: &LoadPlan) -> Shared {
         duration: plan.duration,
         open_spacing_ns: spacing,
         open_interval_ns: interval,
+        progress: None,
     }
 }
 

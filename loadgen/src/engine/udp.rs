@@ -112,7 +112,8 @@ impl<'a> UdpWorker<'a> {
             stage: Stage::Setup,
             budget,
             flows,
-            rec: Recorder::new(u64::MAX, shared.duration, Extras::default()),
+            rec: Recorder::new(u64::MAX, shared.duration, Extras::default())
+                .with_progress(shared.progress.clone()),
             rbuf: vec![0; IO_BUF],
             datagram: Vec::with_capacity(IO_BUF),
             outstanding: 0,

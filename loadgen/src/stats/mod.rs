@@ -12,9 +12,11 @@
 //! | `counts.rs` | error kinds and the sums of error and datagram counts |
 //! | `recorder.rs` | one thread's recorder: samples, errors, its seconds |
 //! | `timeline.rs` | the workers' seconds merged into the run's timeline |
+//! | `progress.rs` | the workers' seconds merged while the run goes, for a line a second |
 
 mod counts;
 mod encoding;
+mod progress;
 mod recorder;
 mod timeline;
 
@@ -22,6 +24,8 @@ pub use counts::{add_errors, add_udp, count_error, ErrorKind};
 pub use encoding::{
     decode_v2, encode_v2, interval_log, new_histogram, percentiles, HistogramError,
 };
+pub use progress::Tick;
+pub(crate) use progress::{Merger, ThreadTick};
 pub(crate) use recorder::{Extras, Recorder, TickData};
 pub(crate) use timeline::merge_ticks;
 

@@ -3,6 +3,7 @@
 //! Each second closes into its own histogram (the timeline); the whole-run
 //! histogram is the sum of the seconds.
 
+use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use hdrhistogram::serialization::{Serializer, V2Serializer};
@@ -10,6 +11,7 @@ use hdrhistogram::Histogram;
 
 use super::counts::{count_error, ErrorKind};
 use super::encoding::new_histogram;
+use super::progress::ThreadTick;
 use super::{LOWEST_NS, NS_PER_S};
 use crate::report::{LoadErrors, UdpCounts};
 
@@ -57,6 +59,8 @@ pub(crate) struct Recorder {
     tick_requests: u64,
     tick_errors: u64,
     ticks: Vec<TickData>,
+    /// Where each finished second also goes while the run lasts (progress lines).
+    progress: Option<Sender<ThreadTick>>,
 }
 
 impl Recorder {
@@ -83,7 +87,14 @@ impl Recorder {
             tick_requests: 0,
             tick_errors: 0,
             ticks: Vec::new(),
+            progress: None,
         }
+    }
+
+    /// Also sends each finished second to `progress` (one send a second).
+    pub fn with_progress(mut self, progress: Option<Sender<ThreadTick>>) -> Self {
+        self.progress = progress;
+        self
     }
 
     /// Counts seconds from `record_start_ns` (known once the threads have started).
@@ -158,6 +169,15 @@ impl Recorder {
     }
 
     fn close_tick(&mut self) {
+        if let Some(progress) = &self.progress {
+            // The coordinator may be gone (the run is ending): nothing to do then.
+            let _ = progress.send(ThreadTick {
+                index: self.tick_index as u64,
+                requests: self.tick_requests,
+                errors: self.tick_errors,
+                latency: self.tick_hist.clone(),
+            });
+        }
         let mut histogram = Vec::new();
         if !self.tick_hist.is_empty() {
             // Writing to a Vec cannot fail; an empty second stays empty.

@@ -144,7 +144,8 @@ impl<'a> StreamWorker<'a> {
                     open,
                     connect: shared.mode == Mode::Crr,
                 },
-            ),
+            )
+            .with_progress(shared.progress.clone()),
             rbuf: vec![0; IO_BUF],
             wbuf: vec![0; IO_BUF],
             req_len: request_len(&shared.workload),
