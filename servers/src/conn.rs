@@ -43,7 +43,7 @@ fn serve(mut stream: Stream, ctx: &Context) {
     let mut idle = Duration::ZERO;
     let fault = loop {
         if ctx.stop.is_set() {
-            break None;
+            break fault_at_stop(&mut stream, &mut buf, &mut session);
         }
         let n = match stream.read(&mut buf) {
             // The peer closed its side: fine between requests, not inside one.
@@ -82,4 +82,36 @@ fn serve(mut stream: Stream, ctx: &Context) {
         ctx.counters.fault(fault);
     }
     ctx.counters.add(&stats);
+}
+
+/// A stop ends the connection, but what its peer already did still counts the
+/// same as in a running server: a peer that left mid-request is a truncation
+/// (a stop can reach a handler before it has read the close that is already
+/// queued). Reads only what has already arrived, a bounded number of times;
+/// answers are not sent, since the server is going away.
+fn fault_at_stop(stream: &mut Stream, buf: &mut [u8], session: &mut Session) -> Option<Fault> {
+    /// Enough for a few frames already queued; a peer still sending is cut by the stop.
+    const READS: usize = 16;
+    if stream
+        .set_read_timeout(Some(Duration::from_millis(1)))
+        .is_err()
+    {
+        return None;
+    }
+    let mut discarded = Vec::new();
+    for _ in 0..READS {
+        match stream.read(buf) {
+            // The peer's close was already queued: judge the request it left behind.
+            Ok(0) => return session.finish().err().map(|e| e.fault()),
+            Ok(n) => {
+                if let Err(e) = session.feed(&buf[..n], &mut discarded) {
+                    return Some(e.fault());
+                }
+                discarded.clear();
+            }
+            // Nothing more has arrived (or the peer reset): the stop, not the peer, ends it.
+            Err(_) => return None,
+        }
+    }
+    None
 }
