@@ -20,6 +20,7 @@
 
 use crate::results::ResultSet;
 
+mod accept_scaling;
 mod backlog;
 mod c10k;
 mod caveats;
@@ -75,5 +76,6 @@ pub fn all() -> Vec<Experiment> {
         unix_vs_inet::experiment(),
         backlog::experiment(),
         c10k::experiment(),
+        accept_scaling::experiment(),
     ]
 }
