@@ -102,6 +102,25 @@ pub struct LoadPlan {
     pub server_pid: Option<u32>,
     /// The server's CPUs (for the per-CPU busy time), if it is pinned.
     pub server_cpus: Option<Vec<usize>>,
+    /// Misbehaving clients run beside the measured ones for the whole run
+    /// (warm-up included): slow connections or a connection flood.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack: Option<Attack>,
+}
+
+/// Clients that do the server no good, run beside the measured ones: what a
+/// well-behaved client keeps of its throughput under them is the figure.
+/// Both are bounded: a count of connections, or a rate, for the run's length.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "attack")]
+pub enum Attack {
+    /// Slowloris: `connections` connections opened before the run, each
+    /// sending one byte of a request every `interval_ms` and never its last
+    /// byte, so no request ever completes and no idle timeout ever fires.
+    Slowloris { connections: usize, interval_ms: u64 },
+    /// A connection flood: `rate_cps` connections a second opened and closed
+    /// at once with a reset (SO_LINGER 0, no TIME_WAIT), nothing sent.
+    Flood { rate_cps: f64 },
 }
 
 impl LoadPlan {
@@ -122,6 +141,7 @@ impl LoadPlan {
             linger_zero: false,
             server_pid: None,
             server_cpus: None,
+            attack: None,
         }
     }
 }

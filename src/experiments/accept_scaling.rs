@@ -26,25 +26,26 @@ use crate::charts::Scale;
 use crate::results::{Outcome, Points, ResultSet};
 
 const ID: &str = "accept-scaling";
-/// Clients connecting at once, again and again (CRR).
-const CLIENTS: usize = 16;
+/// Clients connecting, again and again (CRR): one at a time, so that every
+/// worker but the one serving is asleep waiting when a connection arrives —
+/// the condition a herd needs. Under saturation nobody sleeps and a herd
+/// costs nothing: a loop that wakes late finds the next connection queued.
+const CLIENTS: usize = 1;
 /// Workers of the pools compared for balance.
 const WORKERS: usize = 8;
-/// prefork's worker counts: fewer than the clients (workers rarely wait in
-/// accept) and more (at least half are always waiting: a herd would wake them all).
+/// prefork's worker counts: a few, and many more (all but a few always
+/// waiting in accept: a herd would wake them all for every connection).
 const PREFORK_FEW: usize = 4;
 const PREFORK_MANY: usize = 32;
 const SHARED: &str = "reuseport loops sharing one listener (unix)";
+/// One loop on the same Unix-domain transport: the shared loops' baseline.
+const ONE_LOOP_UNIX: &str = "mio (unix)";
 
-/// Wake-one holds while prefork's switches per connection grow at most this
-/// much from 4 to 32 workers…
-const WAKE_ONE_YES: f64 = 2.0;
-/// …and a herd shows from this growth (16 or more waiters woken per connection).
-const WAKE_ONE_NO: f64 = 4.0;
-/// Empty accepts per connection from which the shared listener's loops stampede…
-const HERD_YES: f64 = 0.5;
-/// …and up to which they do not.
-const HERD_NO: f64 = 0.1;
+/// Extra wake-ups per connection per extra waiting worker up to which one
+/// waiter is woken per connection…
+const WAKE_ONE: f64 = 0.1;
+/// …and from which (half the waiters or more) the waiters stampede.
+const HERD: f64 = 0.5;
 /// Most/fewest connections per worker up to which the work is spread evenly…
 const EVEN: f64 = 1.5;
 /// …and from which it is not.
@@ -53,13 +54,15 @@ const UNEVEN: f64 = 2.0;
 pub fn experiment() -> Experiment {
     Experiment {
         id: ID,
-        claim: "Beyond the textbook: many processes blocked in accept() on one listener do not stampede (Linux wakes one), event loops \
-                sharing one listener do (epoll wakes every watcher), and SO_REUSEPORT spreads connections evenly where one shared queue does not.",
-        method: "16 clients connect, ask one 64-byte echo and close (CRR), again and again, against `prefork` with 4 and with 32 processes \
+        claim: "Many processes blocked in accept() on one listener do not stampede (Linux wakes one), event loops \
+                sharing one listener do (epoll wakes every watcher), and SO_REUSEPORT spreads connections evenly where one shared queue does not (beyond the textbook).",
+        method: "One client connects, asks one 64-byte echo and closes (CRR), again and again, as fast as it can (so every idle worker is \
+                 asleep waiting when a connection arrives, the condition a herd needs), against `prefork` with 4 and with 32 processes \
                  blocked in accept() on one listener, `thread-pool` (one acceptor, 8 workers), `mio` (one loop), `reuseport` (8 loops, a \
-                 listener each) and the same 8 loops sharing one Unix-domain listener (SO_REUSEPORT does not spread Unix sockets): \
-                 connections per second, the server's context switches per connection, the loops' accepts that found nothing per \
-                 connection (woken for a connection another loop took), and the most connections one worker took over the fewest.",
+                 listener each) and the same 8 loops sharing one Unix-domain listener (SO_REUSEPORT does not spread Unix sockets; \
+                 `mio` over Unix is their one-loop baseline): connections per second; wake-ups as the server's context switches per \
+                 connection, and from them the extra wake-ups per connection per extra waiting worker (≈ 0: one waiter woken, ≈ 1: all); \
+                 the loops' accepts that found nothing; and the most connections one worker took over the fewest.",
         points,
         analyze,
     }
@@ -74,10 +77,10 @@ fn with_workers(mut spec: ServerSpec, n: usize) -> ServerSpec {
 }
 
 fn points(profile: Profile) -> Vec<Point> {
-    // CRR at thousands of connections per second counts enough in ¾ of a window.
+    // CRR at thousands of connections per second counts enough in half a window.
     let crr = LoadSpec::new(Mode::Crr)
         .connections(CLIENTS)
-        .window(profile.duration() * 3 / 4);
+        .window(profile.duration() / 2);
     let point = |series: &str, workers: usize, server: ServerSpec| {
         Point::new(series, workers as f64, server, crr.clone())
     };
@@ -99,6 +102,11 @@ fn points(profile: Profile) -> Vec<Point> {
         ),
         point(Model::Mio.name(), 1, ServerSpec::new(Model::Mio)),
         point(
+            ONE_LOOP_UNIX,
+            1,
+            ServerSpec::new(Model::Mio).transport(Transport::Unix),
+        ),
+        point(
             Model::Reuseport.name(),
             WORKERS,
             with_workers(ServerSpec::new(Model::Reuseport), WORKERS),
@@ -110,7 +118,8 @@ fn points(profile: Profile) -> Vec<Point> {
                 ServerSpec::new(Model::Reuseport).transport(Transport::Unix),
                 WORKERS,
             ),
-        ),
+        )
+        .decisive("context switches per connection", switches_per_conn),
     ]
 }
 
@@ -168,12 +177,39 @@ fn summary_ratio(points: &Points<'_>, a: (&str, f64), b: (&str, f64), f: Summary
     )
 }
 
-/// The three halves of the claim, each with the sentence that decides it.
+/// Extra wake-ups per connection per extra waiting worker, from `small` to
+/// `big` workers of the same design (`(series, workers)` each), with the
+/// ratio of the two switch counts and its interval.
+fn woken_share(points: &Points<'_>, small: (&str, f64), big: (&str, f64)) -> Option<(f64, Ratio)> {
+    let a = stats::at(points, small.0, small.1, switches_per_conn)?;
+    let b = stats::at(points, big.0, big.1, switches_per_conn)?;
+    let ratio = stats::ratio_at(points, big, small, switches_per_conn)?;
+    Some(((b.median - a.median) / (big.1 - small.1), ratio))
+}
+
+/// Wake-one or a herd, from the woken share (`wake_one`: the claim is that one waiter wakes).
+fn herd_verdict(share: f64, wake_one: bool) -> Verdict {
+    let v = match share {
+        s if s <= WAKE_ONE => Verdict::Supported,
+        s if s >= HERD => Verdict::NotSupported,
+        _ => Verdict::Depends,
+    };
+    match (v, wake_one) {
+        (v, true) | (v @ Verdict::Depends, false) => v,
+        (Verdict::Supported, false) => Verdict::NotSupported,
+        _ => Verdict::Supported,
+    }
+}
+
+/// The three parts of the claim, each with the sentence that decides it.
 fn judge(points: &Points<'_>) -> (Verdict, String) {
     let prefork = Model::Prefork.name();
-    let (few, many) = (PREFORK_FEW as f64, PREFORK_MANY as f64);
-    let wake_one = stats::ratio_at(points, (prefork, many), (prefork, few), switches_per_conn);
-    let herd = summary_at(points, SHARED, WORKERS as f64, empty_per_conn);
+    let blocked = woken_share(
+        points,
+        (prefork, PREFORK_FEW as f64),
+        (prefork, PREFORK_MANY as f64),
+    );
+    let shared = woken_share(points, (ONE_LOOP_UNIX, 1.0), (SHARED, WORKERS as f64));
     let reuse_balance = summary_at(points, Model::Reuseport.name(), WORKERS as f64, balance);
     let spread = summary_ratio(
         points,
@@ -181,21 +217,18 @@ fn judge(points: &Points<'_>) -> (Verdict, String) {
         (Model::Reuseport.name(), WORKERS as f64),
         balance,
     );
-    let (Some(wake_one), Some(herd), Some(reuse_balance), Some(spread)) =
-        (wake_one, herd, reuse_balance, spread)
+    let (Some((blocked, blocked_ratio)), Some((shared, shared_ratio)), Some(reuse_balance), Some(spread)) =
+        (blocked, shared, reuse_balance, spread)
     else {
         return (
             Verdict::NoData,
-            "prefork (4 and 32 workers), reuseport or the shared-listener loops have no usable measurement with server counts"
+            "prefork (4 and 32 workers), mio and the loops sharing one Unix listener, or reuseport, have no usable measurement \
+             with server counts"
                 .to_string(),
         );
     };
-    let one = match wake_one.value {
-        r if r <= WAKE_ONE_YES => Verdict::Supported,
-        r if r >= WAKE_ONE_NO => Verdict::NotSupported,
-        _ => Verdict::Depends,
-    };
-    let stampede = stats::verdict_from_ratio(herd.median, HERD_YES, HERD_NO);
+    let one = herd_verdict(blocked, true);
+    let stampede = herd_verdict(shared, false);
     let even = if reuse_balance.median <= EVEN && spread.value >= EVEN {
         Verdict::Supported
     } else if reuse_balance.median >= UNEVEN || spread.value <= 1.1 {
@@ -203,22 +236,21 @@ fn judge(points: &Points<'_>) -> (Verdict, String) {
     } else {
         Verdict::Depends
     };
-    let label = |v: Verdict| v.label();
     let because = format!(
-        "blocked accept() wakes one: {} (prefork's context switches per connection with 32 processes over 4: {}; a herd would wake \
-         every waiting process, 16 or more, per connection); epoll on a shared listener wakes every loop: {} ({:.2}{} accepts that \
-         found nothing per connection with 8 loops on one listener); SO_REUSEPORT spreads evenly: {} (most/fewest connections per \
-         loop {:.2}{} with a listener each, the shared listener {} as uneven) \
-         (rule: wake-one supported up to {WAKE_ONE_YES}×, not from {WAKE_ONE_NO}×; the shared listener's herd supported from {HERD_YES} \
-         empty accepts per connection, not up to {HERD_NO}; balance supported when reuseport's most/fewest is ≤ {EVEN} and the shared \
-         listener's is ≥ {EVEN}× it, not when reuseport's is ≥ {UNEVEN} or the shared listener is within 1.1× of it; \
-         all three agreeing give the verdict, else \"depends\")",
-        label(one),
-        wake_one.show(2),
-        label(stampede),
-        herd.median,
-        herd.interval(2, 1.0),
-        label(even),
+        "blocked accept() wakes one: {} (prefork from 4 to 32 processes: {blocked:.3} extra wake-ups per connection per extra \
+         waiting process; its context switches per connection grew {}); epoll on a shared listener wakes every loop: {} \
+         (8 loops on one listener against one loop: {shared:.2} extra wake-ups per connection per extra loop, switches per \
+         connection {}); SO_REUSEPORT spreads evenly: {} (most/fewest connections per loop {:.2}{} with a listener each; the \
+         shared listener {} as uneven) \
+         (rule: a design wakes one waiter when the extra wake-ups per connection per extra waiter are ≤ {WAKE_ONE}, all of them \
+         when ≥ {HERD}; balance supported when reuseport's most/fewest is ≤ {EVEN} and the shared listener's is ≥ {EVEN}× it, \
+         not when reuseport's is ≥ {UNEVEN} or the shared listener is within 1.1× of it; the three agreeing give the verdict, \
+         else \"depends\")",
+        one.label(),
+        blocked_ratio.show(2),
+        stampede.label(),
+        shared_ratio.show(2),
+        even.label(),
         reuse_balance.median,
         reuse_balance.interval(2, 1.0),
         spread.show(2),
@@ -274,22 +306,24 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     };
     let mut wakeups = per_row(&|n, x| stats::at(&points, n, x, switches_per_conn));
     wakeups.name = "context switches".to_string();
-    let mut empties = per_row(&|n, x| summary_at(&points, n, x, empty_per_conn));
-    empties.name = "accepts that found nothing".to_string();
     let mut spread = per_row(&|n, x| summary_at(&points, n, x, balance));
     spread.name = "most/fewest per worker".to_string();
     let mut rate = per_row(&|n, x| stats::at(&points, n, x, stats::throughput));
     rate.name = "CRR rate".to_string();
-    let herd_title = match summary_at(&points, SHARED, WORKERS as f64, empty_per_conn) {
-        Some(h) if h.median >= HERD_YES => format!(
-            "Loops sharing one listener wake for connections they do not get ({:.1} empty accepts per connection); blocked accept() does not",
-            h.median
+    let herd_title = match (
+        woken_share(&points, (ONE_LOOP_UNIX, 1.0), (SHARED, WORKERS as f64)),
+        woken_share(
+            &points,
+            (Model::Prefork.name(), PREFORK_FEW as f64),
+            (Model::Prefork.name(), PREFORK_MANY as f64),
         ),
-        Some(h) => format!(
-            "No herd here: loops sharing one listener found nothing {:.2} times per connection",
-            h.median
+    ) {
+        (Some((shared, _)), Some((blocked, _))) => format!(
+            "Each connection wakes {:.0}% of the loops sharing a listener but {:.1}% of the processes blocked in accept()",
+            (shared * 100.0).max(0.0),
+            (blocked * 100.0).max(0.0)
         ),
-        None => "Wake-ups per accepted connection".to_string(),
+        _ => "Wake-ups per accepted connection".to_string(),
     };
     let balance_title = match summary_at(&points, Model::Reuseport.name(), WORKERS as f64, balance) {
         Some(b) => format!("SO_REUSEPORT's busiest loop took {:.2}× the connections of its idlest", b.median),
@@ -298,10 +332,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let charts = vec![
         NamedChart::bars(
             "wakeups",
-            "Accept scaling — wake-ups per accepted connection (CRR, 16 clients)",
-            ("per accepted connection", Scale::Linear),
+            "Accept scaling — server context switches per accepted connection (CRR, one client at a time)",
+            ("context switches per connection", Scale::Linear),
             &labels,
-            vec![wakeups, empties],
+            vec![wakeups],
             ctx,
         )
         .titled(herd_title),
@@ -316,7 +350,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         .titled(balance_title),
         NamedChart::bars(
             "rate",
-            "Accept scaling — connections per second (CRR, 16 clients)",
+            "Accept scaling — connections per second (CRR, one client at a time)",
             ("connections per second", Scale::Linear),
             &labels,
             vec![rate],
@@ -327,13 +361,15 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     notes.insert(
         0,
         "What this adds to the textbook, which has every process of a preallocated server call accept() without asking who wakes: \
-         the wake-ups and the balance, measured. Published beside ours: Linux made a blocked accept() wake one waiter in 2.3/2.4 \
+         the wake-ups and the balance, measured, and with them where the herd still lives (event loops sharing a listener, \
+         waking while idle; under saturation nobody sleeps and it costs nothing). Published beside ours: Linux made a blocked accept() wake one waiter in 2.3/2.4 \
          (before, every waiter woke: the thundering herd of Apache's prefork); epoll gained EPOLLEXCLUSIVE in 4.5 (2016) because \
          every epoll instance watching a listener is still woken; SO_REUSEPORT's author reported up to 3:1 between the threads \
          accepting the most and the fewest connections from one shared socket (LWN, \"The SO_REUSEPORT socket option\", 2013), \
-         which one listener per thread removes. Empty accepts are counted only by the event loops (a blocked accept() never \
-         returns empty-handed: the kernel retries inside the call), so prefork's wake-ups are its context switches; those \
-         include the switches of serving each connection, hence the 4-against-32 comparison. Balance counts the server's whole \
+         which one listener per thread removes. Wake-ups are context switches: a blocked accept() never returns empty-handed (the \
+         kernel retries inside the call), and an edge-triggered epoll re-checks the listener before reporting it, so a loop woken \
+         for a connection another took goes back to sleep inside epoll_wait() — its empty accepts stay near 0 even in a herd. \
+         The switches include those of serving each connection, hence the few-against-many comparison of one design. Balance counts the server's whole \
          life (warm-up included); thread-pool's is the hand-off queue's, not the kernel's."
             .to_string(),
     );
@@ -351,14 +387,19 @@ mod tests {
     use super::*;
     use crate::experiments::synthetic;
 
-    /// Synthetic data: prefork's switches per connection with 32 workers
-    /// over 4, the shared listener's empty accepts per connection, and the
-    /// most/fewest per worker of reuseport and of the shared listener.
-    fn with(growth: f64, empty: f64, reuse_spread: f64, shared_spread: f64) -> Verdict {
+    /// Synthetic data: extra wake-ups per connection per extra waiter of
+    /// prefork and of the loops sharing one listener, and the most/fewest
+    /// per worker of reuseport and of the shared listener.
+    fn with(prefork_share: f64, shared_share: f64, reuse_spread: f64, shared_spread: f64) -> Verdict {
         let mut data = synthetic::results(&experiment(), 3, |p, _, r| {
             r.requests = 10_000;
             r.throughput_rps = 5_000.0;
-            let per_conn = if p.x == PREFORK_MANY as f64 { 3.0 * growth } else { 3.0 };
+            let base = 2.0;
+            let per_conn = match (p.series.as_str(), p.x as usize) {
+                ("prefork", n) => base + prefork_share * (n - PREFORK_FEW) as f64,
+                (SHARED, n) => base + shared_share * (n - 1) as f64,
+                _ => base,
+            };
             let s = r.server.as_mut().unwrap();
             s.voluntary_ctxt_switches = (per_conn * 10_000.0) as u64;
         });
@@ -368,18 +409,11 @@ mod tests {
                 "reuseport" => reuse_spread,
                 _ => 1.0,
             };
-            let workers = m.x as usize;
             let low = 1000u64;
-            let mut per_worker = vec![low; workers];
+            let mut per_worker = vec![low; m.x as usize];
             per_worker[0] = (low as f64 * spread) as u64;
-            let connections: u64 = per_worker.iter().sum();
             m.server_summary = Some(Summary {
-                connections,
-                empty_accepts: if m.series == SHARED {
-                    (empty * connections as f64) as u64
-                } else {
-                    0
-                },
+                connections: per_worker.iter().sum(),
                 per_worker,
                 ..Summary::default()
             });
@@ -393,14 +427,14 @@ mod tests {
 
     #[test]
     fn each_outcome_on_plausible_data() {
-        // Linux today: wake-one, a herd on the shared listener, reuseport even.
-        assert_eq!(with(1.2, 3.0, 1.1, 3.0), Verdict::Supported);
-        // A stampede in accept(), no herd in epoll, reuseport as uneven as the shared queue.
-        assert_eq!(with(6.0, 0.0, 2.5, 2.5), Verdict::NotSupported);
+        // Linux today: wake-one in accept(), a herd on the shared listener, reuseport even.
+        assert_eq!(with(0.01, 1.0, 1.1, 3.0), Verdict::Supported);
+        // A stampede in accept(), none in epoll, reuseport as uneven as the shared queue.
+        assert_eq!(with(0.9, 0.0, 2.5, 2.5), Verdict::NotSupported);
         // Wake-one and a herd, but reuseport no more even than the shared listener.
-        assert_eq!(with(1.2, 3.0, 1.3, 1.3), Verdict::Depends);
+        assert_eq!(with(0.01, 1.0, 1.3, 1.3), Verdict::Depends);
         // In between on every count.
-        assert_eq!(with(3.0, 0.3, 1.7, 2.0), Verdict::Depends);
+        assert_eq!(with(0.3, 0.3, 1.7, 2.0), Verdict::Depends);
     }
 
     #[test]
