@@ -36,6 +36,7 @@ pub mod per_repeat;
 mod point;
 mod profile;
 mod single_process;
+mod slow_clients;
 pub mod stats;
 #[cfg(test)]
 pub(crate) mod synthetic;
@@ -77,5 +78,6 @@ pub fn all() -> Vec<Experiment> {
         backlog::experiment(),
         c10k::experiment(),
         accept_scaling::experiment(),
+        slow_clients::experiment(),
     ]
 }

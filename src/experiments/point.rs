@@ -73,6 +73,8 @@ pub struct LoadSpec {
     pub requests: Option<u64>,
     /// A recorded window of its own instead of the profile's.
     pub window: Option<Duration>,
+    /// Misbehaving clients beside the measured ones (slowloris, a flood).
+    pub attack: Option<loadgen::Attack>,
 }
 
 impl LoadSpec {
@@ -88,6 +90,7 @@ impl LoadSpec {
             linger_zero: false,
             requests: None,
             window: None,
+            attack: None,
         }
     }
 
@@ -118,6 +121,11 @@ impl LoadSpec {
 
     pub fn window(mut self, w: Duration) -> Self {
         self.window = Some(w);
+        self
+    }
+
+    pub fn attack(mut self, a: loadgen::Attack) -> Self {
+        self.attack = Some(a);
         self
     }
 
