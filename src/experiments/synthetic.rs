@@ -110,6 +110,7 @@ pub fn results(
             order: None,
             steal_pct: None,
             calibration: None,
+            fd_limit: None,
         },
         measurements,
     }
