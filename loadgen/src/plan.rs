@@ -117,7 +117,10 @@ pub enum Attack {
     /// Slowloris: `connections` connections opened before the run, each
     /// sending one byte of a request every `interval_ms` and never its last
     /// byte, so no request ever completes and no idle timeout ever fires.
-    Slowloris { connections: usize, interval_ms: u64 },
+    Slowloris {
+        connections: usize,
+        interval_ms: u64,
+    },
     /// A connection flood: `rate_cps` connections a second opened and closed
     /// at once with a reset (SO_LINGER 0, no TIME_WAIT), nothing sent.
     Flood { rate_cps: f64 },

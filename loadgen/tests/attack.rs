@@ -91,21 +91,31 @@ fn slow_connections_hold_on_and_starve_a_smaller_pool_but_not_an_event_loop() {
     let starved = loadgen::run(&plan(&pool, slow), &AtomicBool::new(false)).unwrap();
     let attack = starved.attack.expect("the report counts the attack");
     assert_eq!((attack.opened, attack.failed), (4, 0), "{attack:?}");
-    assert_eq!(attack.held_at_end, 4, "the pool closed a slow connection: {attack:?}");
+    assert_eq!(
+        attack.held_at_end, 4,
+        "the pool closed a slow connection: {attack:?}"
+    );
     assert!(
         attack.bytes_sent >= 4 && attack.bytes_sent <= 4 * (REQUEST_LEN - 1),
         "each sent at least a byte and never a whole request: {attack:?}"
     );
     // Two workers held by slow connections, two more queued for them: the
     // measured clients wait behind, in the backlog.
-    assert_eq!(starved.requests, 0, "a starved pool served {} requests", starved.requests);
+    assert_eq!(
+        starved.requests, 0,
+        "a starved pool served {} requests",
+        starved.requests
+    );
     drop(pool);
 
     let event_loop = Server::start(Model::Mio, 0);
     let served = loadgen::run(&plan(&event_loop, slow), &AtomicBool::new(false)).unwrap();
     let attack = served.attack.unwrap();
     assert_eq!((attack.opened, attack.held_at_end), (4, 4), "{attack:?}");
-    assert!(served.requests > 0, "the event loop served nobody beside 4 slow connections");
+    assert!(
+        served.requests > 0,
+        "the event loop served nobody beside 4 slow connections"
+    );
     assert_eq!(served.errors.total, 0, "{:?}", served.errors);
     let summary = event_loop.stop();
     // Every measured request completed; the slow ones never did.
@@ -159,6 +169,9 @@ fn a_plan_without_attackers_reports_none_and_bad_attacks_are_refused() {
     ] {
         p.attack = Some(bad);
         let err = loadgen::validate(&p).expect_err("a bad attack is refused");
-        assert!(err.to_string().contains("attack") || err.to_string().contains("flood"), "{err}");
+        assert!(
+            err.to_string().contains("attack") || err.to_string().contains("flood"),
+            "{err}"
+        );
     }
 }

@@ -151,7 +151,8 @@ impl Counters {
             workers_replaced: self.workers_replaced.load(Relaxed),
             empty_accepts: self.empty_accepts.load(Relaxed),
             per_worker: {
-                let mut counts: Vec<u64> = self.per_worker.iter().map(|c| c.load(Relaxed)).collect();
+                let mut counts: Vec<u64> =
+                    self.per_worker.iter().map(|c| c.load(Relaxed)).collect();
                 // Workers that never existed count nothing: the list ends at the last that did.
                 while counts.last() == Some(&0) {
                     counts.pop();

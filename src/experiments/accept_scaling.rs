@@ -126,8 +126,9 @@ fn points(profile: Profile) -> Vec<Point> {
 /// The server tree's context switches (voluntary and not) per completed connection.
 fn switches_per_conn(r: &LoadReport) -> Option<f64> {
     let s = r.server.as_ref()?;
-    (r.requests > 0)
-        .then(|| (s.voluntary_ctxt_switches + s.involuntary_ctxt_switches) as f64 / r.requests as f64)
+    (r.requests > 0).then(|| {
+        (s.voluntary_ctxt_switches + s.involuntary_ctxt_switches) as f64 / r.requests as f64
+    })
 }
 
 /// Accepts that found nothing per accepted connection (the server's whole life).
@@ -170,7 +171,12 @@ fn summary_at(points: &Points<'_>, series: &str, x: f64, f: SummaryFigure) -> Op
     stat(&summary_values(points, series, x, f))
 }
 
-fn summary_ratio(points: &Points<'_>, a: (&str, f64), b: (&str, f64), f: SummaryFigure) -> Option<Ratio> {
+fn summary_ratio(
+    points: &Points<'_>,
+    a: (&str, f64),
+    b: (&str, f64),
+    f: SummaryFigure,
+) -> Option<Ratio> {
     ratio_of_medians(
         &summary_values(points, a.0, a.1, f),
         &summary_values(points, b.0, b.1, f),
@@ -217,8 +223,12 @@ fn judge(points: &Points<'_>) -> (Verdict, String) {
         (Model::Reuseport.name(), WORKERS as f64),
         balance,
     );
-    let (Some((blocked, blocked_ratio)), Some((shared, shared_ratio)), Some(reuse_balance), Some(spread)) =
-        (blocked, shared, reuse_balance, spread)
+    let (
+        Some((blocked, blocked_ratio)),
+        Some((shared, shared_ratio)),
+        Some(reuse_balance),
+        Some(spread),
+    ) = (blocked, shared, reuse_balance, spread)
     else {
         return (
             Verdict::NoData,
@@ -325,8 +335,12 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         ),
         _ => "Wake-ups per accepted connection".to_string(),
     };
-    let balance_title = match summary_at(&points, Model::Reuseport.name(), WORKERS as f64, balance) {
-        Some(b) => format!("SO_REUSEPORT's busiest loop took {:.2}× the connections of its idlest", b.median),
+    let balance_title = match summary_at(&points, Model::Reuseport.name(), WORKERS as f64, balance)
+    {
+        Some(b) => format!(
+            "SO_REUSEPORT's busiest loop took {:.2}× the connections of its idlest",
+            b.median
+        ),
         None => "Balance: most over fewest connections per worker".to_string(),
     };
     let charts = vec![
@@ -390,7 +404,12 @@ mod tests {
     /// Synthetic data: extra wake-ups per connection per extra waiter of
     /// prefork and of the loops sharing one listener, and the most/fewest
     /// per worker of reuseport and of the shared listener.
-    fn with(prefork_share: f64, shared_share: f64, reuse_spread: f64, shared_spread: f64) -> Verdict {
+    fn with(
+        prefork_share: f64,
+        shared_share: f64,
+        reuse_spread: f64,
+        shared_spread: f64,
+    ) -> Verdict {
         let mut data = synthetic::results(&experiment(), 3, |p, _, r| {
             r.requests = 10_000;
             r.throughput_rps = 5_000.0;

@@ -84,7 +84,11 @@ fn models(profile: Profile) -> Vec<Model> {
 fn crr_sweep(profile: Profile, model: Model) -> Vec<usize> {
     let sweep = profile.sweep(&[1, 1_000], &[1, 1_000], &[1, 1_000, 10_000]);
     // Past FD_SETSIZE select refuses the new connections themselves.
-    let most = if model == Model::Select { FD_SETSIZE - 64 } else { usize::MAX };
+    let most = if model == Model::Select {
+        FD_SETSIZE - 64
+    } else {
+        usize::MAX
+    };
     sweep.into_iter().filter(|k| *k <= most).collect()
 }
 
@@ -144,7 +148,10 @@ fn kept(points: &crate::results::Points<'_>, name: &str) -> Option<(f64, super::
     let xs = points.get(name)?;
     let (lo, hi) = (xs.keys().next()?.0, xs.keys().next_back()?.0);
     (hi > lo).then_some(())?;
-    Some((hi, stats::ratio_at(points, (name, hi), (name, lo), stats::throughput)?))
+    Some((
+        hi,
+        stats::ratio_at(points, (name, hi), (name, lo), stats::throughput)?,
+    ))
 }
 
 /// Gammo et al.'s claim on our data: poll (select where it can) loses, epoll holds.
@@ -167,7 +174,12 @@ fn judge(points: &crate::results::Points<'_>) -> (Verdict, String) {
         Verdict::Depends
     };
     let select = kept(points, &crr_series(Model::Select))
-        .map(|(k, r)| format!("; select lost {:.0}% with {k} (it cannot go past FD_SETSIZE)", (1.0 - r.value) * 100.0))
+        .map(|(k, r)| {
+            format!(
+                "; select lost {:.0}% with {k} (it cannot go past FD_SETSIZE)",
+                (1.0 - r.value) * 100.0
+            )
+        })
         .unwrap_or_default();
     (
         verdict,
@@ -244,7 +256,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 format!("{x}"),
                 cell(stats::at(&idle, name, x, stats::p50_us), 1),
                 cell(stats::at(&idle, name, x, stats::p99_us), 1),
-                cell(stats::at(&idle, name, x, super::measures::server_cpu_us_per_req), 2),
+                cell(
+                    stats::at(&idle, name, x, super::measures::server_cpu_us_per_req),
+                    2,
+                ),
                 cell(stats::at(&idle, name, x, super::measures::memory_mb), 1),
                 kb.map_or("–".to_string(), |v| format!("{v:.1}")),
                 cell(stats::at(&idle, name, x, refused), 0),
@@ -271,7 +286,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 format!("{x}"),
                 cell(stats::at(&crr, name, x, stats::throughput), 0),
                 kept.map_or("–".to_string(), |r| format!("{:.0}%", r.value * 100.0)),
-                cell(stats::at(&crr, name, x, super::measures::server_cpu_us_per_req), 2),
+                cell(
+                    stats::at(&crr, name, x, super::measures::server_cpu_us_per_req),
+                    2,
+                ),
                 cell(stats::at(&crr, name, x, stats::errors), 0),
             ]);
         }
@@ -282,7 +300,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             .iter()
             .map(|(n, x, kb)| format!("{n} {kb:.1} KB (at {x})"))
             .collect();
-        because.push_str(&format!(". Memory per idle connection: {}", parts.join(", ")));
+        because.push_str(&format!(
+            ". Memory per idle connection: {}",
+            parts.join(", ")
+        ));
     }
     let memory_title = match per_conn_kb
         .iter()
@@ -343,7 +364,12 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let fd_limit = results
         .info
         .fd_limit
-        .map(|l| format!("raised to {} for this run (its largest point needed {})", l.soft, l.needed))
+        .map(|l| {
+            format!(
+                "raised to {} for this run (its largest point needed {})",
+                l.soft, l.needed
+            )
+        })
         .unwrap_or_else(|| "raised to the hard limit at start".to_string());
     let mut notes = super::experiment_caveats(results, ID);
     notes.insert(
@@ -402,7 +428,9 @@ mod tests {
     #[test]
     fn select_stops_below_fd_setsize_in_the_connection_per_request_variant() {
         for profile in Profile::ALL {
-            assert!(crr_sweep(profile, Model::Select).iter().all(|k| *k < FD_SETSIZE));
+            assert!(crr_sweep(profile, Model::Select)
+                .iter()
+                .all(|k| *k < FD_SETSIZE));
             assert!(idle_sweep(profile, Model::Fork).iter().all(|k| *k <= 5_000));
         }
     }

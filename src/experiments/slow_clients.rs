@@ -156,7 +156,10 @@ fn remedy(model: &str, x: f64, share: f64) -> &'static str {
     if share >= SURVIVES {
         return "nothing here";
     }
-    let per_connection_worker = matches!(model, "thread-pool" | "prefork" | "fork" | "thread-per-conn");
+    let per_connection_worker = matches!(
+        model,
+        "thread-pool" | "prefork" | "fork" | "thread-per-conn"
+    );
     match (x == SLOWLORIS, per_connection_worker) {
         (true, true) => {
             "a deadline per request (an idle timeout never fires: a byte comes every 2 s), or more workers than slow \
@@ -225,7 +228,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let title = if shares.is_empty() {
         "Slow clients — throughput kept by well-behaved clients".to_string()
     } else {
-        format!("Under {SLOW} slow connections well-behaved clients kept: {}", shares.join(", "))
+        format!(
+            "Under {SLOW} slow connections well-behaved clients kept: {}",
+            shares.join(", ")
+        )
     };
     let charts = vec![NamedChart::bars(
         "kept",
@@ -276,7 +282,10 @@ fn judge(points: &Points<'_>) -> (Verdict, String) {
             "mio or thread-pool has no usable baseline or attacked measurement".to_string(),
         );
     };
-    let verdict = if loop_slow.value >= SURVIVES && loop_flood.value >= SURVIVES && pool_slow.value <= FALLS {
+    let verdict = if loop_slow.value >= SURVIVES
+        && loop_flood.value >= SURVIVES
+        && pool_slow.value <= FALLS
+    {
         Verdict::Supported
     } else if loop_slow.value <= 0.5 || pool_slow.value >= SURVIVES {
         Verdict::NotSupported

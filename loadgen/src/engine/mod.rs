@@ -268,7 +268,10 @@ pub fn run_with_progress(
         });
         let stop_attack = || {
             attack_done.store(true, Ordering::SeqCst);
-            attacking.map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            attacking.map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
         };
         let mut handles = Vec::with_capacity(threads);
         for t in 0..threads {
@@ -330,7 +333,11 @@ pub fn run_with_progress(
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect();
-        (results, Some((record_start_ns, recording, ended)), stop_attack())
+        (
+            results,
+            Some((record_start_ns, recording, ended)),
+            stop_attack(),
+        )
     });
     if let Some(m) = merger {
         m.flush();

@@ -76,8 +76,12 @@ pub fn validate(plan: &LoadPlan) -> Result<(), LoadError> {
                 "a slowloris attack needs 1 or more connections and an interval above 0 ms",
             ));
         }
-        Some(crate::plan::Attack::Flood { rate_cps }) if !(rate_cps.is_finite() && rate_cps > 0.0) => {
-            return Err(bad_plan("a connection flood needs a rate above 0 connections/s"));
+        Some(crate::plan::Attack::Flood { rate_cps })
+            if !(rate_cps.is_finite() && rate_cps > 0.0) =>
+        {
+            return Err(bad_plan(
+                "a connection flood needs a rate above 0 connections/s",
+            ));
         }
         _ => {}
     }
