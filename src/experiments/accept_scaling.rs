@@ -76,11 +76,8 @@ fn with_workers(mut spec: ServerSpec, n: usize) -> ServerSpec {
     spec.arg("--workers", n)
 }
 
-fn points(profile: Profile) -> Vec<Point> {
-    // CRR at thousands of connections per second counts enough in half a window.
-    let crr = LoadSpec::new(Mode::Crr)
-        .connections(CLIENTS)
-        .window(profile.duration() / 2);
+fn points(_profile: Profile) -> Vec<Point> {
+    let crr = LoadSpec::new(Mode::Crr).connections(CLIENTS);
     let point = |series: &str, workers: usize, server: ServerSpec| {
         Point::new(series, workers as f64, server, crr.clone())
     };

@@ -50,8 +50,9 @@ fn crr_series(model: Model) -> String {
 }
 
 /// Idle connections measured for `model`: every model gets the ends of the
-/// profile's sweep; 10,000 only where it is cheap in `standard` (mio's epoll;
-/// select refuses past FD_SETSIZE, so it gets 5,000 to show the refusals);
+/// profile's sweep (in `standard` the points single-process measures too, so
+/// they cost nothing more), select past FD_SETSIZE to show its refusals, and
+/// 10,000 in `full`;
 /// fork up to 5,000 processes, thread-per-conn up to 10,000 threads (this
 /// machine's pid_max and memory bound them; the report says so).
 fn idle_sweep(profile: Profile, model: Model) -> Vec<usize> {
@@ -59,7 +60,6 @@ fn idle_sweep(profile: Profile, model: Model) -> Vec<usize> {
     let sweep = match (profile, model) {
         (Profile::Quick, Model::Select) => vec![1, 2_000],
         (Profile::Quick, _) => vec![1, 1_000],
-        (Profile::Standard, Model::Mio) => vec![1, 1_000, 10_000],
         (Profile::Standard, Model::Select) => vec![1, 5_000],
         (Profile::Standard, _) => vec![1, 1_000],
         (Profile::Full, _) => full.to_vec(),
@@ -71,17 +71,25 @@ fn idle_sweep(profile: Profile, model: Model) -> Vec<usize> {
     sweep.into_iter().filter(|k| *k <= most).collect()
 }
 
-/// Models of the idle sweep: tokio's two runtimes only in `full` (the
-/// standard run's budget goes to the designs the claim is about).
+/// Models of the idle sweep: tokio's two runtimes and reactor-pool (whose
+/// sockets live in one mio loop, as mio's do) only in `full`: the standard
+/// run's budget goes to the designs the claim is about.
 fn models(profile: Profile) -> Vec<Model> {
     MODELS
         .into_iter()
-        .filter(|m| profile == Profile::Full || !matches!(m, Model::Tokio | Model::TokioMulti))
+        .filter(|m| {
+            profile == Profile::Full
+                || !matches!(m, Model::Tokio | Model::TokioMulti | Model::ReactorPool)
+        })
         .collect()
 }
 
-/// Idle connections of the connection-per-request variant.
+/// Idle connections of the connection-per-request variant (select only in
+/// `full`: the verdict turns on poll and epoll, and standard has its budget).
 fn crr_sweep(profile: Profile, model: Model) -> Vec<usize> {
+    if model == Model::Select && profile == Profile::Standard {
+        return Vec::new();
+    }
     let sweep = profile.sweep(&[1, 1_000], &[1, 1_000], &[1, 1_000, 10_000]);
     // Past FD_SETSIZE select refuses the new connections themselves.
     let most = if model == Model::Select {
@@ -98,11 +106,11 @@ pub fn experiment() -> Experiment {
         claim: "Claim 6 at scale (the C10K problem): with thousands of idle connections, select and poll pay for every descriptor on every \
                 call while epoll pays only for the active ones (Gammo et al. 2004), and a process or thread per connection pays in memory.",
         method: "Two clients doing 64-byte echo round trips while K other connections are held open and idle (K = 1 stands for none, up to \
-                 10,000 in `full`): the active clients' latency, the server's CPU per request and its memory per idle connection (PSS \
-                 plus kernel socket memory), for `select`, `poll`, `mio` (epoll), `thread-per-conn`, `fork`, `reuseport`, `reactor-pool`, \
-                 `io-uring` (and tokio in `full`). `select` cannot watch a descriptor at or above FD_SETSIZE (1024) and refuses those \
+                 10,000 in `full`, select to 5,000 in `standard`): the active clients' latency, the server's CPU per request and its memory per idle connection (PSS \
+                 plus kernel socket memory), for `select`, `poll`, `mio` (epoll), `thread-per-conn`, `fork`, `reuseport`, `io-uring` \
+                 (and `reactor-pool` and tokio in `full`). `select` cannot watch a descriptor at or above FD_SETSIZE (1024) and refuses those \
                  connections (counted). Then the connection-per-request variant: 2 clients connect, ask and close (CRR) beside the same \
-                 idle connections, against `select`, `poll` and `mio`, so each request adds a descriptor to the set (epoll_ctl for mio) and \
+                 idle connections, against `poll` and `mio` (and `select` in `full` and `quick`), so each request adds a descriptor to the set (epoll_ctl for mio) and \
                  removes it: the throughput each keeps as the idle connections grow.",
         points,
         analyze,
@@ -111,9 +119,13 @@ pub fn experiment() -> Experiment {
 
 fn points(profile: Profile) -> Vec<Point> {
     let mut points = Vec::new();
-    let server = |model: Model| {
+    // The same flags and timeout as single-process's idle points, so at the
+    // x both sweep the runner measures a model once for both claims; fork
+    // past 4,096 children needs a higher cap.
+    let server = |model: Model, idle: usize| {
+        let children = if idle > 4_000 { 16_384 } else { 4_096 };
         ServerSpec::new(model)
-            .arg("--max-children", 16_384)
+            .arg("--max-children", children)
             .arg("--max-threads", 16_384)
     };
     for model in models(profile) {
@@ -122,17 +134,20 @@ fn points(profile: Profile) -> Vec<Point> {
                 .connections(2)
                 .idle(idle)
                 .timeout(Duration::from_secs(2));
-            points.push(Point::new(model.name(), idle as f64, server(model), load));
+            points.push(Point::new(
+                model.name(),
+                idle as f64,
+                server(model, idle),
+                load,
+            ));
         }
     }
     for model in CRR_MODELS {
         for idle in crr_sweep(profile, model) {
-            // Thousands of connections a second count enough in half a window.
             let load = LoadSpec::new(Mode::Crr)
                 .connections(2)
                 .idle(idle)
-                .timeout(Duration::from_secs(2))
-                .window(profile.duration() / 2);
+                .timeout(Duration::from_secs(2));
             points.push(
                 Point::new(crr_series(model), idle as f64, ServerSpec::new(model), load)
                     .decisive("throughput", stats::throughput),

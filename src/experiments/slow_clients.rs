@@ -92,12 +92,7 @@ fn points(profile: Profile) -> Vec<Point> {
         cpu_us: 0,
         wait_us: 0,
     };
-    // Three conditions per design: a shorter window keeps the experiment in
-    // its budget; CRR counts thousands of requests even so.
-    let crr = LoadSpec::new(Mode::Crr)
-        .connections(CLIENTS)
-        .workload(work)
-        .window(profile.duration() * 2 / 5);
+    let crr = LoadSpec::new(Mode::Crr).connections(CLIENTS).workload(work);
     let mut points = Vec::new();
     for model in models(profile) {
         let server = ServerSpec::new(model).service(ServiceKind::Synthetic);
