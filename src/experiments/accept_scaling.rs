@@ -325,10 +325,13 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             (Model::Prefork.name(), PREFORK_MANY as f64),
         ),
     ) {
+        (Some((shared, _)), Some((blocked, _))) if shared >= HERD && blocked <= WAKE_ONE => format!(
+            "Each connection wakes every loop sharing a listener ({shared:.2} extra wake-ups per extra loop) but one process \
+             blocked in accept() ({blocked:.3} per extra process)"
+        ),
         (Some((shared, _)), Some((blocked, _))) => format!(
-            "Each connection wakes {:.0}% of the loops sharing a listener but {:.1}% of the processes blocked in accept()",
-            (shared * 100.0).max(0.0),
-            (blocked * 100.0).max(0.0)
+            "Extra wake-ups per connection: {shared:.2} per extra loop sharing a listener, {blocked:.3} per extra process \
+             blocked in accept()"
         ),
         _ => "Wake-ups per accepted connection".to_string(),
     };
