@@ -15,15 +15,16 @@
 //! connections one worker took over the fewest (the server's per-worker counts).
 
 use loadgen::{LoadReport, Mode};
-use servers::{Model, Summary, Transport};
+use servers::{Model, Transport};
 
-use super::interval::{ratio_of_medians, Ratio};
-use super::stats::{self, cell, stat, Stat, Table};
+use super::server_counts::{balance, empty_per_conn, summary_at, summary_ratio};
+use super::stats::{self, cell, Stat, Table};
+use super::Ratio;
 use super::{
     Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
 };
 use crate::charts::Scale;
-use crate::results::{Outcome, Points, ResultSet};
+use crate::results::{Points, ResultSet};
 
 const ID: &str = "accept-scaling";
 /// Clients connecting, again and again (CRR): one at a time, so that every
@@ -126,58 +127,6 @@ fn switches_per_conn(r: &LoadReport) -> Option<f64> {
     (r.requests > 0).then(|| {
         (s.voluntary_ctxt_switches + s.involuntary_ctxt_switches) as f64 / r.requests as f64
     })
-}
-
-/// Accepts that found nothing per accepted connection (the server's whole life).
-fn empty_per_conn(s: &Summary, _workers: usize) -> Option<f64> {
-    (s.connections > 0).then(|| s.empty_accepts as f64 / s.connections as f64)
-}
-
-/// Most connections one worker took over the fewest (a worker that took
-/// none counts as one); `None` for a model without named workers.
-fn balance(s: &Summary, workers: usize) -> Option<f64> {
-    if s.per_worker.is_empty() || workers < 2 {
-        return None;
-    }
-    let mut counts = s.per_worker.clone();
-    // Trailing workers that took nothing are not listed.
-    counts.resize(workers.max(counts.len()), 0);
-    let max = counts.iter().copied().max()?;
-    let min = counts.iter().copied().min()?.max(1);
-    Some(max as f64 / min as f64)
-}
-
-/// A figure of the server's own summary, over the usable repeats of one point.
-type SummaryFigure = fn(&Summary, usize) -> Option<f64>;
-
-fn summary_values(points: &Points<'_>, series: &str, x: f64, f: SummaryFigure) -> Vec<f64> {
-    points
-        .get(series)
-        .and_then(|xs| xs.iter().find(|(k, _)| k.0 == x))
-        .map(|(_, repeats)| {
-            repeats
-                .iter()
-                .filter(|m| m.outcome == Outcome::Ok)
-                .filter_map(|m| f(m.server_summary.as_ref()?, x as usize))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn summary_at(points: &Points<'_>, series: &str, x: f64, f: SummaryFigure) -> Option<Stat> {
-    stat(&summary_values(points, series, x, f))
-}
-
-fn summary_ratio(
-    points: &Points<'_>,
-    a: (&str, f64),
-    b: (&str, f64),
-    f: SummaryFigure,
-) -> Option<Ratio> {
-    ratio_of_medians(
-        &summary_values(points, a.0, a.1, f),
-        &summary_values(points, b.0, b.1, f),
-    )
 }
 
 /// Extra wake-ups per connection per extra waiting worker, from `small` to
@@ -400,6 +349,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
 mod tests {
     use super::*;
     use crate::experiments::synthetic;
+    use servers::Summary;
 
     /// Synthetic data: extra wake-ups per connection per extra waiter of
     /// prefork and of the loops sharing one listener, and the most/fewest
@@ -454,17 +404,5 @@ mod tests {
         assert_eq!(with(0.01, 1.0, 1.3, 1.3), Verdict::Depends);
         // In between on every count.
         assert_eq!(with(0.3, 0.3, 1.7, 2.0), Verdict::Depends);
-    }
-
-    #[test]
-    fn balance_counts_workers_that_took_nothing() {
-        let s = Summary {
-            per_worker: vec![10, 5],
-            ..Summary::default()
-        };
-        assert_eq!(balance(&s, 2), Some(2.0));
-        // Two more workers existed and took nothing (each counts as one).
-        assert_eq!(balance(&s, 4), Some(10.0));
-        assert_eq!(balance(&Summary::default(), 8), None);
     }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use loadgen::{LoadReport, Mode};
 use servers::Model;
 
-use super::stats::{self, cell, Stat, Table};
+use super::server_counts;
+use super::stats::{self, cell, Table};
 use super::{
     Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
 };
@@ -219,18 +220,6 @@ fn refused(r: &LoadReport) -> Option<f64> {
     Some((r.errors.dropped_idle + r.errors.reset + r.errors.connect_refused) as f64)
 }
 
-/// Connections the server itself turned away (select past FD_SETSIZE, a
-/// limit), from its summary, over the usable repeats of one point.
-fn server_refused(points: &crate::results::Points<'_>, name: &str, x: f64) -> Option<Stat> {
-    let repeats = points.get(name)?.iter().find(|(k, _)| k.0 == x)?.1;
-    let values: Vec<f64> = repeats
-        .iter()
-        .filter_map(|m| m.server_summary.as_ref())
-        .map(|s| (s.errors.refused + s.errors.resource) as f64)
-        .collect();
-    stats::stat(&values)
-}
-
 /// Memory per idle connection of `name` at `x` over its first point, in kB.
 fn kb_per_conn(points: &crate::results::Points<'_>, name: &str, x: f64) -> Option<f64> {
     let first = points.get(name)?.keys().next()?.0;
@@ -278,7 +267,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 cell(stats::at(&idle, name, x, super::measures::memory_mb), 1),
                 kb.map_or("–".to_string(), |v| format!("{v:.1}")),
                 cell(stats::at(&idle, name, x, refused), 0),
-                cell(server_refused(&idle, name, x), 0),
+                cell(
+                    server_counts::summary_at(&idle, name, x, server_counts::refused),
+                    0,
+                ),
             ]);
         }
     }

@@ -13,6 +13,7 @@
 //! | `finding.rs` | [`Finding`], [`Verdict`], [`NamedChart`]: what an analysis returns |
 //! | `caveats.rs` | problems a reader must see beside the figures |
 //! | `measures.rs` | every server-cost figure (CPU, memory, validity) read from a report, in one place |
+//! | `server_counts.rs` | figures the server counted itself (per worker, empty accepts, refusals) from its summary line |
 //! | `interval.rs` | 95% intervals: order-statistic CI of a median, bootstrap CI of a ratio, the confidence target |
 //! | `per_repeat.rs` | each verdict again per repeat ("supported in k of n") |
 //! | `stats.rs` | repeats into medians with intervals, table and series helpers |
@@ -35,6 +36,7 @@ mod overview;
 pub mod per_repeat;
 mod point;
 mod profile;
+mod server_counts;
 mod single_process;
 mod slow_clients;
 pub mod stats;
