@@ -147,6 +147,15 @@ impl NamedChart {
         };
         self
     }
+
+    /// Titled with its finding when the data give one ([`NamedChart::titled`]);
+    /// the topic title stays when they do not.
+    pub fn titled_by(self, finding: Option<String>) -> Self {
+        match finding {
+            Some(f) => self.titled(f),
+            None => self,
+        }
+    }
 }
 
 /// What an analysis found.

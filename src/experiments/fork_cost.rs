@@ -3,6 +3,7 @@
 use loadgen::Mode;
 use servers::Model;
 
+use super::headline::{count, times};
 use super::stats::{self, bar_group, cell, Table};
 use super::{
     Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
@@ -173,6 +174,39 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         }
     }
 
+    // The titles state what each chart shows, from the same figures.
+    let fastest = names
+        .iter()
+        .filter(|n| n.as_str() != "fork")
+        .filter_map(|n| stats::at(&points, n, 0.0, stats::throughput).map(|s| (n, s.median)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let rate_title = stats::at(&points, "fork", 0.0, stats::throughput)
+        .zip(fastest)
+        .map(|(f, (n, best))| {
+            format!(
+                "fork accepts {} connections/s, {n} {}",
+                count(f.median),
+                count(best)
+            )
+        });
+    let demand_title = cheapest.zip(interval).map(|((name, _), r)| {
+        format!(
+            "fork costs {} {name}'s server CPU per connection",
+            times(r.value)
+        )
+    });
+    let ballast_title = points
+        .get(BALLAST)
+        .and_then(|xs| xs.iter().next())
+        .and_then(|(x, r)| stats::over(r, stats::throughput).map(|s| (x.0, s.median)))
+        .zip(stats::at_max_x(&points, BALLAST, stats::throughput))
+        .filter(|((lo_x, lo), (hi_x, _))| hi_x > lo_x && *lo > 0.0)
+        .map(|((lo_x, lo), (hi_x, hi))| {
+            format!(
+                "a {hi_x} MB parent forks at {:.0}% of the rate of a {lo_x} MB one",
+                100.0 * hi.median / lo
+            )
+        });
     let charts = vec![
         NamedChart::bars(
             "rate",
@@ -187,7 +221,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 stats::throughput,
             )],
             ctx,
-        ),
+        )
+        .titled_by(rate_title),
         NamedChart::bars(
             "demand",
             "Claim 1 — server CPU per connection (service demand)",
@@ -210,7 +245,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 ),
             ],
             ctx,
-        ),
+        )
+        .titled_by(demand_title),
         NamedChart::line(
             "ballast",
             "Claim 1 — fork's connection rate as the parent grows",
@@ -218,7 +254,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ("connections per second", Scale::Linear),
             stats::series(&stats::only(&points, &[BALLAST]), stats::throughput),
             ctx,
-        ),
+        )
+        .titled_by(ballast_title),
     ];
     Finding {
         verdict,

@@ -11,6 +11,7 @@
 //! | `profile.rs` | [`Profile`]: warm-up, window and repeats of `quick`, `standard`, `full` |
 //! | `point.rs` | [`Point`], [`ServerSpec`], [`LoadSpec`]: one thing to measure |
 //! | `finding.rs` | [`Finding`], [`Verdict`], [`NamedChart`]: what an analysis returns |
+//! | `headline.rs` | short numbers for chart titles that state the finding ("12×", "14k", "1.2 ms") |
 //! | `caveats.rs` | problems a reader must see beside the figures |
 //! | `measures.rs` | every server-cost figure (CPU, memory, validity) read from a report, in one place |
 //! | `interval.rs` | 95% intervals: order-statistic CI of a median, bootstrap CI of a ratio, the confidence target |
@@ -27,6 +28,7 @@ mod datagram_cost;
 mod datagram_loss;
 mod finding;
 mod fork_cost;
+pub mod headline;
 mod interval;
 mod iterative;
 pub mod measures;
