@@ -184,7 +184,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         .zip(fastest)
         .map(|(f, (n, best))| {
             format!(
-                "fork accepts {} connections/s, {n} {}",
+                "fork accepts {} connections/s, the fastest ({n}) {}",
                 count(f.median),
                 count(best)
             )

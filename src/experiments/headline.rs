@@ -12,7 +12,7 @@ pub fn count(v: f64) -> String {
     } else {
         (v, "")
     };
-    let digits = if scaled.abs() >= 10.0 || (suffix.is_empty() && scaled.fract().abs() < 0.05) {
+    let digits = if scaled.abs() >= 10.0 || scaled.fract().abs() < 0.05 {
         0
     } else {
         1
@@ -71,6 +71,7 @@ mod tests {
         assert_eq!(count(450.0), "450");
         assert_eq!(count(7.0), "7");
         assert_eq!(count(2_870.0), "2.9k");
+        assert_eq!(count(5_000.0), "5k");
         assert_eq!(count(14_370.0), "14k");
         assert_eq!(count(198_421.0), "198k");
         assert_eq!(count(1_250_000.0), "1.2M");

@@ -170,7 +170,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         .zip(setup(ITER_CRR, ITER_RR))
         .map(|(mio, iter)| {
             format!(
-                "a connection per request takes {} (mio) and {} (tcp-iterative) the latency of an open one",
+                "connecting per request takes {} (mio), {} (tcp-iterative) an open connection's latency",
                 super::headline::times(mio.value),
                 super::headline::times(iter.value)
             )
