@@ -46,7 +46,7 @@ pub fn experiment() -> Experiment {
     Experiment {
         id: ID,
         claim: "Creating a process per connection is expensive: a concurrent server that forks pays for it on every connection.",
-        method: "Connect-request-response-close (CRR, 64-byte echo, 4 clients) against each connection-oriented model, \
+        method: "Connect-request-response-close (CRR, 64-byte echo, 4 clients) against the connection-oriented models (`full`: every one), \
                  including `prefork` (8 processes forked once, at start) and `thread-per-conn` (a thread instead of a process): \
                  connections per second and the server's CPU per connection (its whole process tree, from /proc). \
                  Then the fork model again while its parent holds growing memory (`--ballast-mb`), since fork copies page tables. \
