@@ -102,6 +102,11 @@ pub struct LoadPlan {
     pub server_pid: Option<u32>,
     /// The server's CPUs (for the per-CPU busy time), if it is pinned.
     pub server_cpus: Option<Vec<usize>>,
+    /// Also count the server's system calls over the window (`perf stat`;
+    /// needs `server_pid`). Off by default: counting slows every system call
+    /// the server makes, so its CPU figures read higher.
+    #[serde(default)]
+    pub count_syscalls: bool,
 }
 
 impl LoadPlan {
@@ -122,6 +127,7 @@ impl LoadPlan {
             linger_zero: false,
             server_pid: None,
             server_cpus: None,
+            count_syscalls: false,
         }
     }
 }

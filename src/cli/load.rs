@@ -120,6 +120,11 @@ pub struct LoadArgs {
     /// The CPUs the server is pinned to (e.g. 0 or 0-1), for their busy time.
     #[arg(long)]
     pub server_cpus: Option<String>,
+    /// Also count the server's system calls over the window with `perf stat`
+    /// (needs perf and permission to trace the server). Counting slows each
+    /// of the server's system calls, so its CPU per request reads higher.
+    #[arg(long, requires = "server_pid")]
+    pub count_syscalls: bool,
     /// Pin the load generator to these CPUs (e.g. 1).
     #[arg(long)]
     pub cpus: Option<String>,
@@ -213,6 +218,7 @@ impl LoadArgs {
         plan.request_timeout = self.timeout;
         plan.linger_zero = self.linger_zero;
         plan.server_pid = self.server_pid;
+        plan.count_syscalls = self.count_syscalls;
         plan.server_cpus = match &self.server_cpus {
             Some(list) => Some(crate::pin::parse_cpu_list(list)?),
             None => None,

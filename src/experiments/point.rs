@@ -73,6 +73,9 @@ pub struct LoadSpec {
     pub requests: Option<u64>,
     /// A recorded window of its own instead of the profile's.
     pub window: Option<Duration>,
+    /// Count the server's system calls (`perf stat`), which slows each one:
+    /// only where the count is the point, never where CPU is compared.
+    pub count_syscalls: bool,
 }
 
 impl LoadSpec {
@@ -88,6 +91,7 @@ impl LoadSpec {
             linger_zero: false,
             requests: None,
             window: None,
+            count_syscalls: false,
         }
     }
 
@@ -118,6 +122,12 @@ impl LoadSpec {
 
     pub fn window(mut self, w: Duration) -> Self {
         self.window = Some(w);
+        self
+    }
+
+    /// Counts the server's system calls over the window (see the field).
+    pub fn count_syscalls(mut self) -> Self {
+        self.count_syscalls = true;
         self
     }
 

@@ -233,10 +233,14 @@ pub fn run_with_progress(
     let gate = StartGate::new(threads + 1);
     let finished = AtomicUsize::new(0);
     let monitor = match plan.server_pid {
-        Some(pid) => Some(
-            ServerMonitor::start(pid, plan.server_cpus.clone(), MONITOR_INTERVAL)
-                .map_err(|source| LoadError::Monitor { pid, source })?,
-        ),
+        Some(pid) => {
+            let mut m = ServerMonitor::start(pid, plan.server_cpus.clone(), MONITOR_INTERVAL)
+                .map_err(|source| LoadError::Monitor { pid, source })?;
+            if plan.count_syscalls {
+                m.count_syscalls();
+            }
+            Some(m)
+        }
         None => None,
     };
     let before = finish::Counters::read(plan);
