@@ -129,6 +129,33 @@ fn calibrate(config: &RunConfig) -> Option<loadgen::Calibration> {
         .ok()
 }
 
+/// Raises this process's open-file limit (the load generator runs in it) to
+/// its hard limit and checks that the largest point fits: its connections,
+/// idle and attacking ones, plus a margin. Servers raise their own at start.
+fn raise_fd_limit(selected: &Plan) -> Result<results::FdLimit> {
+    let needed = selected
+        .iter()
+        .flat_map(|(_, points)| points)
+        .map(|p| {
+            let slow = match p.load.attack {
+                Some(loadgen::Attack::Slowloris { connections, .. }) => connections,
+                _ => 0,
+            };
+            (p.load.connections + p.load.idle + slow) as u64 + 64
+        })
+        .max()
+        .unwrap_or(64);
+    let soft = servers::raise_fd_limit()
+        .context("failed to read or raise the open-file limit (RLIMIT_NOFILE)")?;
+    if soft < needed {
+        anyhow::bail!(
+            "the largest point needs {needed} open files but the hard limit is {soft}: raise it (`ulimit -Hn`, \
+             /etc/security/limits.conf) or leave out the largest C10K points"
+        );
+    }
+    Ok(results::FdLimit { soft, needed })
+}
+
 /// Runs every point of every selected experiment and writes the results.
 pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     let (selected, skipped) = plan_counting_skips(config)?;
@@ -145,6 +172,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     if let Some(cpus) = &config.loadgen_cpus {
         crate::pin::pin_self(cpus)?;
     }
+    let fd_limit = raise_fd_limit(&selected)?;
     let mut info = RunInfo {
         profile: config.profile.name().to_string(),
         repeats: config.repeats,
@@ -161,6 +189,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         order: None,
         steal_pct: None,
         calibration: calibrate(config),
+        fd_limit: Some(fd_limit),
     };
     let steal_before = loadgen::machine::cpu_times();
     results::write_json(&config.out.join("run.json"), &info)?;

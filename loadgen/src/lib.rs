@@ -46,6 +46,6 @@ pub mod validity;
 pub use calibrate::{calibrate, Calibration, CalibrationPlan};
 pub use engine::{run, run_with_progress, validate, LoadError};
 pub use merge::{merge, MergeError};
-pub use plan::{LoadPlan, Mode, Target, Workload};
+pub use plan::{Attack, LoadPlan, Mode, Target, Workload};
 pub use report::LoadReport;
 pub use stats::Tick;

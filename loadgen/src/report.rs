@@ -359,4 +359,22 @@ pub struct LoadReport {
     /// work; on a shared machine it holds the neighbours' too. `None` without /proc/stat.
     #[serde(default)]
     pub machine_cpu_us_per_req: Option<f64>,
+    /// What the plan's attackers did (slow connections, a flood), if it had any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack: Option<AttackCounts>,
+}
+
+/// What a run's attackers did, over the whole run (warm-up included).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttackCounts {
+    /// Connections the attackers opened.
+    pub opened: u64,
+    /// Connection attempts that failed (refused, timed out, no port).
+    pub failed: u64,
+    /// Slow connections the server closed (an idle or request timeout).
+    pub closed_by_server: u64,
+    /// Slow connections still open when the run ended.
+    pub held_at_end: u64,
+    /// Bytes the attackers sent.
+    pub bytes_sent: u64,
 }

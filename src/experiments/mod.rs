@@ -21,6 +21,7 @@
 
 use crate::results::ResultSet;
 
+mod accept_scaling;
 mod backlog;
 mod c10k;
 mod caveats;
@@ -37,6 +38,7 @@ pub mod per_repeat;
 mod point;
 mod profile;
 mod single_process;
+mod slow_clients;
 pub mod stats;
 #[cfg(test)]
 pub(crate) mod synthetic;
@@ -77,5 +79,7 @@ pub fn all() -> Vec<Experiment> {
         unix_vs_inet::experiment(),
         backlog::experiment(),
         c10k::experiment(),
+        accept_scaling::experiment(),
+        slow_clients::experiment(),
     ]
 }

@@ -76,6 +76,8 @@ pub struct LoadSpec {
     /// Count the server's system calls (`perf stat`), which slows each one:
     /// only where the count is the point, never where CPU is compared.
     pub count_syscalls: bool,
+    /// Misbehaving clients beside the measured ones (slowloris, a flood).
+    pub attack: Option<loadgen::Attack>,
 }
 
 impl LoadSpec {
@@ -92,6 +94,7 @@ impl LoadSpec {
             requests: None,
             window: None,
             count_syscalls: false,
+            attack: None,
         }
     }
 
@@ -128,6 +131,8 @@ impl LoadSpec {
     /// Counts the server's system calls over the window (see the field).
     pub fn count_syscalls(mut self) -> Self {
         self.count_syscalls = true;
+    pub fn attack(mut self, a: loadgen::Attack) -> Self {
+        self.attack = Some(a);
         self
     }
 

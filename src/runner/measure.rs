@@ -73,6 +73,7 @@ fn load_plan(
     plan.max_requests = spec.requests;
     plan.request_timeout = spec.timeout;
     plan.linger_zero = spec.linger_zero;
+    plan.attack = spec.attack;
     plan.server_pid = server_pid;
     plan.count_syscalls = spec.count_syscalls && server_pid.is_some();
     plan.server_cpus = config.server_cpus.clone();

@@ -210,6 +210,8 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
             ended.machine_busy_ns,
             requests,
         ),
+        // Filled in by the caller, which ran the attackers.
+        attack: None,
     })
 }
 

@@ -13,6 +13,7 @@
 //! | `blocking.rs` | the fast path: one `rr` connection per thread, blocking calls |
 //! | `validate.rs` | the plan checked, descriptors raised, the target probed |
 //! | `finish.rs` | the threads' results merged into the report |
+//! | `attack.rs` | the plan's attackers (slowloris, a connection flood) on a thread of their own |
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,6 +26,7 @@ use probe::ServerMonitor;
 use crate::report::{IoPath, LoadReport};
 use crate::stats::{HistogramError, Merger, Recorder, ThreadTick, Tick, TickData};
 
+mod attack;
 mod blocking;
 mod finish;
 mod net;
@@ -230,7 +232,9 @@ pub fn run_with_progress(
         Merger::new(rx, out, threads, duration_ns(plan.duration))
     });
     let clock = Clock::new(Instant::now());
-    let gate = StartGate::new(threads + 1);
+    let attacker = attack::Attacker::of(plan);
+    let attack_done = AtomicBool::new(false);
+    let gate = StartGate::new(threads + 1 + usize::from(attacker.is_some()));
     let finished = AtomicUsize::new(0);
     let monitor = match plan.server_pid {
         Some(pid) => {
@@ -252,7 +256,27 @@ pub fn run_with_progress(
         issuing_done: &issuing_done,
     };
 
-    let (results, recording) = std::thread::scope(|scope| {
+    let (results, recording, attack_counts) = std::thread::scope(|scope| {
+        // The attackers open their connections first, then wait at the gate
+        // with everyone else; they stop once the measured threads are done.
+        let attacking = attacker.map(|a| {
+            let (gate, clock, done) = (&gate, clock, &attack_done);
+            scope.spawn(move || {
+                a.run(
+                    || {
+                        let _ = gate.wait_start(&clock);
+                    },
+                    done,
+                )
+            })
+        });
+        let stop_attack = || {
+            attack_done.store(true, Ordering::SeqCst);
+            attacking.map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        };
         let mut handles = Vec::with_capacity(threads);
         for t in 0..threads {
             let (shared, gate, finished) = (&shared, &gate, &finished);
@@ -277,6 +301,7 @@ pub fn run_with_progress(
                             source,
                         }),
                         None,
+                        stop_attack(),
                     );
                 }
             }
@@ -312,7 +337,11 @@ pub fn run_with_progress(
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect();
-        (results, Some((record_start_ns, recording, ended)))
+        (
+            results,
+            Some((record_start_ns, recording, ended)),
+            stop_attack(),
+        )
     });
     if let Some(m) = merger {
         m.flush();
@@ -320,7 +349,7 @@ pub fn run_with_progress(
     let results = results?;
     let (record_start_ns, recording, ended) = recording.expect("set when the threads ran");
     let after = finish::Counters::read(plan);
-    finish::report(finish::Parts {
+    let mut report = finish::report(finish::Parts {
         plan,
         results,
         threads,
@@ -332,7 +361,9 @@ pub fn run_with_progress(
         ended,
         partial: stop.load(Ordering::SeqCst),
         io_path,
-    })
+    })?;
+    report.attack = attack_counts;
+    Ok(report)
 }
 
 /// Sleeps until `until_ns` (the end of the warm-up, or of the recorded
