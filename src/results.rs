@@ -58,6 +58,10 @@ pub struct RunInfo {
     /// against a trivial reflector, measured at the start of the run.
     #[serde(default)]
     pub calibration: Option<loadgen::Calibration>,
+    /// `run --slo`: the p99 objective the overload knee is found against, in
+    /// µs (absent in runs made before it was recorded: the default applies).
+    #[serde(default)]
+    pub slo_us: Option<u64>,
 }
 
 /// How a measurement went.

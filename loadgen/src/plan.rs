@@ -102,6 +102,17 @@ pub struct LoadPlan {
     pub server_pid: Option<u32>,
     /// The server's CPUs (for the per-CPU busy time), if it is pinned.
     pub server_cpus: Option<Vec<usize>>,
+    /// Synthetic workloads: the share (0–1) of requests that carry the
+    /// workload's `wait_us`; the others ask for no wait. Which ones is drawn
+    /// per request from its key with a fixed seed ([`crate::check::waits`]),
+    /// so a run is repeatable and every response is still checked exactly.
+    /// `None`: every request waits (the plain workload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_share: Option<f64>,
+    /// `crr`: requests sent on each connection before it is closed and a new
+    /// one opened (the first one's latency includes the connect). `None`: one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_connection: Option<u64>,
 }
 
 impl LoadPlan {
@@ -122,6 +133,8 @@ impl LoadPlan {
             linger_zero: false,
             server_pid: None,
             server_cpus: None,
+            wait_share: None,
+            requests_per_connection: None,
         }
     }
 }

@@ -17,6 +17,7 @@
 //! | `per_repeat.rs` | each verdict again per repeat ("supported in k of n") |
 //! | `stats.rs` | repeats into medians with intervals, table and series helpers |
 //! | one file per claim | its points and its verdict rule |
+//! | `flash.rs`, `fork_amortisation.rs`, `overload.rs` | claims beyond the textbook: Flash's four designs, the requests per connection that amortise a fork, the overload knee |
 
 use crate::results::ResultSet;
 
@@ -26,10 +27,13 @@ mod caveats;
 mod datagram_cost;
 mod datagram_loss;
 mod finding;
+mod flash;
+mod fork_amortisation;
 mod fork_cost;
 mod interval;
 mod iterative;
 pub mod measures;
+mod overload;
 mod overview;
 pub mod per_repeat;
 mod point;
@@ -43,6 +47,7 @@ mod unix_vs_inet;
 mod zombies;
 
 pub use caveats::{caveats, experiment_caveats};
+pub use overload::DEFAULT_SLO;
 pub use finding::{Axis, ChartSpec, Context, Finding, NamedChart, Verdict};
 pub use interval::{median_within, Ratio};
 pub use point::{cpu_work, Figure, LoadSpec, Point, ServerSpec};
@@ -75,5 +80,8 @@ pub fn all() -> Vec<Experiment> {
         unix_vs_inet::experiment(),
         backlog::experiment(),
         c10k::experiment(),
+        flash::experiment(),
+        fork_amortisation::experiment(),
+        overload::experiment(),
     ]
 }

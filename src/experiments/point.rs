@@ -73,6 +73,11 @@ pub struct LoadSpec {
     pub requests: Option<u64>,
     /// A recorded window of its own instead of the profile's.
     pub window: Option<Duration>,
+    /// Synthetic: the share of requests that carry the workload's wait (the
+    /// rest ask for none); `None`: all of them.
+    pub wait_share: Option<f64>,
+    /// `crr`: requests on each connection before it closes; `None`: one.
+    pub requests_per_connection: Option<u64>,
 }
 
 impl LoadSpec {
@@ -88,6 +93,8 @@ impl LoadSpec {
             linger_zero: false,
             requests: None,
             window: None,
+            wait_share: None,
+            requests_per_connection: None,
         }
     }
 
@@ -123,6 +130,16 @@ impl LoadSpec {
 
     pub fn requests(mut self, n: u64) -> Self {
         self.requests = Some(n);
+        self
+    }
+
+    pub fn wait_share(mut self, share: f64) -> Self {
+        self.wait_share = Some(share);
+        self
+    }
+
+    pub fn requests_per_connection(mut self, k: u64) -> Self {
+        self.requests_per_connection = Some(k);
         self
     }
 }

@@ -109,6 +109,7 @@ pub fn results(
             order: None,
             steal_pct: None,
             calibration: None,
+            slo_us: None,
         },
         measurements,
     }
@@ -123,6 +124,7 @@ pub fn verdict(
     let ctx = Context {
         footnote: String::new(),
         error_bars: String::new(),
+        slo: super::DEFAULT_SLO,
     };
     let f = (experiment.analyze)(&data, &ctx);
     (f.verdict, f.because)

@@ -73,6 +73,8 @@ fn load_plan(
     plan.max_requests = spec.requests;
     plan.request_timeout = spec.timeout;
     plan.linger_zero = spec.linger_zero;
+    plan.wait_share = spec.wait_share;
+    plan.requests_per_connection = spec.requests_per_connection;
     plan.server_pid = server_pid;
     plan.server_cpus = config.server_cpus.clone();
     plan

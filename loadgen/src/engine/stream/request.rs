@@ -180,9 +180,10 @@ impl StreamWorker<'_> {
         let State::Busy { stream, request } = &mut self.conns[i].state else {
             return;
         };
+        let workload = self.shared.request_workload(request.key);
         let failed = loop {
             let n = fill_request(
-                &self.shared.workload,
+                &workload,
                 request.key,
                 request.written,
                 &mut self.wbuf,
@@ -332,6 +333,20 @@ impl StreamWorker<'_> {
         let think = self.shared.think_ns;
         match self.shared.mode {
             Mode::Crr => {
+                let c = &mut self.conns[i];
+                c.served += 1;
+                // Still connected and not yet at its count: the next request
+                // goes on the same connection (after the think time, if any).
+                if c.served < self.shared.requests_per_connection
+                    && matches!(c.state, State::Ready { .. })
+                {
+                    return if think > 0 {
+                        self.set_timer(i, now + think)
+                    } else {
+                        self.start_request(i, now)
+                    };
+                }
+                c.served = 0;
                 let nothing = self.close(i);
                 debug_assert!(nothing.is_none(), "the request is over");
                 if think > 0 {
