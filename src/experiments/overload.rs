@@ -111,6 +111,17 @@ fn points(profile: Profile) -> Vec<Point> {
     points
 }
 
+/// Correct answers per second the server kept up with: in open mode the
+/// requests that left inside the recorded interval (each connection sends
+/// its next only once the last is answered, so past the knee this is the
+/// server's pace; `throughput_rps` also counts requests scheduled in the
+/// interval that left after it, the offered rate however late), minus errors.
+fn goodput(r: &loadgen::LoadReport) -> Option<f64> {
+    let sent = r.validity.as_ref().map_or(r.throughput_rps, |v| v.achieved_rps);
+    let errors = r.errors.total as f64 / r.duration_s.max(1e-9);
+    Some((sent - errors).max(0.0))
+}
+
 fn p999_us(r: &loadgen::LoadReport) -> Option<f64> {
     (r.latency_ns.count > 0).then(|| r.latency_ns.p999 as f64 / 1000.0)
 }
@@ -174,14 +185,14 @@ fn design(points: &Points<'_>, name: &str, slo_us: f64) -> Design {
         .iter()
         .filter_map(|k| knee_of(Some(*k)).ok())
         .collect();
-    let goodput = curve(points, name, None, stats::throughput);
-    let top = goodput.last().map_or(0.0, |(x, _)| *x);
-    let peak = goodput
+    let served = curve(points, name, None, goodput);
+    let top = served.last().map_or(0.0, |(x, _)| *x);
+    let peak = served
         .iter()
         .copied()
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(x, _)| x);
-    let held = peak.and_then(|p| stats::ratio_at(points, (name, top), (name, p), stats::throughput));
+    let held = peak.and_then(|p| stats::ratio_at(points, (name, top), (name, p), goodput));
     Design {
         name: name.to_string(),
         knee: knee_of(None),
@@ -239,7 +250,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             table.row(vec![
                 n.clone(),
                 format!("{x}"),
-                cell(stats::at(&points, n, x, stats::throughput), 0),
+                cell(stats::at(&points, n, x, goodput), 0),
                 cell(p99, 0),
                 cell(stats::at(&points, n, x, p999_us), 0),
                 cell(stats::at(&points, n, x, stats::errors), 0),
@@ -301,7 +312,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             "Overload — goodput against the offered rate",
             ("offered rate (requests/s)", Scale::Log10),
             ("goodput: correct answers per second", Scale::Log10),
-            stats::series(&points, stats::throughput),
+            stats::series(&points, goodput),
             ctx,
         )
         .titled(format!("Overload — past the knee: {}", held.join("; "))),
