@@ -344,4 +344,11 @@ pub struct LoadReport {
     /// work; on a shared machine it holds the neighbours' too. `None` without /proc/stat.
     #[serde(default)]
     pub machine_cpu_us_per_req: Option<f64>,
+    /// `open` mode: correct answers that arrived inside the recorded interval,
+    /// whichever request they answered, per second. Past the server's knee
+    /// this is its pace, where `throughput_rps` still counts every request
+    /// scheduled in the interval however late it was answered. `None` in the
+    /// other modes and in results made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_rps: Option<f64>,
 }

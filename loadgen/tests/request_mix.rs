@@ -123,3 +123,32 @@ fn the_new_settings_are_refused_where_they_cannot_apply() {
     c.requests_per_connection = Some(0);
     assert!(loadgen::validate(&c).is_err());
 }
+
+#[test]
+fn open_loop_goodput_counts_the_answers_inside_the_window() {
+    let _guard = serial();
+    let server = InProcess::start(Model::Mio, Transport::Tcp, ServiceKind::Synthetic, None);
+    let mut p = plan(target_of(&server), Mode::Open { rate_rps: 1000.0 });
+    // One connection whose every request blocks the server 2 ms: it can
+    // answer at most 500 a second, half the offered rate.
+    p.workload = Workload::Synthetic {
+        payload_len: 16,
+        response_len: 16,
+        cpu_us: 0,
+        wait_us: WAIT_US,
+    };
+    p.duration = Duration::from_millis(500);
+    p.request_timeout = Duration::from_secs(5);
+    let r = run(&p);
+    let goodput = r.goodput_rps.expect("open mode reports its goodput");
+    assert!(goodput > 0.0 && goodput <= 520.0, "goodput {goodput}");
+    assert!(
+        r.throughput_rps > goodput,
+        "throughput {} counts every scheduled request",
+        r.throughput_rps
+    );
+    let mut closed = plan(target_of(&server), Mode::Rr);
+    closed.duration = Duration::from_millis(100);
+    closed.workload = p.workload;
+    assert_eq!(run(&closed).goodput_rps, None);
+}

@@ -40,6 +40,7 @@ pub fn report() -> LoadReport {
         send_lag_ns: None,
         io_path: Default::default(),
         machine_cpu_us_per_req: None,
+        goodput_rps: None,
         validity: None,
         send_lag_histogram_v2: None,
         interval_log: String::new(),

@@ -312,6 +312,9 @@ impl StreamWorker<'_> {
     /// Ends an outstanding request: a sample if it succeeded, else an error.
     pub(super) fn finish(&mut self, request: Request, now: u64, error: Option<ErrorKind>) {
         self.outstanding -= 1;
+        if error.is_none() {
+            self.rec.answered(now);
+        }
         if request.admit != Admit::Recorded {
             return;
         }
