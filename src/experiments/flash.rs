@@ -81,11 +81,7 @@ pub fn experiment() -> Experiment {
 }
 
 fn points(profile: Profile) -> Vec<Point> {
-    let shares = profile.sweep(
-        &[0.0, 0.2],
-        &[0.0, 0.2],
-        &[0.0, 0.05, 0.1, 0.2, 0.3, 0.5],
-    );
+    let shares = profile.sweep(&[0.0, 0.2], &[0.0, 0.2], &[0.0, 0.05, 0.1, 0.2, 0.3, 0.5]);
     let work = Workload::Synthetic {
         payload_len: 64,
         response_len: 1024,
@@ -225,7 +221,9 @@ fn ranking(points: &Points<'_>, names: &[&str], xs: &[f64]) -> String {
         let mut by: Vec<(&'static str, f64)> = Vec::new();
         for n in names {
             let d = design(n);
-            let Some(r) = rate(points, n, x) else { continue };
+            let Some(r) = rate(points, n, x) else {
+                continue;
+            };
             // MP's rank is its better process model's.
             match by.iter_mut().find(|(k, _)| *k == d) {
                 Some(e) => e.1 = e.1.max(r.median),
@@ -233,7 +231,10 @@ fn ranking(points: &Points<'_>, names: &[&str], xs: &[f64]) -> String {
             }
         }
         by.sort_by(|a, b| b.1.total_cmp(&a.1));
-        by.iter().enumerate().map(|(i, (d, _))| (*d, i + 1)).collect()
+        by.iter()
+            .enumerate()
+            .map(|(i, (d, _))| (*d, i + 1))
+            .collect()
     };
     let (cached, blocking) = (rank_at(lo), rank_at(hi));
     let ours = |ranks: &[(&str, usize)], d: &str| {
@@ -274,9 +275,14 @@ fn judge(points: &Points<'_>, names: &[&str], xs: &[f64]) -> (Verdict, String, S
     } else {
         "fork"
     };
-    if lo != 0.0 || hi <= lo || rate(points, sped, lo).is_none() || rate(points, amped, hi).is_none()
+    if lo != 0.0
+        || hi <= lo
+        || rate(points, sped, lo).is_none()
+        || rate(points, amped, hi).is_none()
     {
-        return no_data("SPED (mio) or AMPED (reactor-pool) lack a cached (p = 0) or a blocking measurement");
+        return no_data(
+            "SPED (mio) or AMPED (reactor-pool) lack a cached (p = 0) or a blocking measurement",
+        );
     }
     let mut verdicts = Vec::new();
     let mut parts = Vec::new();
@@ -286,7 +292,10 @@ fn judge(points: &Points<'_>, names: &[&str], xs: &[f64]) -> (Verdict, String, S
         } else {
             Verdict::NotSupported
         });
-        parts.push(format!("{text}: {}", if holds { "holds" } else { "does not hold" }));
+        parts.push(format!(
+            "{text}: {}",
+            if holds { "holds" } else { "does not hold" }
+        ));
     };
     let ratio = |a: (&str, f64), b: (&str, f64)| stats::ratio_at(points, a, b, stats::throughput);
     // 1. SPED best when everything is cached.
@@ -303,19 +312,24 @@ fn judge(points: &Points<'_>, names: &[&str], xs: &[f64]) -> (Verdict, String, S
     if let Some(r) = collapse {
         part(
             r.value <= COLLAPSE,
-            format!("at p = {hi} % SPED keeps {} its cached rate (collapsed at or below {COLLAPSE}×)", r.show(2)),
+            format!(
+                "at p = {hi} % SPED keeps {} its cached rate (collapsed at or below {COLLAPSE}×)",
+                r.show(2)
+            ),
         );
     }
     // 3. AMPED close to SPED when cached, best when requests block.
     if let Some(r) = ratio((amped, lo), (sped, lo)) {
         part(
             r.value >= CLOSE,
-            format!("cached, AMPED serves {} SPED's rate (close from {CLOSE}×)", r.show(2)),
+            format!(
+                "cached, AMPED serves {} SPED's rate (close from {CLOSE}×)",
+                r.show(2)
+            ),
         );
     }
-    let amped_best = best_other(points, names, hi, amped).and_then(|other| {
-        ratio((amped, hi), (other, hi)).map(|r| (other, r))
-    });
+    let amped_best = best_other(points, names, hi, amped)
+        .and_then(|other| ratio((amped, hi), (other, hi)).map(|r| (other, r)));
     if let Some((other, r)) = amped_best {
         part(
             r.value >= BEST,
@@ -330,7 +344,10 @@ fn judge(points: &Points<'_>, names: &[&str], xs: &[f64]) -> (Verdict, String, S
         );
     }
     let verdict = Verdict::all(&verdicts);
-    let holding = verdicts.iter().filter(|v| **v == Verdict::Supported).count();
+    let holding = verdicts
+        .iter()
+        .filter(|v| **v == Verdict::Supported)
+        .count();
     let headline = match (collapse, amped_best) {
         (Some(c), Some((other, r))) => format!(
             "Flash — with {hi} % of requests blocking, SPED keeps {:.0} % of its rate and AMPED serves {:.2}× {other}",

@@ -55,7 +55,11 @@ pub fn experiment() -> Experiment {
 
 fn points(profile: Profile) -> Vec<Point> {
     let mut points = Vec::new();
-    let ks = profile.sweep(&[1, 100], &[1, 10, 100, 1000], &[1, 3, 10, 30, 100, 300, 1000]);
+    let ks = profile.sweep(
+        &[1, 100],
+        &[1, 10, 100, 1000],
+        &[1, 3, 10, 30, 100, 300, 1000],
+    );
     for &k in &ks {
         for model in [Model::Fork, Model::Prefork, Model::ThreadPool, Model::Mio] {
             let load = match k {
@@ -139,7 +143,9 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         "requests per connection at which fork stops mattering".to_string(),
         "no figure (\"long conversations\")".to_string(),
         meeting(&curve.iter().map(|(k, r)| (*k, r.value)).collect::<Vec<_>>())
-            .map_or("not within the sweep".to_string(), |k| format!("about {k:.0}")),
+            .map_or("not within the sweep".to_string(), |k| {
+                format!("about {k:.0}")
+            }),
     ]);
     for other in OTHERS {
         let c = ratio_curve(&points, other);
@@ -211,8 +217,7 @@ fn judge(curve: &[(f64, Ratio)]) -> (Verdict, String, String) {
         }
         None => format!("fork's curve does not meet prefork's (within {MEET}×) up to {kn} requests per connection"),
     };
-    let verdict = if first.value <= MEET || (meet.is_none() && last.value >= first.value * 0.9)
-    {
+    let verdict = if first.value <= MEET || (meet.is_none() && last.value >= first.value * 0.9) {
         Verdict::NotSupported
     } else if first.value >= MATTERS && meet.is_some() {
         Verdict::Supported
@@ -281,7 +286,10 @@ mod tests {
 
     #[test]
     fn the_meeting_point_is_interpolated_on_log_k() {
-        assert_eq!(meeting(&[(1.0, 3.0), (100.0, 1.0)]).map(|k| k.round()), Some(79.0));
+        assert_eq!(
+            meeting(&[(1.0, 3.0), (100.0, 1.0)]).map(|k| k.round()),
+            Some(79.0)
+        );
         assert_eq!(meeting(&[(1.0, 1.0)]), Some(1.0));
         assert_eq!(meeting(&[(1.0, 3.0), (10.0, 2.0)]), None);
     }

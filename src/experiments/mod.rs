@@ -47,9 +47,9 @@ mod unix_vs_inet;
 mod zombies;
 
 pub use caveats::{caveats, experiment_caveats};
-pub use overload::DEFAULT_SLO;
 pub use finding::{Axis, ChartSpec, Context, Finding, NamedChart, Verdict};
 pub use interval::{median_within, Ratio};
+pub use overload::DEFAULT_SLO;
 pub use point::{cpu_work, Figure, LoadSpec, Point, ServerSpec};
 pub use profile::{ConfidenceTarget, Profile};
 pub use stats::{stat, Stat, Table};

@@ -222,7 +222,10 @@ impl Design {
             _ => String::new(),
         };
         match self.knee {
-            Ok(k) if k >= self.top => format!("{} at least {k:.0} requests/s (the whole sweep){range}", self.name),
+            Ok(k) if k >= self.top => format!(
+                "{} at least {k:.0} requests/s (the whole sweep){range}",
+                self.name
+            ),
             Ok(k) => format!("{} {k:.0} requests/s{range}", self.name),
             Err(true) => format!("{} below the sweep's lowest rate", self.name),
             Err(false) => format!("{} not measured", self.name),

@@ -218,11 +218,7 @@ impl<'a> UdpWorker<'a> {
     fn transmit(&mut self, i: usize, admit: Admit, now: u64) {
         let f = &mut self.flows[i];
         let key = request_key(f.uid, f.seq);
-        build_datagram(
-            &self.shared.request_workload(key),
-            key,
-            &mut self.datagram,
-        );
+        build_datagram(&self.shared.request_workload(key), key, &mut self.datagram);
         let kind = loop {
             match f.socket.send(&self.datagram) {
                 Ok(n) => {

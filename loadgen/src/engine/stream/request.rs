@@ -182,12 +182,7 @@ impl StreamWorker<'_> {
         };
         let workload = self.shared.request_workload(request.key);
         let failed = loop {
-            let n = fill_request(
-                &workload,
-                request.key,
-                request.written,
-                &mut self.wbuf,
-            );
+            let n = fill_request(&workload, request.key, request.written, &mut self.wbuf);
             if n == 0 {
                 return;
             }
