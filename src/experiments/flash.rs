@@ -81,7 +81,11 @@ pub fn experiment() -> Experiment {
 }
 
 fn points(profile: Profile) -> Vec<Point> {
-    let shares = profile.sweep(&[0.0, 0.2], &[0.0, 0.2], &[0.0, 0.05, 0.1, 0.2, 0.3, 0.5]);
+    let shares = profile.sweep(
+        &[0.0, 0.2],
+        &[0.0, 0.1, 0.5],
+        &[0.0, 0.05, 0.1, 0.2, 0.3, 0.5],
+    );
     let work = Workload::Synthetic {
         payload_len: 64,
         response_len: 1024,
@@ -97,10 +101,7 @@ fn points(profile: Profile) -> Vec<Point> {
             let load = LoadSpec::new(Mode::Rr)
                 .connections(CLIENTS)
                 .workload(work)
-                .wait_share(p)
-                // Eight points per profile: half a window each keeps the
-                // experiment inside its share of the run.
-                .window(profile.duration() / 2);
+                .wait_share(p);
             points.push(Point::new(model.name(), p * 100.0, server, load));
         }
     }

@@ -65,11 +65,9 @@ fn points(profile: Profile) -> Vec<Point> {
             let load = match k {
                 // k = 1 is fork-cost's CRR point, measured once for both.
                 1 => LoadSpec::new(Mode::Crr).connections(CLIENTS),
-                // A quarter window each keeps the sweep inside its share of the run.
                 _ => LoadSpec::new(Mode::Crr)
                     .connections(CLIENTS)
-                    .requests_per_connection(k)
-                    .window(profile.duration() / 4),
+                    .requests_per_connection(k),
             };
             points.push(
                 Point::new(model.name(), k as f64, ServerSpec::new(model), load)

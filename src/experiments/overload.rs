@@ -36,14 +36,14 @@ const CONNECTIONS: usize = 16;
 const HOLDS: f64 = 0.8;
 /// …and up to which it "collapses".
 const COLLAPSES: f64 = 0.5;
-/// The overview's open-loop rates in `standard`: measured there with its own window.
-const OVERVIEW_RATES: [u32; 3] = [5_000, 30_000, 100_000];
 
 fn models(profile: Profile) -> Vec<Model> {
     match profile {
+        // Not prefork: its 8 processes would leave 8 of the 16 connections
+        // waiting for a process all run long.
         Profile::Full => vec![
             Model::Fork,
-            Model::Prefork,
+            Model::ThreadPerConn,
             Model::ThreadPool,
             Model::Mio,
             Model::ReactorPool,
@@ -51,7 +51,7 @@ fn models(profile: Profile) -> Vec<Model> {
             Model::IoUring,
             Model::Tokio,
         ],
-        _ => vec![Model::ThreadPool, Model::Mio],
+        _ => vec![Model::ThreadPool, Model::Mio, Model::ReactorPool],
     }
 }
 
@@ -63,8 +63,8 @@ pub fn experiment() -> Experiment {
         method: "An open-loop load (a fixed offered rate over 16 persistent connections, latency from each request's intended send \
                  time) of 64-byte echo requests, swept over 10 rates in standard (13 in full) through and past each design's \
                  capacity: goodput (correct answers per second), p99, p99.9 and errors. The knee is the highest offered rate \
-                 below which every rate's p99 meets the objective (`run --slo`, 1 ms by default). Standard sweeps `thread-pool` \
-                 and `mio`; full adds `fork`, `prefork`, `reactor-pool`, `reuseport`, `io-uring` and `tokio`. What it adds to the \
+                 below which every rate's p99 meets the objective (`run --slo`, 1 ms by default). Standard sweeps `thread-pool`, \
+                 `mio` and `reactor-pool`; full adds `fork`, `thread-per-conn`, `reuseport`, `io-uring` and `tokio`. What it adds to the \
                  textbook: the textbook compares designs by cost per request; this gives the load each can take under a \
                  latency objective, and whether it degrades gracefully past it.",
         points,
@@ -93,16 +93,6 @@ fn points(profile: Profile) -> Vec<Point> {
                 rate_rps: rate as f64,
             })
             .connections(CONNECTIONS);
-            let shared = profile == Profile::Standard && OVERVIEW_RATES.contains(&rate);
-            // Ten rates per design: a quarter window each keeps the sweep in
-            // its share of the run (the overview's rates keep its window, so
-            // the two experiments share those measurements).
-            let load = match profile {
-                _ if shared => load,
-                // A smoke test's window is short enough already.
-                Profile::Quick => load,
-                _ => load.window(profile.duration() / 4),
-            };
             points.push(
                 Point::new(model.name(), rate as f64, ServerSpec::new(model), load)
                     .decisive("p99 µs", stats::p99_us),
