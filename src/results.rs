@@ -71,6 +71,10 @@ pub struct FdLimit {
     pub soft: u64,
     /// Descriptors the largest point needs on the load generator's side.
     pub needed: u64,
+    /// `run --slo`: the p99 objective the overload knee is found against, in
+    /// µs (absent in runs made before it was recorded: the default applies).
+    #[serde(default)]
+    pub slo_us: Option<u64>,
 }
 
 /// How a measurement went.

@@ -40,6 +40,8 @@ pub struct RunConfig {
     pub link: Option<LinkInfo>,
     /// Seed of the shuffled order of each round (recorded in run.json).
     pub seed: u64,
+    /// The latency objective the overload knee is judged against (recorded in run.json).
+    pub slo: std::time::Duration,
 }
 
 /// The default CPU split: the load generator on the lower half of the
@@ -190,6 +192,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         steal_pct: None,
         calibration: calibrate(config),
         fd_limit: Some(fd_limit),
+        slo_us: Some(config.slo.as_micros() as u64),
     };
     let steal_before = loadgen::machine::cpu_times();
     results::write_json(&config.out.join("run.json"), &info)?;

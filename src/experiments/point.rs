@@ -78,6 +78,11 @@ pub struct LoadSpec {
     pub count_syscalls: bool,
     /// Misbehaving clients beside the measured ones (slowloris, a flood).
     pub attack: Option<loadgen::Attack>,
+    /// Synthetic: the share of requests that carry the workload's wait (the
+    /// rest ask for none); `None`: all of them.
+    pub wait_share: Option<f64>,
+    /// `crr`: requests on each connection before it closes; `None`: one.
+    pub requests_per_connection: Option<u64>,
 }
 
 impl LoadSpec {
@@ -95,6 +100,8 @@ impl LoadSpec {
             window: None,
             count_syscalls: false,
             attack: None,
+            wait_share: None,
+            requests_per_connection: None,
         }
     }
 
@@ -138,6 +145,16 @@ impl LoadSpec {
 
     pub fn requests(mut self, n: u64) -> Self {
         self.requests = Some(n);
+        self
+    }
+
+    pub fn wait_share(mut self, share: f64) -> Self {
+        self.wait_share = Some(share);
+        self
+    }
+
+    pub fn requests_per_connection(mut self, k: u64) -> Self {
+        self.requests_per_connection = Some(k);
         self
     }
 }

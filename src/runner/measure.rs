@@ -74,6 +74,8 @@ fn load_plan(
     plan.request_timeout = spec.timeout;
     plan.linger_zero = spec.linger_zero;
     plan.attack = spec.attack;
+    plan.wait_share = spec.wait_share;
+    plan.requests_per_connection = spec.requests_per_connection;
     plan.server_pid = server_pid;
     plan.count_syscalls = spec.count_syscalls && server_pid.is_some();
     plan.server_cpus = config.server_cpus.clone();

@@ -95,6 +95,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
     let mut udp = UdpCounts::default();
     let (mut requests, mut bytes_sent, mut bytes_received) = (0u64, 0u64, 0u64);
     let mut sent_in_window = 0u64;
+    let mut answered_in_window = 0u64;
     let mut end_ns = record_start_ns;
     let mut ticks = Vec::with_capacity(results.len());
     for r in results {
@@ -113,6 +114,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         add_udp(&mut udp, &r.rec.udp);
         requests += r.rec.requests;
         sent_in_window += r.rec.sent_in_window;
+        answered_in_window += r.rec.answered_in_window;
         bytes_sent += r.rec.bytes_sent;
         bytes_received += r.rec.bytes_received;
         end_ns = end_ns.max(r.end_ns);
@@ -205,6 +207,8 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         connect_histogram_v2: connect.as_ref().map(stats::encode_v2).transpose()?,
         send_lag_histogram_v2: send_lag.as_ref().map(stats::encode_v2).transpose()?,
         interval_log,
+        goodput_rps: (matches!(plan.mode, Mode::Open { .. }) && duration_s > 0.0)
+            .then(|| answered_in_window as f64 / duration_s),
         machine_cpu_us_per_req: crate::cost::machine_us_per_req(
             recording.machine_busy_ns,
             ended.machine_busy_ns,

@@ -85,12 +85,21 @@ pub(crate) struct Shared {
     /// between two requests of one connection.
     pub open_spacing_ns: f64,
     pub open_interval_ns: f64,
+    /// The share of synthetic requests that wait (see [`LoadPlan::wait_share`]).
+    pub wait_share: Option<f64>,
+    /// `crr`: requests on each connection before it is closed (1 or more).
+    pub requests_per_connection: u64,
     /// Where the threads' recorders send each finished second, if the caller
     /// wants progress.
     pub progress: Option<mpsc::Sender<ThreadTick>>,
 }
 
 impl Shared {
+    /// What request `key` asks of the server (its wait drawn from `wait_share`).
+    pub fn request_workload(&self, key: u64) -> Workload {
+        crate::check::request_workload(&self.workload, self.wait_share, key)
+    }
+
     /// The open-loop schedule of connection `uid`, spread evenly among the others.
     pub fn schedule(&self, uid: u64, start_ns: u64) -> Schedule {
         Schedule {
@@ -484,6 +493,8 @@ fn shared(plan: &LoadPlan) -> Shared {
         duration: plan.duration,
         open_spacing_ns: spacing,
         open_interval_ns: interval,
+        wait_share: plan.wait_share,
+        requests_per_connection: plan.requests_per_connection.unwrap_or(1).max(1),
         progress: None,
     }
 }
