@@ -20,7 +20,7 @@ use std::sync::{mpsc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::plan::{LoadPlan, Mode, Target, Workload};
-use probe::ServerMonitor;
+use crate::watch::{LocalWatch, ServerWatch};
 
 use crate::report::{IoPath, LoadReport};
 use crate::stats::{HistogramError, Merger, Recorder, ThreadTick, Tick, TickData};
@@ -33,7 +33,7 @@ mod stream;
 mod udp;
 mod validate;
 
-pub(crate) use finish::{target_name, workload_name};
+pub(crate) use finish::{target_name, workload_name, Counters};
 use net::{StreamOptions, StreamTarget};
 use pacing::{duration_ns, Clock, Schedule};
 pub use validate::validate;
@@ -41,8 +41,6 @@ use validate::{ensure_descriptors, preflight};
 
 /// Size of each thread's read and write buffers.
 const IO_BUF: usize = 64 * 1024;
-/// How often the server monitor samples the server's process tree.
-const MONITOR_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Why a load run could not start (a run that starts always ends in a report).
 #[derive(Debug, thiserror::Error)]
@@ -217,6 +215,17 @@ pub fn run_with_progress(
     stop: &AtomicBool,
     progress: Option<mpsc::Sender<Tick>>,
 ) -> Result<LoadReport, LoadError> {
+    run_watched(plan, stop, progress, None)
+}
+
+/// [`run_with_progress`], with the server's cost measured by `watch` (a
+/// server on another host, say) instead of a probe of `plan.server_pid` here.
+pub fn run_watched(
+    plan: &LoadPlan,
+    stop: &AtomicBool,
+    progress: Option<mpsc::Sender<Tick>>,
+    watch: Option<Box<dyn ServerWatch>>,
+) -> Result<LoadReport, LoadError> {
     validate(plan)?;
     ensure_descriptors(plan)?;
     preflight(plan)?;
@@ -232,12 +241,15 @@ pub fn run_with_progress(
     let clock = Clock::new(Instant::now());
     let gate = StartGate::new(threads + 1);
     let finished = AtomicUsize::new(0);
-    let monitor = match plan.server_pid {
-        Some(pid) => Some(
-            ServerMonitor::start(pid, plan.server_cpus.clone(), MONITOR_INTERVAL)
-                .map_err(|source| LoadError::Monitor { pid, source })?,
-        ),
-        None => None,
+    let udp = matches!(plan.target, Target::Udp(_));
+    let monitor: Option<Box<dyn ServerWatch>> = match (watch, plan.server_pid) {
+        (Some(w), _) => Some(w),
+        (None, Some(pid)) => Some(Box::new(LocalWatch::start(
+            pid,
+            plan.server_cpus.clone(),
+            udp,
+        )?)),
+        (None, None) => None,
     };
     let before = finish::Counters::read(plan);
     let abort = AtomicBool::new(false);
@@ -324,7 +336,7 @@ pub fn run_with_progress(
         recording,
         before,
         after,
-        monitor,
+        watch: monitor,
         ended,
         partial: stop.load(Ordering::SeqCst),
         io_path,
