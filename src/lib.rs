@@ -5,6 +5,7 @@
 //!
 //! | room | what lives there |
 //! | --- | --- |
+//! | [`budget`] | how long a run takes before it starts: measurements and estimated seconds per experiment |
 //! | [`charts`] | charts from plain data: line, grouped bars, latency spectrum → SVG + PNG + CSV (the only plotters and resvg user) |
 //! | [`cli`] | clap types for every subcommand, and the error-to-exit-code mapping |
 //! | [`compare`] | two results folders point by point: medians, ratio, beyond both intervals or not |
@@ -21,6 +22,7 @@
 //! | [`schedule`] | the order of measurements: rounds, seeded shuffle, `full`'s confidence target |
 #![deny(unsafe_code)]
 
+pub mod budget;
 pub mod charts;
 pub mod cli;
 pub mod compare;

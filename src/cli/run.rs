@@ -17,7 +17,7 @@ use crate::runner::{self, RunConfig};
 pub enum ProfileArg {
     /// About a minute: one repeat, the ends of each sweep (CI's smoke test).
     Quick,
-    /// About five minutes on two cores: three repeats.
+    /// Three repeats; at most about ten minutes on two cores (`run --list` estimates each experiment).
     Standard,
     /// As long as it takes for tight confidence intervals: seven repeats, longer runs.
     Full,
@@ -171,12 +171,15 @@ pub fn execute(args: RunArgs) -> Result<()> {
             .iter()
             .flat_map(|(_, points)| points.iter().map(runner::configuration))
             .collect();
-        for (e, points) in plan {
+        let estimates = crate::budget::estimate(&plan, profile, config.repeats);
+        for ((e, points), estimate) in plan.iter().zip(&estimates) {
             println!(
-                "{} ({} points × {} repeats)",
+                "{} ({} points × {} repeats; {} measurements of its own, about {:.0} s)",
                 e.id,
                 points.len(),
-                config.repeats
+                config.repeats,
+                estimate.measurements,
+                estimate.seconds
             );
             for p in points {
                 println!(
@@ -194,9 +197,15 @@ pub fn execute(args: RunArgs) -> Result<()> {
             );
         }
         println!(
-            "{} distinct configurations × {} repeats (a configuration several experiments share is measured once)",
+            "{} distinct configurations × {} repeats (a configuration several experiments share is measured once): about {:.0} s{}",
             distinct.len(),
-            config.repeats
+            config.repeats,
+            crate::budget::total(&estimates),
+            if profile.confidence().is_some() {
+                " at the fewest repeats (the confidence target adds rounds)"
+            } else {
+                ""
+            }
         );
         return Ok(());
     }

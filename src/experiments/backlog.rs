@@ -47,7 +47,7 @@ pub fn experiment() -> Experiment {
         id: ID,
         claim: "The listen() backlog (5 in the lab) is the number of connections that can wait while the server is busy; past it, clients are turned away and must retry.",
         method: "64 clients connect at once, again and again, each asking one request that makes the iterative server wait 1 ms, \
-                 against `tcp-iterative` with `listen(fd, 5)` and with `listen(fd, 1024)`, over a long window (10 s in standard and \
+                 against `tcp-iterative` with `listen(fd, 5)` and with `listen(fd, 1024)`, over a long window (4 s in standard, 10 s in \
                  full) so that retried connections finish inside it. The kernel's SYN drops (TcpExt ListenOverflows and ListenDrops), \
                  its SYN retransmissions (TcpExt TCPSynRetrans) and the whole distribution of connect() latency, where a dropped SYN \
                  shows as a step at 1 s (the first retransmission) and 3 s (the second).",

@@ -40,7 +40,7 @@ fn points(profile: Profile) -> Vec<Point> {
     let mut points = Vec::new();
     for clients in profile.sweep(
         &[1, 512],
-        &[1, 256, 2048],
+        &[1, 2048],
         &[1, 16, 64, 256, 512, 1024, 2048, 4096],
     ) {
         let load = LoadSpec::new(Mode::Udp)

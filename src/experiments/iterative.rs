@@ -34,15 +34,18 @@ fn points(profile: Profile) -> Vec<Point> {
         cpu_us: 0,
         wait_us: SERVICE_US,
     };
+    // The iterative servers against the lab's concurrent one (fork); `full`
+    // adds a thread pool.
     let models = [
         Model::UdpIterative,
         Model::TcpIterative,
         Model::Fork,
         Model::ThreadPool,
     ];
+    let models = profile.sweep(&models[..3], &models[..3], &models);
     let mut points = Vec::new();
-    for clients in profile.sweep(&[1, 8], &[1, 4, 16], &[1, 2, 4, 8, 16, 32]) {
-        for model in models {
+    for clients in profile.sweep(&[1, 8], &[1, 16], &[1, 2, 4, 8, 16, 32]) {
+        for &model in &models {
             let mode = if model == Model::UdpIterative {
                 Mode::Udp
             } else {

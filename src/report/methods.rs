@@ -110,7 +110,7 @@ fn windows(results: &ResultSet) -> String {
             .collect();
         let _ = write!(
             s,
-            "; points whose events come seconds apart get a longer one: {}",
+            "; points whose events come seconds apart, or come too slowly to fill it, get a longer one: {}",
             long.join(", ")
         );
     }
