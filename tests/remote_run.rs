@@ -199,3 +199,71 @@ fn a_dropped_session_ends_its_server_and_the_killed_run_leaves_nothing() {
         || lab.project_pids().is_empty(),
     );
 }
+
+#[test]
+fn the_models_bind_an_ipv6_server_addr_and_the_load_goes_there() {
+    let _guard = serial();
+    let Some(lab) = SshLab::start() else { return };
+    // Control stays on IPv4; the models and the load use IPv6.
+    let (server_v6, client_v6) = ("fd00:251::1", "fd00:251::2");
+    for (ns, dev, addr) in [
+        (&lab.net.server.netns, "to-cli1", server_v6),
+        (&lab.net.clients[0].netns, "to-srv", client_v6),
+    ] {
+        let out = common::hosts::ip()
+            .args([
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{addr}/64"),
+                "dev",
+                dev,
+                "nodad",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out_dir = lab.dir.path().join("run");
+    let out = spawn_piped(
+        lab.run_command(
+            common::hosts::exe(),
+            &[
+                "--server-addr",
+                server_v6,
+                "--profile",
+                "quick",
+                "--experiments",
+                "datagram-cost",
+                "--models",
+                "udp-iterative",
+                "--out",
+            ],
+        )
+        .arg(&out_dir),
+    )
+    .output_within(RUN_TIMEOUT);
+    assert!(
+        out.status.success(),
+        "run failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data = out_dir.join("data").join("datagram-cost");
+    let mut seen = 0;
+    for file in std::fs::read_dir(&data).unwrap().flatten() {
+        let m = json(&file.path());
+        let report = &m["report"];
+        let target = report["plan"]["target"]["udp"].as_str().unwrap_or("");
+        assert!(target.starts_with(&format!("[{server_v6}]:")), "{target}");
+        assert!(report["udp"]["answered"].as_u64() > Some(0), "{report}");
+        assert!(report["server"]["cpu_ns"].as_u64() > Some(0));
+        seen += 1;
+    }
+    assert!(seen > 0, "measurements in {}", data.display());
+}
