@@ -111,6 +111,17 @@ pub struct LoadPlan {
     /// (warm-up included): slow connections or a connection flood.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attack: Option<Attack>,
+    /// Synthetic workloads: the share (0–1) of requests that carry the
+    /// workload's `wait_us`; the others ask for no wait. Which ones is drawn
+    /// per request from its key with a fixed seed ([`crate::check::waits`]),
+    /// so a run is repeatable and every response is still checked exactly.
+    /// `None`: every request waits (the plain workload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_share: Option<f64>,
+    /// `crr`: requests sent on each connection before it is closed and a new
+    /// one opened (the first one's latency includes the connect). `None`: one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_connection: Option<u64>,
 }
 
 /// Clients that do the server no good, run beside the measured ones: what a
@@ -129,17 +140,6 @@ pub enum Attack {
     /// A connection flood: `rate_cps` connections a second opened and closed
     /// at once with a reset (SO_LINGER 0, no TIME_WAIT), nothing sent.
     Flood { rate_cps: f64 },
-    /// Synthetic workloads: the share (0–1) of requests that carry the
-    /// workload's `wait_us`; the others ask for no wait. Which ones is drawn
-    /// per request from its key with a fixed seed ([`crate::check::waits`]),
-    /// so a run is repeatable and every response is still checked exactly.
-    /// `None`: every request waits (the plain workload).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_share: Option<f64>,
-    /// `crr`: requests sent on each connection before it is closed and a new
-    /// one opened (the first one's latency includes the connect). `None`: one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requests_per_connection: Option<u64>,
 }
 
 impl LoadPlan {

@@ -362,6 +362,13 @@ pub struct LoadReport {
     /// What the plan's attackers did (slow connections, a flood), if it had any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attack: Option<AttackCounts>,
+    /// `open` mode: correct answers that arrived inside the recorded interval,
+    /// whichever request they answered, per second. Past the server's knee
+    /// this is its pace, where `throughput_rps` still counts every request
+    /// scheduled in the interval however late it was answered. `None` in the
+    /// other modes and in results made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_rps: Option<f64>,
 }
 
 /// What a run's attackers did, over the whole run (warm-up included).
@@ -377,11 +384,4 @@ pub struct AttackCounts {
     pub held_at_end: u64,
     /// Bytes the attackers sent.
     pub bytes_sent: u64,
-    /// `open` mode: correct answers that arrived inside the recorded interval,
-    /// whichever request they answered, per second. Past the server's knee
-    /// this is its pace, where `throughput_rps` still counts every request
-    /// scheduled in the interval however late it was answered. `None` in the
-    /// other modes and in results made before it was recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub goodput_rps: Option<f64>,
 }

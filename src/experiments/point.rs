@@ -138,6 +138,9 @@ impl LoadSpec {
     /// Counts the server's system calls over the window (see the field).
     pub fn count_syscalls(mut self) -> Self {
         self.count_syscalls = true;
+        self
+    }
+
     pub fn attack(mut self, a: loadgen::Attack) -> Self {
         self.attack = Some(a);
         self

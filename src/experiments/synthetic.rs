@@ -108,6 +108,7 @@ pub fn results(
             models: Vec::new(),
             partial: false,
             link: None,
+            remote: None,
             order: None,
             steal_pct: None,
             calibration: None,

@@ -4,10 +4,11 @@
 use std::time::SystemTime;
 
 use crate::plan::{LoadPlan, Mode, Target};
-use probe::{KernelTcp, KernelUdp, ServerMonitor};
+use probe::{KernelTcp, KernelUdp};
 
 use crate::report::{self as data, IoPath, LoadErrors, LoadReport, LoadgenCost, UdpCounts};
 use crate::stats::{self, add_errors, add_udp, interval_log, merge_ticks, new_histogram};
+use crate::watch::{KernelUdpDelta, ServerWatch};
 
 use super::{LoadError, WorkerResult};
 
@@ -22,24 +23,51 @@ impl Counters {
     /// Reads them where the server is: in its network namespace if its pid
     /// is known (a server on another host drops and overflows there), else in ours.
     pub fn read(plan: &LoadPlan) -> Self {
-        match (&plan.target, plan.server_pid) {
-            (Target::Udp(_), Some(pid)) => Counters {
+        Counters::of(plan.server_pid, matches!(plan.target, Target::Udp(_)))
+    }
+
+    /// The UDP (`udp`) or TCP counters of `pid`'s network namespace, or of ours.
+    pub fn of(pid: Option<u32>, udp: bool) -> Self {
+        match (udp, pid) {
+            (true, Some(pid)) => Counters {
                 tcp: None,
                 udp: probe::kernel_udp_of(pid).ok(),
             },
-            (Target::Udp(_), None) => Counters {
+            (true, None) => Counters {
                 tcp: None,
                 udp: probe::kernel_udp().ok(),
             },
-            (_, Some(pid)) => Counters {
+            (false, Some(pid)) => Counters {
                 tcp: probe::kernel_tcp_of(pid).ok(),
                 udp: None,
             },
-            (_, None) => Counters {
+            (false, None) => Counters {
                 tcp: probe::kernel_tcp().ok(),
                 udp: None,
             },
         }
+    }
+
+    /// The growth since `before`, in the report's terms (`None` where either read failed).
+    pub fn delta_since(
+        &self,
+        before: &Counters,
+    ) -> (Option<data::KernelTcp>, Option<KernelUdpDelta>) {
+        let tcp = match (before.tcp, self.tcp) {
+            (Some(b), Some(a)) => Some(crate::cost::kernel_tcp(a.delta_since(&b))),
+            _ => None,
+        };
+        let udp = match (before.udp, self.udp) {
+            (Some(b), Some(a)) => {
+                let d = a.delta_since(&b);
+                Some(KernelUdpDelta {
+                    rcvbuf_errors: d.rcvbuf_errors,
+                    in_errors: d.in_errors,
+                })
+            }
+            _ => None,
+        };
+        (tcp, udp)
     }
 }
 
@@ -62,7 +90,9 @@ pub(crate) struct Parts<'a> {
     pub recording: Recording,
     pub before: Counters,
     pub after: Counters,
-    pub monitor: Option<ServerMonitor>,
+    /// Where the server's cost is measured; without one, the counters
+    /// `before` and `after` are this namespace's.
+    pub watch: Option<Box<dyn ServerWatch>>,
     /// The end of the recorded window (our CPU and the machine's busy time then).
     pub ended: Recording,
     pub partial: bool,
@@ -78,7 +108,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         recording,
         before,
         after,
-        monitor,
+        watch,
         ended,
         partial,
         io_path,
@@ -140,14 +170,22 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         &comment,
     )?;
 
-    let kernel_tcp = match (before.tcp, after.tcp) {
-        (Some(b), Some(a)) => crate::cost::kernel_tcp(a.delta_since(&b)),
-        _ => data::KernelTcp::default(),
+    // With a watch, the server side's counters come from where the server
+    // runs (another host's, maybe); without one, from this namespace.
+    let (server, kernel_tcp, kernel_udp) = match watch {
+        Some(w) => {
+            let side = w.finish(requests);
+            (side.cost, side.kernel_tcp, side.kernel_udp)
+        }
+        None => {
+            let (tcp, udp) = after.delta_since(&before);
+            (None, tcp, udp)
+        }
     };
+    let kernel_tcp = kernel_tcp.unwrap_or_default();
     let udp = match plan.target {
         Target::Udp(_) => {
-            if let (Some(b), Some(a)) = (before.udp, after.udp) {
-                let d = a.delta_since(&b);
+            if let Some(d) = kernel_udp {
                 udp.kernel_rcvbuf_errors = d.rcvbuf_errors;
                 udp.kernel_in_errors = d.in_errors;
             }
@@ -197,7 +235,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         duration_s,
         partial,
         timeline: timeline.ticks,
-        server: monitor.map(|m| crate::cost::server_cost(m.finish(requests))),
+        server,
         loadgen,
         kernel_tcp,
         plan: plan.clone(),

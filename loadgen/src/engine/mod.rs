@@ -21,7 +21,7 @@ use std::sync::{mpsc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::plan::{LoadPlan, Mode, Target, Workload};
-use probe::ServerMonitor;
+use crate::watch::{LocalWatch, ServerWatch};
 
 use crate::report::{IoPath, LoadReport};
 use crate::stats::{HistogramError, Merger, Recorder, ThreadTick, Tick, TickData};
@@ -35,7 +35,7 @@ mod stream;
 mod udp;
 mod validate;
 
-pub(crate) use finish::{target_name, workload_name};
+pub(crate) use finish::{target_name, workload_name, Counters};
 use net::{StreamOptions, StreamTarget};
 use pacing::{duration_ns, Clock, Schedule};
 pub use validate::validate;
@@ -43,8 +43,6 @@ use validate::{ensure_descriptors, preflight};
 
 /// Size of each thread's read and write buffers.
 const IO_BUF: usize = 64 * 1024;
-/// How often the server monitor samples the server's process tree.
-const MONITOR_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Why a load run could not start (a run that starts always ends in a report).
 #[derive(Debug, thiserror::Error)]
@@ -228,6 +226,17 @@ pub fn run_with_progress(
     stop: &AtomicBool,
     progress: Option<mpsc::Sender<Tick>>,
 ) -> Result<LoadReport, LoadError> {
+    run_watched(plan, stop, progress, None)
+}
+
+/// [`run_with_progress`], with the server's cost measured by `watch` (a
+/// server on another host, say) instead of a probe of `plan.server_pid` here.
+pub fn run_watched(
+    plan: &LoadPlan,
+    stop: &AtomicBool,
+    progress: Option<mpsc::Sender<Tick>>,
+    watch: Option<Box<dyn ServerWatch>>,
+) -> Result<LoadReport, LoadError> {
     validate(plan)?;
     ensure_descriptors(plan)?;
     preflight(plan)?;
@@ -245,16 +254,16 @@ pub fn run_with_progress(
     let attack_done = AtomicBool::new(false);
     let gate = StartGate::new(threads + 1 + usize::from(attacker.is_some()));
     let finished = AtomicUsize::new(0);
-    let monitor = match plan.server_pid {
-        Some(pid) => {
-            let mut m = ServerMonitor::start(pid, plan.server_cpus.clone(), MONITOR_INTERVAL)
-                .map_err(|source| LoadError::Monitor { pid, source })?;
-            if plan.count_syscalls {
-                m.count_syscalls();
-            }
-            Some(m)
-        }
-        None => None,
+    let udp = matches!(plan.target, Target::Udp(_));
+    let monitor: Option<Box<dyn ServerWatch>> = match (watch, plan.server_pid) {
+        (Some(w), _) => Some(w),
+        (None, Some(pid)) => Some(Box::new(LocalWatch::start(
+            pid,
+            plan.server_cpus.clone(),
+            udp,
+            plan.count_syscalls,
+        )?)),
+        (None, None) => None,
     };
     let before = finish::Counters::read(plan);
     let abort = AtomicBool::new(false);
@@ -366,7 +375,7 @@ pub fn run_with_progress(
         recording,
         before,
         after,
-        monitor,
+        watch: monitor,
         ended,
         partial: stop.load(Ordering::SeqCst),
         io_path,
