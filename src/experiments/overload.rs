@@ -366,6 +366,28 @@ mod tests {
     }
 
     #[test]
+    fn the_knee_moves_with_the_objective() {
+        let data = crate::experiments::synthetic::results(&experiment(), 3, |p, _, r| {
+            r.throughput_rps = p.x.min(60_000.0);
+            latency_us(r, 30.0, if p.x > 60_000.0 { 20_000.0 } else { 50.0 });
+        });
+        let judge = |slo: Duration| {
+            let ctx = Context {
+                footnote: String::new(),
+                error_bars: String::new(),
+                slo,
+            };
+            (experiment().analyze)(&data, &ctx).because
+        };
+        let strict = judge(DEFAULT_SLO);
+        assert!(strict.contains("mio 60000 requests/s"), "{strict}");
+        // A 30 ms objective is met at every rate: the knee is past the sweep.
+        let loose = judge(Duration::from_millis(30));
+        assert!(loose.contains("knee (p99 ≤ 30ms)"), "{loose}");
+        assert!(loose.contains("the whole sweep"), "{loose}");
+    }
+
+    #[test]
     fn the_knee_is_the_last_rate_before_the_first_miss() {
         let c = [(1.0, 10.0), (2.0, 20.0), (3.0, 2000.0), (4.0, 30.0)];
         assert_eq!(knee(&c, 1000.0), Ok(2.0));

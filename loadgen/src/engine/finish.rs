@@ -266,9 +266,15 @@ pub fn workload_name(plan: &LoadPlan) -> String {
             response_len,
             cpu_us,
             wait_us,
-        } => format!(
-            "synthetic {payload_len} B -> {response_len} B, {cpu_us} us CPU, {wait_us} us wait"
-        ),
+        } => {
+            let share = match plan.wait_share {
+                Some(share) => format!(" on {:.0} % of requests", share * 100.0),
+                None => String::new(),
+            };
+            format!(
+                "synthetic {payload_len} B -> {response_len} B, {cpu_us} us CPU, {wait_us} us wait{share}"
+            )
+        }
     }
 }
 
