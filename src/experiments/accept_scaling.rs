@@ -390,6 +390,7 @@ mod tests {
         let ctx = Context {
             footnote: String::new(),
             error_bars: String::new(),
+            slo: crate::experiments::DEFAULT_SLO,
         };
         (experiment().analyze)(&data, &ctx).verdict
     }

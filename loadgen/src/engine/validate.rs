@@ -88,6 +88,30 @@ pub fn validate(plan: &LoadPlan) -> Result<(), LoadError> {
     if plan.request_timeout.is_zero() {
         return Err(bad_plan("the request timeout must be above 0"));
     }
+    if let Some(share) = plan.wait_share {
+        if !(0.0..=1.0).contains(&share) {
+            return Err(bad_plan(
+                "the share of waiting requests must lie between 0 and 1 (--wait-share)",
+            ));
+        }
+        if !matches!(plan.workload, Workload::Synthetic { .. }) {
+            return Err(bad_plan(
+                "a share of waiting requests needs the synthetic service (--service synthetic)",
+            ));
+        }
+    }
+    if let Some(k) = plan.requests_per_connection {
+        if k == 0 {
+            return Err(bad_plan(
+                "zero requests per connection: give 1 or more (--requests-per-connection)",
+            ));
+        }
+        if plan.mode != Mode::Crr {
+            return Err(bad_plan(
+                "requests per connection are for crr mode; rr keeps its connections for the whole run",
+            ));
+        }
+    }
     match plan.workload {
         Workload::Echo { size: 0 } => {
             return Err(bad_plan("an echo request needs at least 1 byte (--size)"));
