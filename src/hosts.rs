@@ -129,12 +129,13 @@ impl RunningServer {
         &mut self,
         udp: bool,
         cpus: Option<Vec<usize>>,
+        syscalls: bool,
     ) -> Result<Box<dyn loadgen::ServerWatch>, String> {
         match self {
-            RunningServer::Local(s) => loadgen::LocalWatch::start(s.pid(), cpus, udp)
+            RunningServer::Local(s) => loadgen::LocalWatch::start(s.pid(), cpus, udp, syscalls)
                 .map(|w| Box::new(w) as Box<dyn loadgen::ServerWatch>)
                 .map_err(|e| format!("{:#}", anyhow::Error::from(e))),
-            RunningServer::Remote(s) => s.watch(udp, cpus),
+            RunningServer::Remote(s) => s.watch(udp, cpus, syscalls),
         }
     }
 

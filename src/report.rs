@@ -67,6 +67,10 @@ pub fn write(results: &ResultSet) -> Result<Written> {
     let ctx = Context {
         footnote: footnote(results),
         error_bars: error_bars(results.info.repeats),
+        slo: results
+            .info
+            .slo_us
+            .map_or(experiments::DEFAULT_SLO, std::time::Duration::from_micros),
     };
     let chart_dir = results.dir.join("charts");
     fs::create_dir_all(&chart_dir)

@@ -46,6 +46,8 @@ pub struct RunConfig {
     pub remote: Option<RemoteInfo>,
     /// Seed of the shuffled order of each round (recorded in run.json).
     pub seed: u64,
+    /// The latency objective the overload knee is judged against (recorded in run.json).
+    pub slo: std::time::Duration,
 }
 
 /// The default CPU split: the load generator on the lower half of the
@@ -147,6 +149,33 @@ fn calibrate(config: &RunConfig) -> Option<loadgen::Calibration> {
         .ok()
 }
 
+/// Raises this process's open-file limit (the load generator runs in it) to
+/// its hard limit and checks that the largest point fits: its connections,
+/// idle and attacking ones, plus a margin. Servers raise their own at start.
+fn raise_fd_limit(selected: &Plan) -> Result<results::FdLimit> {
+    let needed = selected
+        .iter()
+        .flat_map(|(_, points)| points)
+        .map(|p| {
+            let slow = match p.load.attack {
+                Some(loadgen::Attack::Slowloris { connections, .. }) => connections,
+                _ => 0,
+            };
+            (p.load.connections + p.load.idle + slow) as u64 + 64
+        })
+        .max()
+        .unwrap_or(64);
+    let soft = servers::raise_fd_limit()
+        .context("failed to read or raise the open-file limit (RLIMIT_NOFILE)")?;
+    if soft < needed {
+        anyhow::bail!(
+            "the largest point needs {needed} open files but the hard limit is {soft}: raise it (`ulimit -Hn`, \
+             /etc/security/limits.conf) or leave out the largest C10K points"
+        );
+    }
+    Ok(results::FdLimit { soft, needed })
+}
+
 /// Runs every point of every selected experiment and writes the results.
 pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     let (selected, skipped) = plan_counting_skips(config)?;
@@ -163,6 +192,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     if let Some(cpus) = &config.loadgen_cpus {
         crate::pin::pin_self(cpus)?;
     }
+    let fd_limit = raise_fd_limit(&selected)?;
     let mut info = RunInfo {
         profile: config.profile.name().to_string(),
         repeats: config.repeats,
@@ -180,6 +210,8 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         order: None,
         steal_pct: None,
         calibration: calibrate(config),
+        fd_limit: Some(fd_limit),
+        slo_us: Some(config.slo.as_micros() as u64),
     };
     let steal_before = loadgen::machine::cpu_times();
     results::write_json(&config.out.join("run.json"), &info)?;

@@ -48,7 +48,7 @@ pub mod watch;
 pub use calibrate::{calibrate, Calibration, CalibrationPlan};
 pub use engine::{run, run_watched, run_with_progress, validate, LoadError};
 pub use merge::{merge, MergeError};
-pub use plan::{LoadPlan, Mode, Target, Workload};
+pub use plan::{Attack, LoadPlan, Mode, Target, Workload};
 pub use report::LoadReport;
 pub use stats::Tick;
 pub use watch::{LocalWatch, ServerSide, ServerWatch};

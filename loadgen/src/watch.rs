@@ -61,10 +61,19 @@ pub struct LocalWatch {
 
 impl LocalWatch {
     /// Starts probing the tree of `pid` (pinned to `cpus`, if it is);
-    /// `udp`: the kernel counters to read are UDP's, else TCP's.
-    pub fn start(pid: u32, cpus: Option<Vec<usize>>, udp: bool) -> Result<LocalWatch, LoadError> {
-        let monitor = ServerMonitor::start(pid, cpus, SAMPLE_INTERVAL)
+    /// `udp`: the kernel counters to read are UDP's, else TCP's;
+    /// `count_syscalls`: also count its system calls (which slows them).
+    pub fn start(
+        pid: u32,
+        cpus: Option<Vec<usize>>,
+        udp: bool,
+        count_syscalls: bool,
+    ) -> Result<LocalWatch, LoadError> {
+        let mut monitor = ServerMonitor::start(pid, cpus, SAMPLE_INTERVAL)
             .map_err(|source| LoadError::Monitor { pid, source })?;
+        if count_syscalls {
+            monitor.count_syscalls();
+        }
         Ok(LocalWatch {
             monitor,
             before: Counters::of(Some(pid), udp),

@@ -78,6 +78,10 @@ pub struct RunArgs {
     /// With --two-hosts: one-way delay on the link, each way (e.g. 1ms; needs the kernel's sch_netem).
     #[arg(long, requires = "two_hosts", value_parser = humantime::parse_duration)]
     pub delay: Option<Duration>,
+    /// The p99 latency objective of the overload experiment: its knee is the
+    /// highest offered rate whose p99 stays under it (e.g. 500us, 2ms).
+    #[arg(long, default_value = "1ms", value_parser = humantime::parse_duration)]
+    pub slo: Duration,
     /// Run every model on this host over SSH ([USER@]HOST); the load generator
     /// stays here. The host needs the same sockbench build (checked first).
     #[arg(long, value_name = "[USER@]HOST", conflicts_with = "two_hosts")]
@@ -164,6 +168,7 @@ pub fn execute(args: RunArgs) -> Result<()> {
         link: None,
         remote: None,
         seed: args.seed.unwrap_or_else(clock_seed),
+        slo: args.slo,
     };
     if args.list {
         let plan = runner::plan(&config)?;

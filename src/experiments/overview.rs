@@ -26,6 +26,8 @@ const CLOSED: [Model; 8] = [
 ];
 const OPEN: [Model; 2] = [Model::ThreadPool, Model::Mio];
 const OPEN_CONNECTIONS: usize = 16;
+/// The closed-loop point (in the `full` profile) where system calls are counted.
+const SYSCALLS_COUNTED_AT: usize = 128;
 
 fn open_series(model: Model) -> String {
     format!("{} (open loop)", model.name())
@@ -35,7 +37,7 @@ pub fn experiment() -> Experiment {
     Experiment {
         id: ID,
         claim: "Baseline, not a claim: how the concurrent models compare under the same 64-byte echo load.",
-        method: "Closed loop (RR) with 1 to 64 persistent connections: requests per second. Open loop (a fixed offered rate over 16 connections, \
+        method: "Closed loop (RR) with 1 and 16 persistent connections (`full`: 1 to 128): requests per second. Open loop (a fixed offered rate over 16 connections, \
                  latency from each request's intended send time, as wrk2 measures): latency percentiles against the offered rate, \
                  and the whole latency distribution at the lowest rate.",
         points,
@@ -50,17 +52,25 @@ fn points(profile: Profile) -> Vec<Point> {
     // persistent point: the runner measures each once for both).
     for c in profile.sweep(&[1, 16], &[1, 16], &[1, 2, 4, 8, 16, 32, 64, 128]) {
         for model in CLOSED {
+            let mut load = LoadSpec::new(Mode::Rr).connections(c);
+            // System calls per request beside each model (io_uring's beside
+            // epoll's), counted at full's most connections only: counting
+            // slows every call, and the points the other experiments share
+            // must not carry that cost.
+            if profile == Profile::Full && c == SYSCALLS_COUNTED_AT {
+                load = load.count_syscalls();
+            }
             points.push(Point::new(
                 model.name(),
                 c as f64,
                 ServerSpec::new(model),
-                LoadSpec::new(Mode::Rr).connections(c),
+                load,
             ));
         }
     }
     let rates: Vec<u32> = profile.sweep(
         &[5_000, 60_000],
-        &[5_000, 30_000, 100_000],
+        &[5_000, 100_000],
         &[
             2_000, 5_000, 10_000, 20_000, 35_000, 50_000, 75_000, 100_000, 150_000,
         ],
@@ -126,6 +136,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         "p50 µs",
         "p99 µs",
         "server CPU µs/req",
+        "context switches/req",
+        "system calls/req",
     ]);
     for n in &closed_names {
         for x in stats::all_x(&closed) {
@@ -139,8 +151,27 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                     stats::at(&closed, n, x, super::measures::server_cpu_us_per_req),
                     2,
                 ),
+                cell(
+                    stats::at(&closed, n, x, super::measures::ctxt_switches_per_req),
+                    3,
+                ),
+                cell(
+                    stats::at(&closed, n, x, super::measures::syscalls_per_req),
+                    2,
+                ),
             ]);
         }
+    }
+    let mut notes = super::experiment_caveats(results, ID);
+    if let Some(x) = stats::all_x(&closed).into_iter().find(|x| {
+        closed_names
+            .iter()
+            .any(|n| stats::at(&closed, n, *x, super::measures::syscalls_per_req).is_some())
+    }) {
+        notes.push(format!(
+            "At {x} connections the server's system calls were counted (perf's syscall tracepoint), which slows each call: \
+             those rows' server CPU reads higher than the others', most for the models that make the most calls."
+        ));
     }
     let mut open_table = Table::new(&[
         "model",
@@ -193,6 +224,53 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             open_lines.push(s);
         }
     }
+    use super::headline::{count, micros};
+    let most = stats::all_x(&closed).last().copied();
+    let throughput_title = most.and_then(|x| {
+        let at: Vec<(&str, f64)> = closed_names
+            .iter()
+            .filter_map(|n| stats::at(&closed, n, x, stats::throughput).map(|s| (*n, s.median)))
+            .collect();
+        let best = at.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+        let worst = at.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
+        (best.0 != worst.0).then(|| {
+            format!(
+                "at {x} connections {} serves {} requests/s, {} {}",
+                best.0,
+                count(best.1),
+                worst.0,
+                count(worst.1)
+            )
+        })
+    });
+    let highest = stats::all_x(&open).last().copied();
+    let at_rate = |x: f64, f: fn(&LoadReport) -> Option<f64>| -> Vec<String> {
+        open_names
+            .iter()
+            .filter_map(|n| {
+                let s = stats::at(&open, n, x, f)?;
+                Some(format!(
+                    "{} {}",
+                    n.trim_end_matches(" (open loop)"),
+                    micros(s.median)
+                ))
+            })
+            .collect()
+    };
+    let hockey_title = highest
+        .map(|x| (x, at_rate(x, stats::p99_us)))
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(x, p)| format!("p99 at {} requests/s offered: {}", count(x), p.join(", ")));
+    let spectrum_title = (!spectrum.is_empty())
+        .then(|| at_rate(lowest, p999_us))
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            format!(
+                "p99.9 at {} requests/s offered: {}",
+                count(lowest),
+                p.join(", ")
+            )
+        });
     let charts = vec![
         NamedChart::line(
             "throughput",
@@ -201,7 +279,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ("requests per second", Scale::Linear),
             stats::series(&closed, stats::throughput),
             ctx,
-        ),
+        )
+        .titled_by(throughput_title),
         NamedChart::line(
             "hockey-stick",
             "Baseline — latency vs offered load (open loop, 16 connections)",
@@ -209,7 +288,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ("latency from intended send time (µs)", Scale::Log10),
             open_lines,
             ctx,
-        ),
+        )
+        .titled_by(hockey_title),
         NamedChart {
             name: "spectrum".into(),
             chart: ChartSpec::Spectrum(SpectrumChart {
@@ -221,13 +301,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 series: spectrum,
                 footnote: ctx.footnote.clone(),
             }),
-        },
+        }
+        .titled_by(spectrum_title),
     ];
     Finding {
         verdict: Verdict::Baseline,
         because: "a baseline for the claims below, not a claim".to_string(),
         table: format!("{}\n{}", table.markdown(), open_table.markdown()),
         charts,
-        notes: super::experiment_caveats(results, ID),
+        notes,
     }
 }

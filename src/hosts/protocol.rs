@@ -25,8 +25,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
-    /// Start probing the model's tree (and the UDP or TCP kernel counters).
-    Watch { udp: bool, cpus: Option<Vec<usize>> },
+    /// Start probing the model's tree (and the UDP or TCP kernel counters;
+    /// `syscalls`: its system calls too).
+    Watch {
+        udp: bool,
+        cpus: Option<Vec<usize>>,
+        #[serde(default)]
+        syscalls: bool,
+    },
     /// The load generator's warm-up has ended.
     MarkStart,
     /// The load generator has stopped issuing requests.
@@ -77,6 +83,7 @@ mod tests {
             Command::Watch {
                 udp: true,
                 cpus: Some(vec![1]),
+                syscalls: true,
             },
             Command::MarkStart,
             Command::MarkEnd,

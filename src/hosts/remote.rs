@@ -139,8 +139,16 @@ impl RemoteServer {
         &mut self,
         udp: bool,
         cpus: Option<Vec<usize>>,
+        syscalls: bool,
     ) -> Result<Box<dyn loadgen::ServerWatch>, String> {
-        send(&self.stdin, &Command::Watch { udp, cpus });
+        send(
+            &self.stdin,
+            &Command::Watch {
+                udp,
+                cpus,
+                syscalls,
+            },
+        );
         match self.answer()? {
             Event::Watching => Ok(Box::new(RemoteWatch {
                 stdin: Arc::clone(&self.stdin),

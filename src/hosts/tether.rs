@@ -135,7 +135,11 @@ pub fn run(model_args: &[String], silence: Option<Duration>) -> Result<()> {
 /// Carries out one command about the window.
 fn obey(asked: Asked, pid: u32, watch: &mut Option<Box<LocalWatch>>) {
     match asked {
-        Asked::Watch { udp, cpus } => match LocalWatch::start(pid, cpus, udp) {
+        Asked::Watch {
+            udp,
+            cpus,
+            syscalls,
+        } => match LocalWatch::start(pid, cpus, udp, syscalls) {
             Ok(w) => {
                 *watch = Some(Box::new(w));
                 say(Event::Watching);

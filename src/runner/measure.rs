@@ -72,7 +72,11 @@ fn load_plan(
     plan.max_requests = spec.requests;
     plan.request_timeout = spec.timeout;
     plan.linger_zero = spec.linger_zero;
+    plan.attack = spec.attack;
+    plan.wait_share = spec.wait_share;
+    plan.requests_per_connection = spec.requests_per_connection;
     plan.server_pid = server_pid;
+    plan.count_syscalls = spec.count_syscalls && server_pid.is_some();
     plan.server_cpus = config.server_cpus.clone();
     plan
 }
@@ -125,7 +129,7 @@ pub(super) fn measure(
     let udp = matches!(target, Target::Udp(_));
     let plan = load_plan(config, &point.load, target.clone(), server.local_pid());
     // The server's cost is measured where it runs, by the same probe.
-    let watch = match server.watch(udp, config.server_cpus.clone()) {
+    let watch = match server.watch(udp, config.server_cpus.clone(), point.load.count_syscalls) {
         Ok(w) => w,
         Err(message) => {
             m.outcome = Outcome::LoadFailed {

@@ -125,6 +125,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
     let mut udp = UdpCounts::default();
     let (mut requests, mut bytes_sent, mut bytes_received) = (0u64, 0u64, 0u64);
     let mut sent_in_window = 0u64;
+    let mut answered_in_window = 0u64;
     let mut end_ns = record_start_ns;
     let mut ticks = Vec::with_capacity(results.len());
     for r in results {
@@ -143,6 +144,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         add_udp(&mut udp, &r.rec.udp);
         requests += r.rec.requests;
         sent_in_window += r.rec.sent_in_window;
+        answered_in_window += r.rec.answered_in_window;
         bytes_sent += r.rec.bytes_sent;
         bytes_received += r.rec.bytes_received;
         end_ns = end_ns.max(r.end_ns);
@@ -243,11 +245,15 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         connect_histogram_v2: connect.as_ref().map(stats::encode_v2).transpose()?,
         send_lag_histogram_v2: send_lag.as_ref().map(stats::encode_v2).transpose()?,
         interval_log,
+        goodput_rps: (matches!(plan.mode, Mode::Open { .. }) && duration_s > 0.0)
+            .then(|| answered_in_window as f64 / duration_s),
         machine_cpu_us_per_req: crate::cost::machine_us_per_req(
             recording.machine_busy_ns,
             ended.machine_busy_ns,
             requests,
         ),
+        // Filled in by the caller, which ran the attackers.
+        attack: None,
     })
 }
 
@@ -260,9 +266,15 @@ pub fn workload_name(plan: &LoadPlan) -> String {
             response_len,
             cpu_us,
             wait_us,
-        } => format!(
-            "synthetic {payload_len} B -> {response_len} B, {cpu_us} us CPU, {wait_us} us wait"
-        ),
+        } => {
+            let share = match plan.wait_share {
+                Some(share) => format!(" on {:.0} % of requests", share * 100.0),
+                None => String::new(),
+            };
+            format!(
+                "synthetic {payload_len} B -> {response_len} B, {cpu_us} us CPU, {wait_us} us wait{share}"
+            )
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 //! | `blocking.rs` | the fast path: one `rr` connection per thread, blocking calls |
 //! | `validate.rs` | the plan checked, descriptors raised, the target probed |
 //! | `finish.rs` | the threads' results merged into the report |
+//! | `attack.rs` | the plan's attackers (slowloris, a connection flood) on a thread of their own |
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,6 +26,7 @@ use crate::watch::{LocalWatch, ServerWatch};
 use crate::report::{IoPath, LoadReport};
 use crate::stats::{HistogramError, Merger, Recorder, ThreadTick, Tick, TickData};
 
+mod attack;
 mod blocking;
 mod finish;
 mod net;
@@ -81,12 +83,21 @@ pub(crate) struct Shared {
     /// between two requests of one connection.
     pub open_spacing_ns: f64,
     pub open_interval_ns: f64,
+    /// The share of synthetic requests that wait (see [`LoadPlan::wait_share`]).
+    pub wait_share: Option<f64>,
+    /// `crr`: requests on each connection before it is closed (1 or more).
+    pub requests_per_connection: u64,
     /// Where the threads' recorders send each finished second, if the caller
     /// wants progress.
     pub progress: Option<mpsc::Sender<ThreadTick>>,
 }
 
 impl Shared {
+    /// What request `key` asks of the server (its wait drawn from `wait_share`).
+    pub fn request_workload(&self, key: u64) -> Workload {
+        crate::check::request_workload(&self.workload, self.wait_share, key)
+    }
+
     /// The open-loop schedule of connection `uid`, spread evenly among the others.
     pub fn schedule(&self, uid: u64, start_ns: u64) -> Schedule {
         Schedule {
@@ -239,7 +250,9 @@ pub fn run_watched(
         Merger::new(rx, out, threads, duration_ns(plan.duration))
     });
     let clock = Clock::new(Instant::now());
-    let gate = StartGate::new(threads + 1);
+    let attacker = attack::Attacker::of(plan);
+    let attack_done = AtomicBool::new(false);
+    let gate = StartGate::new(threads + 1 + usize::from(attacker.is_some()));
     let finished = AtomicUsize::new(0);
     let udp = matches!(plan.target, Target::Udp(_));
     let monitor: Option<Box<dyn ServerWatch>> = match (watch, plan.server_pid) {
@@ -248,6 +261,7 @@ pub fn run_watched(
             pid,
             plan.server_cpus.clone(),
             udp,
+            plan.count_syscalls,
         )?)),
         (None, None) => None,
     };
@@ -260,7 +274,27 @@ pub fn run_watched(
         issuing_done: &issuing_done,
     };
 
-    let (results, recording) = std::thread::scope(|scope| {
+    let (results, recording, attack_counts) = std::thread::scope(|scope| {
+        // The attackers open their connections first, then wait at the gate
+        // with everyone else; they stop once the measured threads are done.
+        let attacking = attacker.map(|a| {
+            let (gate, clock, done) = (&gate, clock, &attack_done);
+            scope.spawn(move || {
+                a.run(
+                    || {
+                        let _ = gate.wait_start(&clock);
+                    },
+                    done,
+                )
+            })
+        });
+        let stop_attack = || {
+            attack_done.store(true, Ordering::SeqCst);
+            attacking.map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        };
         let mut handles = Vec::with_capacity(threads);
         for t in 0..threads {
             let (shared, gate, finished) = (&shared, &gate, &finished);
@@ -285,6 +319,7 @@ pub fn run_watched(
                             source,
                         }),
                         None,
+                        stop_attack(),
                     );
                 }
             }
@@ -320,7 +355,11 @@ pub fn run_watched(
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect();
-        (results, Some((record_start_ns, recording, ended)))
+        (
+            results,
+            Some((record_start_ns, recording, ended)),
+            stop_attack(),
+        )
     });
     if let Some(m) = merger {
         m.flush();
@@ -328,7 +367,7 @@ pub fn run_watched(
     let results = results?;
     let (record_start_ns, recording, ended) = recording.expect("set when the threads ran");
     let after = finish::Counters::read(plan);
-    finish::report(finish::Parts {
+    let mut report = finish::report(finish::Parts {
         plan,
         results,
         threads,
@@ -340,7 +379,9 @@ pub fn run_watched(
         ended,
         partial: stop.load(Ordering::SeqCst),
         io_path,
-    })
+    })?;
+    report.attack = attack_counts;
+    Ok(report)
 }
 
 /// Sleeps until `until_ns` (the end of the warm-up, or of the recorded
@@ -461,6 +502,8 @@ fn shared(plan: &LoadPlan) -> Shared {
         duration: plan.duration,
         open_spacing_ns: spacing,
         open_interval_ns: interval,
+        wait_share: plan.wait_share,
+        requests_per_connection: plan.requests_per_connection.unwrap_or(1).max(1),
         progress: None,
     }
 }
