@@ -359,4 +359,29 @@ pub struct LoadReport {
     /// work; on a shared machine it holds the neighbours' too. `None` without /proc/stat.
     #[serde(default)]
     pub machine_cpu_us_per_req: Option<f64>,
+    /// What the plan's attackers did (slow connections, a flood), if it had any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack: Option<AttackCounts>,
+    /// `open` mode: correct answers that arrived inside the recorded interval,
+    /// whichever request they answered, per second. Past the server's knee
+    /// this is its pace, where `throughput_rps` still counts every request
+    /// scheduled in the interval however late it was answered. `None` in the
+    /// other modes and in results made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_rps: Option<f64>,
+}
+
+/// What a run's attackers did, over the whole run (warm-up included).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttackCounts {
+    /// Connections the attackers opened.
+    pub opened: u64,
+    /// Connection attempts that failed (refused, timed out, no port).
+    pub failed: u64,
+    /// Slow connections the server closed (an idle or request timeout).
+    pub closed_by_server: u64,
+    /// Slow connections still open when the run ended.
+    pub held_at_end: u64,
+    /// Bytes the attackers sent.
+    pub bytes_sent: u64,
 }

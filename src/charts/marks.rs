@@ -6,8 +6,9 @@ use plotters::element::{DynElement, IntoDynElement};
 use plotters::prelude::*;
 
 /// Okabe–Ito colours (safe for colour blindness), ordered so neighbours
-/// also differ in lightness.
-const PALETTE: [RGBColor; 8] = [
+/// also differ in lightness, then four of Paul Tol's muted scheme for the
+/// charts with more series (c10k's ten models, overview's eight).
+const PALETTE: [RGBColor; 12] = [
     RGBColor(0x00, 0x72, 0xB2), // blue
     RGBColor(0xE6, 0x9F, 0x00), // orange
     RGBColor(0x00, 0x9E, 0x73), // bluish green
@@ -16,10 +17,23 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(0xD5, 0x5E, 0x00), // vermillion
     RGBColor(0x56, 0xB4, 0xE9), // sky blue
     RGBColor(0x99, 0x88, 0x22), // olive
+    RGBColor(0x88, 0x22, 0x55), // wine
+    RGBColor(0x44, 0xAA, 0x99), // teal
+    RGBColor(0x33, 0x22, 0x88), // indigo
+    RGBColor(0xCC, 0x66, 0x77), // rose
 ];
 
+/// The colour of series `index`: the palette, then hues a golden angle
+/// apart at alternating lightness, so no two series of a chart share one.
 pub(super) fn series_color(index: usize) -> RGBColor {
-    PALETTE[index % PALETTE.len()]
+    if let Some(&c) = PALETTE.get(index) {
+        return c;
+    }
+    let k = (index - PALETTE.len()) as f64;
+    let hue = (k * 137.507_764).rem_euclid(360.0) / 360.0;
+    let lightness = if index.is_multiple_of(2) { 0.35 } else { 0.55 };
+    let (r, g, b) = HSLColor(hue, 0.65, lightness).rgb();
+    RGBColor(r, g, b)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -33,8 +47,7 @@ enum Shape {
 }
 
 /// Marker per series: shape, and whether it is filled (hollow ones are white
-/// inside). Ten combinations before any repeats; with 8 colours, the pair
-/// (colour, marker) repeats only after 40 series.
+/// inside). Ten combinations before any repeats; colours never repeat.
 const MARKERS: [(Shape, bool); 10] = [
     (Shape::Circle, true),
     (Shape::Square, false),
@@ -220,6 +233,26 @@ mod tests {
         }
         assert!(hatch_segments(0, 30, 30).is_empty());
         assert!(hatch_segments(1, 0, 0).is_empty());
+    }
+
+    #[test]
+    fn no_two_series_of_a_chart_share_a_colour() {
+        let colours: Vec<(u8, u8, u8)> = (0..64).map(|i| series_color(i).rgb()).collect();
+        let distance = |a: (u8, u8, u8), b: (u8, u8, u8)| {
+            [(a.0, b.0), (a.1, b.1), (a.2, b.2)]
+                .iter()
+                .map(|&(x, y)| (i32::from(x) - i32::from(y)).abs())
+                .sum::<i32>()
+        };
+        for (i, &a) in colours.iter().enumerate() {
+            for (j, &b) in colours.iter().enumerate().skip(i + 1) {
+                assert_ne!(a, b, "series {i} and {j}");
+                // The palette's twelve are far apart, not merely different.
+                if j < PALETTE.len() {
+                    assert!(distance(a, b) >= 60, "series {i} and {j}: {a:?}, {b:?}");
+                }
+            }
+        }
     }
 
     #[test]

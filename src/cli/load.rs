@@ -114,6 +114,13 @@ pub struct LoadArgs {
     /// synthetic: blocking wait the server simulates per request (e.g. 1ms).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub wait: Option<Duration>,
+    /// Synthetic: only this share (0–1) of the requests carry --wait, drawn
+    /// per request with a fixed seed (e.g. 0.2: one request in five blocks).
+    #[arg(long)]
+    pub wait_share: Option<f64>,
+    /// crr: requests on each connection before it is closed (default 1).
+    #[arg(long)]
+    pub requests_per_connection: Option<u64>,
     /// The server's pid: its process tree's CPU, memory and processes are sampled.
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -217,6 +224,8 @@ impl LoadArgs {
         };
         plan.request_timeout = self.timeout;
         plan.linger_zero = self.linger_zero;
+        plan.wait_share = self.wait_share;
+        plan.requests_per_connection = self.requests_per_connection;
         plan.server_pid = self.server_pid;
         plan.count_syscalls = self.count_syscalls;
         plan.server_cpus = match &self.server_cpus {

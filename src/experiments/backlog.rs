@@ -305,6 +305,18 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             "a backlog setting has no usable measurement (with connect latencies)".to_string(),
         ),
     };
+    let title = stats::at(&points, small.0, small.1, after_first_retry)
+        .zip(stats::at(&points, large.0, large.1, after_first_retry))
+        .map(|(s, l)| {
+            let p = super::headline::percent;
+            format!(
+                "{} of connects wait ≥ 1 s for a SYN retransmission with backlog {}, {} with {}",
+                p(100.0 * s.median),
+                small.1,
+                p(100.0 * l.median),
+                large.1
+            )
+        });
     let spectra: Vec<SpectrumSeries> = names
         .iter()
         .zip(&xs)
@@ -320,7 +332,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             series: spectra,
             footnote: ctx.footnote.clone(),
         }),
-    }];
+    }
+    .titled_by(title)];
     Finding {
         verdict,
         because,

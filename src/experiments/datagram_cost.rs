@@ -115,6 +115,12 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             "UDP or TCP CRR has no usable measurement".to_string(),
         ),
     };
+    let title = crr.map(|c| {
+        format!(
+            "a TCP connection per request costs the server {} a datagram's CPU",
+            super::headline::times(c.value)
+        )
+    });
     let charts = vec![NamedChart::bars(
         "demand",
         "Claim 3 — server CPU per request: datagram vs connection",
@@ -128,7 +134,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             super::measures::server_cpu_us_per_req,
         )],
         ctx,
-    )];
+    )
+    .titled_by(title)];
     Finding {
         verdict,
         because,

@@ -106,6 +106,14 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         .iter()
         .filter_map(|x| stats::at(&points, TCP, *x, loss_pct).map(|s| s.median))
         .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let title = worst_udp.zip(worst_tcp).map(|((x, udp), tcp)| {
+        let p = super::headline::percent;
+        format!(
+            "with {x} outstanding requests UDP loses {} of its datagrams, TCP {}",
+            p(udp.median),
+            p(tcp)
+        )
+    });
     let (verdict, mut because) = match (worst_udp, worst_tcp) {
         (Some((x, udp_stat)), Some(tcp)) => {
             let udp = udp_stat.median;
@@ -158,7 +166,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         ("requests lost or failed (%)", Scale::Linear),
         stats::series(&points, loss_pct),
         ctx,
-    )];
+    )
+    .titled_by(title)];
     let mut notes = super::experiment_caveats(results, ID);
     notes.retain(|n| !n.starts_with(UDP) || !n.contains("request errors"));
     Finding {

@@ -147,6 +147,15 @@ impl NamedChart {
         };
         self
     }
+
+    /// Titled with its finding when the data give one ([`NamedChart::titled`]);
+    /// the topic title stays when they do not.
+    pub fn titled_by(self, finding: Option<String>) -> Self {
+        match finding {
+            Some(f) => self.titled(f),
+            None => self,
+        }
+    }
 }
 
 /// What an analysis found.
@@ -168,4 +177,6 @@ pub struct Context {
     /// What the error bars are in this run (min–max or a CI, over how many
     /// repeats): the caption of every chart that draws them.
     pub error_bars: String,
+    /// The p99 latency objective (`run --slo`) the overload knee is judged against.
+    pub slo: std::time::Duration,
 }

@@ -3,6 +3,7 @@
 use loadgen::Mode;
 use servers::Model;
 
+use super::headline::{count, times};
 use super::stats::{self, bar_group, cell, Table};
 use super::{
     Context, Experiment, Finding, LoadSpec, NamedChart, Point, Profile, ServerSpec, Verdict,
@@ -45,7 +46,7 @@ pub fn experiment() -> Experiment {
     Experiment {
         id: ID,
         claim: "Creating a process per connection is expensive: a concurrent server that forks pays for it on every connection.",
-        method: "Connect-request-response-close (CRR, 64-byte echo, 4 clients) against each connection-oriented model, \
+        method: "Connect-request-response-close (CRR, 64-byte echo, 4 clients) against the connection-oriented models (`full`: every one), \
                  including `prefork` (8 processes forked once, at start) and `thread-per-conn` (a thread instead of a process): \
                  connections per second and the server's CPU per connection (its whole process tree, from /proc). \
                  Then the fork model again while its parent holds growing memory (`--ballast-mb`), since fork copies page tables. \
@@ -173,6 +174,39 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         }
     }
 
+    // The titles state what each chart shows, from the same figures.
+    let fastest = names
+        .iter()
+        .filter(|n| n.as_str() != "fork")
+        .filter_map(|n| stats::at(&points, n, 0.0, stats::throughput).map(|s| (n, s.median)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let rate_title = stats::at(&points, "fork", 0.0, stats::throughput)
+        .zip(fastest)
+        .map(|(f, (n, best))| {
+            format!(
+                "fork accepts {} connections/s, the fastest ({n}) {}",
+                count(f.median),
+                count(best)
+            )
+        });
+    let demand_title = cheapest.zip(interval).map(|((name, _), r)| {
+        format!(
+            "fork costs {} {name}'s server CPU per connection",
+            times(r.value)
+        )
+    });
+    let ballast_title = points
+        .get(BALLAST)
+        .and_then(|xs| xs.iter().next())
+        .and_then(|(x, r)| stats::over(r, stats::throughput).map(|s| (x.0, s.median)))
+        .zip(stats::at_max_x(&points, BALLAST, stats::throughput))
+        .filter(|((lo_x, lo), (hi_x, _))| hi_x > lo_x && *lo > 0.0)
+        .map(|((lo_x, lo), (hi_x, hi))| {
+            format!(
+                "a {hi_x} MB parent forks at {:.0}% of the rate of a {lo_x} MB one",
+                100.0 * hi.median / lo
+            )
+        });
     let charts = vec![
         NamedChart::bars(
             "rate",
@@ -187,7 +221,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 stats::throughput,
             )],
             ctx,
-        ),
+        )
+        .titled_by(rate_title),
         NamedChart::bars(
             "demand",
             "Claim 1 — server CPU per connection (service demand)",
@@ -210,7 +245,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 ),
             ],
             ctx,
-        ),
+        )
+        .titled_by(demand_title),
         NamedChart::line(
             "ballast",
             "Claim 1 — fork's connection rate as the parent grows",
@@ -218,7 +254,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ("connections per second", Scale::Linear),
             stats::series(&stats::only(&points, &[BALLAST]), stats::throughput),
             ctx,
-        ),
+        )
+        .titled_by(ballast_title),
     ];
     Finding {
         verdict,

@@ -116,6 +116,22 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             "tcp-iterative has no usable measurement".to_string(),
         ),
     };
+    let most = xs.last().copied();
+    let throughput_title = most
+        .and_then(|n| stats::at(&points, iterative, n, stats::throughput).map(|r| (n, r)))
+        .map(|(n, r)| {
+            format!(
+                "with {n} clients tcp-iterative serves {} requests/s: 1 / service time is {cap:.0}",
+                super::headline::count(r.median)
+            )
+        });
+    let latency_title = xs.first().zip(most).and_then(|(&one, n)| {
+        let r = stats::ratio_at(&points, (iterative, n), (iterative, one), stats::p50_us)?;
+        Some(format!(
+            "tcp-iterative's median latency grows {} from {one} to {n} clients",
+            super::headline::times(r.value)
+        ))
+    });
     let charts = vec![
         NamedChart::line(
             "throughput",
@@ -124,7 +140,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ("requests per second", Scale::Log10),
             stats::series(&points, stats::throughput),
             ctx,
-        ),
+        )
+        .titled_by(throughput_title),
         NamedChart::line(
             "latency",
             "Claim 5 — median latency vs clients (2 ms blocking service)",
@@ -132,7 +149,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ("median latency (ms)", Scale::Log10),
             stats::series(&points, p50_ms),
             ctx,
-        ),
+        )
+        .titled_by(latency_title),
     ];
     Finding {
         verdict,

@@ -37,7 +37,7 @@ pub fn experiment() -> Experiment {
     Experiment {
         id: ID,
         claim: "Baseline, not a claim: how the concurrent models compare under the same 64-byte echo load.",
-        method: "Closed loop (RR) with 1 to 64 persistent connections: requests per second. Open loop (a fixed offered rate over 16 connections, \
+        method: "Closed loop (RR) with 1 and 16 persistent connections (`full`: 1 to 128): requests per second. Open loop (a fixed offered rate over 16 connections, \
                  latency from each request's intended send time, as wrk2 measures): latency percentiles against the offered rate, \
                  and the whole latency distribution at the lowest rate.",
         points,
@@ -70,7 +70,7 @@ fn points(profile: Profile) -> Vec<Point> {
     }
     let rates: Vec<u32> = profile.sweep(
         &[5_000, 60_000],
-        &[5_000, 30_000, 100_000],
+        &[5_000, 100_000],
         &[
             2_000, 5_000, 10_000, 20_000, 35_000, 50_000, 75_000, 100_000, 150_000,
         ],
@@ -224,6 +224,53 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             open_lines.push(s);
         }
     }
+    use super::headline::{count, micros};
+    let most = stats::all_x(&closed).last().copied();
+    let throughput_title = most.and_then(|x| {
+        let at: Vec<(&str, f64)> = closed_names
+            .iter()
+            .filter_map(|n| stats::at(&closed, n, x, stats::throughput).map(|s| (*n, s.median)))
+            .collect();
+        let best = at.iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+        let worst = at.iter().min_by(|a, b| a.1.total_cmp(&b.1))?;
+        (best.0 != worst.0).then(|| {
+            format!(
+                "at {x} connections {} serves {} requests/s, {} {}",
+                best.0,
+                count(best.1),
+                worst.0,
+                count(worst.1)
+            )
+        })
+    });
+    let highest = stats::all_x(&open).last().copied();
+    let at_rate = |x: f64, f: fn(&LoadReport) -> Option<f64>| -> Vec<String> {
+        open_names
+            .iter()
+            .filter_map(|n| {
+                let s = stats::at(&open, n, x, f)?;
+                Some(format!(
+                    "{} {}",
+                    n.trim_end_matches(" (open loop)"),
+                    micros(s.median)
+                ))
+            })
+            .collect()
+    };
+    let hockey_title = highest
+        .map(|x| (x, at_rate(x, stats::p99_us)))
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(x, p)| format!("p99 at {} requests/s offered: {}", count(x), p.join(", ")));
+    let spectrum_title = (!spectrum.is_empty())
+        .then(|| at_rate(lowest, p999_us))
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            format!(
+                "p99.9 at {} requests/s offered: {}",
+                count(lowest),
+                p.join(", ")
+            )
+        });
     let charts = vec![
         NamedChart::line(
             "throughput",
@@ -232,7 +279,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ("requests per second", Scale::Linear),
             stats::series(&closed, stats::throughput),
             ctx,
-        ),
+        )
+        .titled_by(throughput_title),
         NamedChart::line(
             "hockey-stick",
             "Baseline — latency vs offered load (open loop, 16 connections)",
@@ -240,7 +288,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ("latency from intended send time (µs)", Scale::Log10),
             open_lines,
             ctx,
-        ),
+        )
+        .titled_by(hockey_title),
         NamedChart {
             name: "spectrum".into(),
             chart: ChartSpec::Spectrum(SpectrumChart {
@@ -252,7 +301,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 series: spectrum,
                 footnote: ctx.footnote.clone(),
             }),
-        },
+        }
+        .titled_by(spectrum_title),
     ];
     Finding {
         verdict: Verdict::Baseline,

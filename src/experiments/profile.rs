@@ -45,10 +45,10 @@ impl Profile {
     }
 
     /// Recorded time per measurement. Long enough that the slowest ordinary
-    /// points (a light client beside CPU-heavy neighbours, ~135 requests/s;
-    /// the 2 ms iterative service, ~450/s) still record over a hundred
-    /// requests per window in `standard`; slower ones (fork with a 512 MB
-    /// parent, ~60 connections/s) ask for a window of their own.
+    /// point (the 2 ms iterative service, ~450 requests/s) still records
+    /// over a hundred requests per window in `standard`; slower ones (a light
+    /// client beside CPU-heavy neighbours, ~135/s; fork with a 512 MB parent,
+    /// ~60/s) ask for a window of their own, a multiple of this one.
     pub fn duration(self) -> Duration {
         match self {
             Profile::Quick => Duration::from_millis(400),

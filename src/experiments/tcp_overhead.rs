@@ -166,6 +166,27 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             _ => "",
         }
     );
+    let latency_title = setup(MIO_CRR, MIO_RR)
+        .zip(setup(ITER_CRR, ITER_RR))
+        .map(|(mio, iter)| {
+            format!(
+                "connecting per request takes {} (mio), {} (tcp-iterative) an open connection's latency",
+                super::headline::times(mio.value),
+                super::headline::times(iter.value)
+            )
+        });
+    let demand_title = stats::ratio_at(
+        &points,
+        (ITER_RR, 1.0),
+        (UDP, 1.0),
+        measures::server_cpu_us_per_req,
+    )
+    .map(|r| {
+        format!(
+            "an exchange on an open TCP connection costs the server {} a datagram's CPU",
+            super::headline::times(r.value)
+        )
+    });
     let charts = vec![
         NamedChart::bars(
             "latency",
@@ -177,7 +198,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 bar_group("p99", &points, &names, 1.0, stats::p99_us),
             ],
             ctx,
-        ),
+        )
+        .titled_by(latency_title),
         NamedChart::bars(
             "demand",
             "Claim 2 — CPU per exchange: the server's, and both cores'",
@@ -200,7 +222,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 ),
             ],
             ctx,
-        ),
+        )
+        .titled_by(demand_title),
     ];
     Finding {
         verdict,

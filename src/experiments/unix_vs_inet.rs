@@ -109,6 +109,21 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             "tcp or unix has no usable measurement".to_string(),
         ),
     };
+    let latency_title = stats::ratio_at(&points, (UNIX, one), (TCP, one), stats::p50_us).map(|r| {
+        format!(
+            "with {one} client a Unix-domain round trip takes {} TCP's time",
+            super::headline::times(r.value)
+        )
+    });
+    let throughput_title = stats::at_max_x(&points, UNIX, stats::throughput)
+        .zip(stats::at_max_x(&points, TCP, stats::throughput))
+        .filter(|((_, _), (_, t))| t.median > 0.0)
+        .map(|((x, u), (_, t))| {
+            format!(
+                "with {x} clients Unix-domain sockets serve {} the requests of TCP",
+                super::headline::times(u.median / t.median)
+            )
+        });
     let charts = vec![
         NamedChart::line(
             "latency",
@@ -117,7 +132,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ("median latency (µs)", Scale::Linear),
             stats::series(&points, stats::p50_us),
             ctx,
-        ),
+        )
+        .titled_by(latency_title),
         NamedChart::line(
             "throughput",
             "Claim 8 — throughput, Unix vs Internet domain",
@@ -125,7 +141,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             ("requests per second", Scale::Linear),
             stats::series(&points, stats::throughput),
             ctx,
-        ),
+        )
+        .titled_by(throughput_title),
     ];
     Finding {
         verdict,

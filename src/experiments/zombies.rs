@@ -87,6 +87,13 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
     let end = |p: ReapPolicy| {
         stats::at(&points, &series_name(p), 0.0, super::measures::zombies_end).map(|s| s.median)
     };
+    let title = end(ReapPolicy::None)
+        .zip(end(ReapPolicy::Handler))
+        .map(|(none, handler)| {
+            format!(
+                "without reaping {none:.0} zombies are left at the end, with a waitpid loop {handler:.0}"
+            )
+        });
     let (verdict, because) = match (
         share(ReapPolicy::None),
         share(ReapPolicy::Handler),
@@ -166,7 +173,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         ("zombie children", Scale::Linear),
         timeline,
         ctx,
-    )];
+    )
+    .titled_by(title)];
     Finding {
         verdict,
         because,

@@ -141,7 +141,10 @@ impl Server for ThreadPoolServer {
                 let started = std::thread::Builder::new()
                     .name(format!("worker-{i}"))
                     .spawn_scoped(scope, move || {
+                        crate::stats::set_worker(i);
                         while let Some(stream) = hand_off.pop(ctx) {
+                            // The main thread accepted it; this worker's share is counted here.
+                            ctx.counters.worker_took();
                             serve_blocking(stream, ctx);
                         }
                     });
