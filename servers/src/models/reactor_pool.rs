@@ -10,13 +10,14 @@
 //! `mio::Waker`, which writes it. While a connection's request is with a
 //! worker the reactor reads nothing more from it, so its answers stay in
 //! order; every other connection goes on being served, however long that
-//! request blocks. Work that cannot block, echo and lab answers (a copy),
-//! stays on the reactor as in `mio`, the way Flash serves cached pages
-//! itself and sends only disk reads to its helpers: a hand-off costs two
-//! thread wake-ups, dearer than the copy. It breaks when more requests block
-//! at once than there are workers (they queue, as in `thread-pool`), and
-//! every offloaded request pays the two cross-thread hand-offs even when it
-//! would have been quick.
+//! request blocks. Work that cannot block (echo and lab answers, synthetic
+//! requests that ask for no CPU and no wait: a copy) stays on the reactor as
+//! in `mio`, the way Flash serves cached pages itself and sends only disk
+//! reads to its helpers: a hand-off costs two thread wake-ups, dearer than
+//! the copy. A read is handed off whole when any request it completes asks
+//! for work. It breaks when more requests block at once than there are
+//! workers (they queue, as in `thread-pool`), and every offloaded request
+//! pays the two cross-thread hand-offs even when its work is short.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -26,7 +27,6 @@ use ::mio::{Events, Poll, Token, Waker};
 use crossbeam_channel::{Receiver, Sender};
 use slab::Slab;
 
-use crate::config::ServiceKind;
 use crate::conn::READ_CHUNK;
 use crate::context::{Context, ServeError, Server};
 use crate::evented::offload::{work, Answer, Job, Replies};
@@ -119,8 +119,6 @@ struct Reactor<'a> {
     intake: Intake<'a>,
     conns: Conns<'a>,
     scratch: Vec<u8>,
-    /// Echo and lab cannot block: served here, not by the pool.
-    inline: bool,
     jobs: Sender<Job>,
     answers: Receiver<Answer>,
     replies: &'a Replies,
@@ -158,7 +156,6 @@ impl Server for ReactorPoolServer {
                     ctx,
                 },
                 scratch: vec![0u8; READ_CHUNK],
-                inline: ctx.config.service != ServiceKind::Synthetic,
                 jobs,
                 answers,
                 replies: &replies,
@@ -230,7 +227,7 @@ impl Reactor<'_> {
             return;
         };
         conn.last_active = Instant::now();
-        match turn(conn, &mut self.scratch, max_pending, self.inline) {
+        match turn(conn, &mut self.scratch, max_pending) {
             Turn::Open => self.watch_writes(key),
             Turn::Close(fault) => self.close(key, fault),
             Turn::Offload(mut job) => {
@@ -321,9 +318,9 @@ impl Reactor<'_> {
 }
 
 /// Serves what the socket has: writes owed output, reads, and either answers
-/// here (`inline`) or hands the bytes read to a worker (one request at a
-/// time per connection).
-fn turn(conn: &mut Conn, scratch: &mut [u8], max_pending: usize, inline: bool) -> Turn {
+/// here or, when they ask for work, hands the bytes read to a worker (one
+/// request at a time per connection).
+fn turn(conn: &mut Conn, scratch: &mut [u8], max_pending: usize) -> Turn {
     if let Err(f) = conn.flush() {
         return Turn::Close(Some(f));
     }
@@ -361,7 +358,7 @@ fn turn(conn: &mut Conn, scratch: &mut [u8], max_pending: usize, inline: bool) -
             Err(_) => return Turn::Close(Some(Fault::Io)),
         };
         conn.stats.bytes_in += n as u64;
-        if !inline {
+        if session.asks_for_work(&scratch[..n]) {
             let Some(session) = conn.session.take() else {
                 return Turn::Open;
             };
