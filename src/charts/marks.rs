@@ -31,7 +31,7 @@ pub(super) fn series_color(index: usize) -> RGBColor {
     }
     let k = (index - PALETTE.len()) as f64;
     let hue = (k * 137.507_764).rem_euclid(360.0) / 360.0;
-    let lightness = if index % 2 == 0 { 0.35 } else { 0.55 };
+    let lightness = if index.is_multiple_of(2) { 0.35 } else { 0.55 };
     let (r, g, b) = HSLColor(hue, 0.65, lightness).rgb();
     RGBColor(r, g, b)
 }
