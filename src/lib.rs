@@ -10,6 +10,7 @@
 //! | [`cli`] | clap types for every subcommand, and the error-to-exit-code mapping |
 //! | [`compare`] | two results folders point by point: medians, ratio, beyond both intervals or not |
 //! | [`experiments`] | one file per Comer & Stevens claim: what to measure, and the verdict from the data |
+//! | [`hosts`] | where the server runs: here, a network namespace, another host over SSH (start, probe, stop) |
 //! | [`lab`] | the socket lab's `server` and `client` programs |
 //! | [`netns`] | two (or more) hosts on one machine: network namespaces, veth links, loss and delay |
 //! | [`pin`] | CPU pinning (server and load generator on disjoint cores) |
@@ -26,6 +27,7 @@ pub mod charts;
 pub mod cli;
 pub mod compare;
 pub mod experiments;
+pub mod hosts;
 pub mod lab;
 pub mod netns;
 pub mod pin;

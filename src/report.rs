@@ -39,7 +39,10 @@ pub fn footnote(results: &ResultSet) -> String {
             }
             s
         }
-        None => String::new(),
+        None => match &results.info.remote {
+            Some(r) => format!(" · servers on {} over SSH", r.server.machine.hostname),
+            None => String::new(),
+        },
     };
     format!(
         "{} · {} cores · Linux {} · {} · profile {} × {} repeats · {pin}{link}",
@@ -64,6 +67,10 @@ pub fn write(results: &ResultSet) -> Result<Written> {
     let ctx = Context {
         footnote: footnote(results),
         error_bars: error_bars(results.info.repeats),
+        slo: results
+            .info
+            .slo_us
+            .map_or(experiments::DEFAULT_SLO, std::time::Duration::from_micros),
     };
     let chart_dir = results.dir.join("charts");
     fs::create_dir_all(&chart_dir)
@@ -193,9 +200,10 @@ fn header(md: &mut String, results: &ResultSet) {
         ),
         (
             "network",
-            match &info.link {
-                Some(link) => link.describe(),
-                None => "one host: servers on loopback (127.0.0.1)".to_string(),
+            match (&info.remote, &info.link) {
+                (Some(remote), _) => remote.describe(),
+                (None, Some(link)) => link.describe(),
+                (None, None) => "one host: servers on loopback (127.0.0.1)".to_string(),
             },
         ),
         ("started / finished (UTC)", format!("{} / {}", info.started_utc, info.finished_utc)),

@@ -22,8 +22,10 @@ use servers::Summary;
 
 mod link;
 mod order;
+mod remote;
 pub use link::LinkInfo;
 pub use order::{ConfidenceRecord, RunOrder};
+pub use remote::{HostDescription, RemoteInfo};
 
 /// How the run was set up: everything a reader needs to reproduce it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +49,10 @@ pub struct RunInfo {
     /// generator's namespaces (loss, delay, netem). `None`: one host, loopback.
     #[serde(default)]
     pub link: Option<LinkInfo>,
+    /// `run --server-host`: the server host, both machines and their
+    /// addresses. `None`: the servers ran on this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteInfo>,
     /// The order and size of the repeats (absent in runs made before it was recorded).
     #[serde(default)]
     pub order: Option<RunOrder>,
@@ -58,6 +64,23 @@ pub struct RunInfo {
     /// against a trivial reflector, measured at the start of the run.
     #[serde(default)]
     pub calibration: Option<loadgen::Calibration>,
+    /// The open-file limit (RLIMIT_NOFILE) the run raised itself to, and
+    /// what its largest point needed (absent in older runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fd_limit: Option<FdLimit>,
+    /// `run --slo`: the p99 objective the overload knee is found against, in
+    /// µs (absent in runs made before it was recorded: the default applies).
+    #[serde(default)]
+    pub slo_us: Option<u64>,
+}
+
+/// The open-file limit of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FdLimit {
+    /// The soft limit after raising it to the hard one.
+    pub soft: u64,
+    /// Descriptors the largest point needs on the load generator's side.
+    pub needed: u64,
 }
 
 /// How a measurement went.

@@ -9,8 +9,11 @@ use anyhow::{Context, Result};
 use servers::{Model, Transport};
 
 use crate::experiments::{self, Point, Profile};
+use crate::hosts::{ServerHost, SshHost};
 use crate::progress::Progress;
-use crate::results::{self, ConfidenceRecord, LinkInfo, Outcome, ResultSet, RunInfo, RunOrder};
+use crate::results::{
+    self, ConfidenceRecord, LinkInfo, Outcome, RemoteInfo, ResultSet, RunInfo, RunOrder,
+};
 use crate::schedule;
 
 mod measure;
@@ -38,8 +41,13 @@ pub struct RunConfig {
     /// its address; the caller has put this thread in the client namespace.
     /// `None`: everything on this host's loopback.
     pub link: Option<LinkInfo>,
+    /// Another host: the servers start there over SSH and bind its address
+    /// (`run --server-host`). `None`: this machine (or `link`'s namespace).
+    pub remote: Option<RemoteInfo>,
     /// Seed of the shuffled order of each round (recorded in run.json).
     pub seed: u64,
+    /// The latency objective the overload knee is judged against (recorded in run.json).
+    pub slo: std::time::Duration,
 }
 
 /// The default CPU split: the load generator on the lower half of the
@@ -57,6 +65,18 @@ pub fn default_split() -> (Option<Vec<usize>>, Option<Vec<usize>>) {
 }
 
 pub use crate::schedule::Plan;
+
+/// Where this run's servers start.
+pub fn server_host(config: &RunConfig) -> ServerHost<'_> {
+    match (&config.remote, &config.link) {
+        (Some(remote), _) => ServerHost::Ssh {
+            host: SshHost::of(remote),
+            addr: remote.server_addr,
+        },
+        (None, Some(link)) => ServerHost::Netns(link),
+        (None, None) => ServerHost::Here,
+    }
+}
 
 /// The selected experiments, with their points filtered to the selected
 /// models (and, across two hosts, to those that can cross them).
@@ -89,7 +109,7 @@ fn plan_counting_skips(config: &RunConfig) -> Result<(Plan, usize)> {
                 .into_iter()
                 .filter(|p| config.models.is_empty() || config.models.contains(&p.server.model))
                 .collect();
-            if config.link.is_some() {
+            if server_host(config).is_apart() {
                 let before = points.len();
                 points.retain(crosses_hosts);
                 skipped += before - points.len();
@@ -129,12 +149,39 @@ fn calibrate(config: &RunConfig) -> Option<loadgen::Calibration> {
         .ok()
 }
 
+/// Raises this process's open-file limit (the load generator runs in it) to
+/// its hard limit and checks that the largest point fits: its connections,
+/// idle and attacking ones, plus a margin. Servers raise their own at start.
+fn raise_fd_limit(selected: &Plan) -> Result<results::FdLimit> {
+    let needed = selected
+        .iter()
+        .flat_map(|(_, points)| points)
+        .map(|p| {
+            let slow = match p.load.attack {
+                Some(loadgen::Attack::Slowloris { connections, .. }) => connections,
+                _ => 0,
+            };
+            (p.load.connections + p.load.idle + slow) as u64 + 64
+        })
+        .max()
+        .unwrap_or(64);
+    let soft = servers::raise_fd_limit()
+        .context("failed to read or raise the open-file limit (RLIMIT_NOFILE)")?;
+    if soft < needed {
+        anyhow::bail!(
+            "the largest point needs {needed} open files but the hard limit is {soft}: raise it (`ulimit -Hn`, \
+             /etc/security/limits.conf) or leave out the largest C10K points"
+        );
+    }
+    Ok(results::FdLimit { soft, needed })
+}
+
 /// Runs every point of every selected experiment and writes the results.
 pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     let (selected, skipped) = plan_counting_skips(config)?;
     if skipped > 0 {
         println!(
-            "two hosts: skipping {skipped} Unix-domain points (a Unix socket is a file on one host; it cannot cross a link)"
+            "caveat: two hosts: skipping {skipped} Unix-domain points (a Unix socket is a file on one host; it cannot cross a link)"
         );
     }
     if selected.is_empty() {
@@ -145,6 +192,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     if let Some(cpus) = &config.loadgen_cpus {
         crate::pin::pin_self(cpus)?;
     }
+    let fd_limit = raise_fd_limit(&selected)?;
     let mut info = RunInfo {
         profile: config.profile.name().to_string(),
         repeats: config.repeats,
@@ -158,9 +206,12 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         models: config.models.iter().map(|m| m.name().to_string()).collect(),
         partial: true,
         link: config.link.clone(),
+        remote: config.remote.clone(),
         order: None,
         steal_pct: None,
         calibration: calibrate(config),
+        fd_limit: Some(fd_limit),
+        slo_us: Some(config.slo.as_micros() as u64),
     };
     let steal_before = loadgen::machine::cpu_times();
     results::write_json(&config.out.join("run.json"), &info)?;

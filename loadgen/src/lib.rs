@@ -28,6 +28,7 @@
 //! | [`mod@calibrate`] | the generator's own floor, against a reflector it starts itself |
 //! | [`machine`] | the machine and build a result came from |
 //! | `units` | durations in JSON as numbers with the unit in the name |
+//! | [`watch`] | [`ServerWatch`]: where the server's cost is measured (here, or on its host) |
 #![deny(unsafe_code)]
 
 pub mod calibrate;
@@ -42,10 +43,12 @@ pub mod report;
 pub mod stats;
 mod units;
 pub mod validity;
+pub mod watch;
 
 pub use calibrate::{calibrate, Calibration, CalibrationPlan};
-pub use engine::{run, run_with_progress, validate, LoadError};
+pub use engine::{run, run_watched, run_with_progress, validate, LoadError};
 pub use merge::{merge, MergeError};
-pub use plan::{LoadPlan, Mode, Target, Workload};
+pub use plan::{Attack, LoadPlan, Mode, Target, Workload};
 pub use report::LoadReport;
 pub use stats::Tick;
+pub use watch::{LocalWatch, ServerSide, ServerWatch};

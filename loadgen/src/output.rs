@@ -251,6 +251,20 @@ pub fn summary(r: &LoadReport) -> String {
             s.voluntary_ctxt_switches,
             s.involuntary_ctxt_switches
         );
+        // Nothing about system calls unless they were asked for.
+        let syscalls = match (s.syscalls, s.syscalls_per_req, s.syscalls_note.as_deref()) {
+            (Some(n), Some(per), _) => format!("; system calls {n} ({per:.2}/request)"),
+            (Some(n), None, _) => format!("; system calls {n}"),
+            (None, _, Some(why)) if !why.starts_with("not asked") => {
+                format!("; system calls not counted: {why}")
+            }
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "    context switches per request {:.3}{syscalls}",
+            s.ctxt_switches_per_req
+        );
     }
     if r.udp.is_none() {
         let _ = writeln!(

@@ -102,6 +102,44 @@ pub struct LoadPlan {
     pub server_pid: Option<u32>,
     /// The server's CPUs (for the per-CPU busy time), if it is pinned.
     pub server_cpus: Option<Vec<usize>>,
+    /// Also count the server's system calls over the window (`perf stat`;
+    /// needs `server_pid`). Off by default: counting slows every system call
+    /// the server makes, so its CPU figures read higher.
+    #[serde(default)]
+    pub count_syscalls: bool,
+    /// Misbehaving clients run beside the measured ones for the whole run
+    /// (warm-up included): slow connections or a connection flood.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack: Option<Attack>,
+    /// Synthetic workloads: the share (0–1) of requests that carry the
+    /// workload's `wait_us`; the others ask for no wait. Which ones is drawn
+    /// per request from its key with a fixed seed ([`crate::check::waits`]),
+    /// so a run is repeatable and every response is still checked exactly.
+    /// `None`: every request waits (the plain workload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_share: Option<f64>,
+    /// `crr`: requests sent on each connection before it is closed and a new
+    /// one opened (the first one's latency includes the connect). `None`: one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_connection: Option<u64>,
+}
+
+/// Clients that do the server no good, run beside the measured ones: what a
+/// well-behaved client keeps of its throughput under them is the figure.
+/// Both are bounded: a count of connections, or a rate, for the run's length.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "attack")]
+pub enum Attack {
+    /// Slowloris: `connections` connections opened before the run, each
+    /// sending one byte of a request every `interval_ms` and never its last
+    /// byte, so no request ever completes and no idle timeout ever fires.
+    Slowloris {
+        connections: usize,
+        interval_ms: u64,
+    },
+    /// A connection flood: `rate_cps` connections a second opened and closed
+    /// at once with a reset (SO_LINGER 0, no TIME_WAIT), nothing sent.
+    Flood { rate_cps: f64 },
 }
 
 impl LoadPlan {
@@ -122,6 +160,10 @@ impl LoadPlan {
             linger_zero: false,
             server_pid: None,
             server_cpus: None,
+            count_syscalls: false,
+            attack: None,
+            wait_share: None,
+            requests_per_connection: None,
         }
     }
 }

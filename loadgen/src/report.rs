@@ -136,6 +136,21 @@ pub struct ServerCost {
     pub cpuset_us_per_req: Option<f64>,
     pub voluntary_ctxt_switches: u64,
     pub involuntary_ctxt_switches: u64,
+    /// Both kinds of context switch per completed request: a blocking pool
+    /// pays about one a request (a sleep and a wake-up), an event loop a few
+    /// per thousand.
+    #[serde(default)]
+    pub ctxt_switches_per_req: f64,
+    /// System calls every task of the tree entered over the window
+    /// (`perf stat -e raw_syscalls:sys_enter`), when the plan asked for them.
+    #[serde(default)]
+    pub syscalls: Option<u64>,
+    /// `syscalls` per completed request.
+    #[serde(default)]
+    pub syscalls_per_req: Option<f64>,
+    /// Why `syscalls` is absent: not asked for, perf missing or not permitted.
+    #[serde(default)]
+    pub syscalls_note: Option<String>,
     /// Peak over the window's samples of Σ RSS over the tree. A page shared by
     /// n processes (a forked server's text and heap) counts n times: an upper
     /// bound, not the memory used; `peak_pss_kb` is.
@@ -344,4 +359,29 @@ pub struct LoadReport {
     /// work; on a shared machine it holds the neighbours' too. `None` without /proc/stat.
     #[serde(default)]
     pub machine_cpu_us_per_req: Option<f64>,
+    /// What the plan's attackers did (slow connections, a flood), if it had any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack: Option<AttackCounts>,
+    /// `open` mode: correct answers that arrived inside the recorded interval,
+    /// whichever request they answered, per second. Past the server's knee
+    /// this is its pace, where `throughput_rps` still counts every request
+    /// scheduled in the interval however late it was answered. `None` in the
+    /// other modes and in results made before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput_rps: Option<f64>,
+}
+
+/// What a run's attackers did, over the whole run (warm-up included).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttackCounts {
+    /// Connections the attackers opened.
+    pub opened: u64,
+    /// Connection attempts that failed (refused, timed out, no port).
+    pub failed: u64,
+    /// Slow connections the server closed (an idle or request timeout).
+    pub closed_by_server: u64,
+    /// Slow connections still open when the run ended.
+    pub held_at_end: u64,
+    /// Bytes the attackers sent.
+    pub bytes_sent: u64,
 }

@@ -32,6 +32,14 @@ pub struct TreeCost {
     pub cpuset_us_per_req: Option<f64>,
     pub voluntary_ctxt_switches: u64,
     pub involuntary_ctxt_switches: u64,
+    /// Both kinds of context switch per completed request (0 without requests).
+    pub ctxt_switches_per_req: f64,
+    /// System calls the tree entered over the window, when counted
+    /// ([`crate::ServerMonitor::count_syscalls`]).
+    pub syscalls: Option<u64>,
+    pub syscalls_per_req: Option<f64>,
+    /// Why `syscalls` is `None` (not asked for, perf missing or refused).
+    pub syscalls_note: Option<String>,
     pub peak_rss_kb: u64,
     pub peak_pss_kb: u64,
     pub socket_mem_kb: Option<u64>,

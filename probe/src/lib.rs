@@ -27,7 +27,10 @@
 //! sockets, from its memory cgroup (the kernel's own peak over the window).
 //!
 //! Context switches (from every thread's `status`) are summed per thread
-//! between samples, so a thread born and gone within one interval is missed.
+//! between samples, so a thread born and gone within one interval is missed;
+//! per request they show what a design pays the scheduler (a blocking pool
+//! about one a request, an event loop a few per thousand). System calls are
+//! counted only when asked for, by `perf stat` (`syscalls.rs` says why).
 //! Kernel counters are those of the server's network namespace when its pid
 //! is known (the same as ours on loopback; another host's with
 //! `run --two-hosts`), else of this process's.
@@ -42,6 +45,7 @@
 //! | `sockmem.rs` | the kernel's TCP socket memory of the server's group |
 //! | `tree.rs` | one pass over /proc: the tree under a pid, its size and memory |
 //! | `stat.rs` | [`ProcStat`]: the workspace's one `/proc/<pid>/stat` parser |
+//! | `syscalls.rs` | the tree's system calls over the window, by `perf stat`, when asked for |
 //! | `kernel.rs` | kernel TCP/UDP counters, the machine's busy time, our own CPU |
 //! | `cost.rs` | [`TreeCost`] and the per-request arithmetic |
 //! | `parse.rs` | the text of /proc and cgroup files, fixed-text tests |
@@ -56,6 +60,7 @@ mod parse;
 mod sampler;
 mod sockmem;
 pub mod stat;
+mod syscalls;
 mod tree;
 
 use std::io;

@@ -1,7 +1,8 @@
 //! [`ServerMonitor`]: the probe of one server tree over one window. The
 //! window's edges (CPU, the kernel's socket-memory peak, the pinned CPUs'
 //! busy time) are read on the caller's thread at the instants it names; the
-//! timeline and peaks come from the sampling thread.
+//! timeline and peaks come from the sampling thread. System calls are
+//! counted only when asked for ([`ServerMonitor::count_syscalls`]).
 
 use std::io;
 use std::sync::mpsc;
@@ -15,6 +16,7 @@ use crate::kernel::cpus_busy_ns;
 use crate::sampler::{thread_cpu_ns, Command, Sampled, Sampler, Taken};
 use crate::sockmem::SocketMeter;
 use crate::stat::read_stat;
+use crate::syscalls::SyscallCounter;
 use crate::tree::{not_found, Point};
 
 /// One edge of the window, read at its instant.
@@ -44,7 +46,12 @@ pub struct ServerMonitor {
     edges: Mutex<Edges>,
     commands: mpsc::Sender<Command>,
     sampler: JoinHandle<Sampled>,
+    /// The system-call counter, or why there is none.
+    syscalls: Mutex<Result<SyscallCounter, String>>,
 }
+
+/// Why a window has no system-call count when nobody asked for one.
+const SYSCALLS_NOT_ASKED: &str = "not asked for (counting slows every system call)";
 
 impl ServerMonitor {
     /// Starts probing `pid`'s tree, sampling every `interval` (wider on a
@@ -82,7 +89,18 @@ impl ServerMonitor {
             }),
             commands,
             sampler,
+            syscalls: Mutex::new(Err(SYSCALLS_NOT_ASKED.to_string())),
         })
+    }
+
+    /// Also counts the tree's system calls over the window, with `perf stat`
+    /// (see `syscalls.rs`: this slows each of the server's system calls, so
+    /// its CPU figures read higher). Waits until perf has attached; when perf
+    /// is missing or not permitted, the window's `syscalls` is `None` and
+    /// `syscalls_note` says why. Call before the window begins.
+    pub fn count_syscalls(&mut self) {
+        *self.syscalls.get_mut().unwrap_or_else(|e| e.into_inner()) =
+            SyscallCounter::start(self.pid);
     }
 
     /// The warm-up has ended: from now on CPU, context switches and peaks are
@@ -98,6 +116,7 @@ impl ServerMonitor {
         }
         // A send fails only if the sampler is gone; finish() then reports that.
         let _ = self.commands.send(Command::Mark);
+        self.switch_syscalls(SyscallCounter::enable);
         let mut edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
         edges.start = start;
         edges.cost_ns += thread_cpu_ns().saturating_sub(spent);
@@ -111,8 +130,20 @@ impl ServerMonitor {
         let mut edges = self.edges.lock().unwrap_or_else(|e| e.into_inner());
         if edges.end.is_none() {
             edges.end = end;
+            self.switch_syscalls(SyscallCounter::disable);
         }
         edges.cost_ns += thread_cpu_ns().saturating_sub(spent);
+    }
+
+    /// Turns the system-call counter on or off; a counter that fails is
+    /// dropped (perf stopped) and the window reports why.
+    fn switch_syscalls(&self, switch: fn(&mut SyscallCounter) -> Result<(), String>) {
+        let mut counter = self.syscalls.lock().unwrap_or_else(|e| e.into_inner());
+        if let Ok(c) = counter.as_mut() {
+            if let Err(why) = switch(c) {
+                *counter = Err(why);
+            }
+        }
     }
 
     /// Ends the window if it is still open, stops sampling (after one last
@@ -127,6 +158,11 @@ impl ServerMonitor {
             Err(_) => Sampled::default(),
         };
         let edges = self.edges.into_inner().unwrap_or_else(|e| e.into_inner());
+        let syscalls = self
+            .syscalls
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .and_then(SyscallCounter::finish);
         let mut cost = assemble(
             self.pid,
             self.cpu.source(),
@@ -136,6 +172,13 @@ impl ServerMonitor {
             requests,
         );
         cost.kernel_mem_kb = kernel_peak_kb;
+        match syscalls {
+            Ok(n) => {
+                cost.syscalls = Some(n);
+                cost.syscalls_per_req = (requests > 0).then(|| n as f64 / requests as f64);
+            }
+            Err(why) => cost.syscalls_note = Some(why),
+        }
         cost
     }
 }
@@ -224,6 +267,14 @@ fn assemble(
         cpuset_us_per_req: cpuset_s.map(|s| per_request_us(s, requests)),
         voluntary_ctxt_switches: sampled.voluntary,
         involuntary_ctxt_switches: sampled.involuntary,
+        ctxt_switches_per_req: if requests == 0 {
+            0.0
+        } else {
+            (sampled.voluntary + sampled.involuntary) as f64 / requests as f64
+        },
+        syscalls: None,
+        syscalls_per_req: None,
+        syscalls_note: None,
         peak_rss_kb: peak(|p| p.rss_kb),
         peak_pss_kb: peak(|p| p.pss_kb),
         socket_mem_kb: socket_peak_kb.max(sampled_socket_peak),

@@ -5,6 +5,7 @@
 //! [`ConnStats`] and add it once when they close, so the hot path touches no
 //! shared cache line.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,26 @@ pub struct Counters {
     refused: AtomicU64,
     resource: AtomicU64,
     workers_replaced: AtomicU64,
+    /// Wake-ups of a non-blocking accept that found the backlog already empty.
+    empty_accepts: AtomicU64,
+    /// Connections taken per worker (process, thread or loop), by worker index.
+    per_worker: [AtomicU64; MAX_COUNTED_WORKERS],
+}
+
+/// Workers whose connections are counted one by one (an array of atomics
+/// in shared memory, `Default` up to 32); a larger pool's workers past this
+/// index share the last slot.
+pub const MAX_COUNTED_WORKERS: usize = 32;
+
+thread_local! {
+    /// The index of the worker this thread (or forked process) is, if it is one.
+    static WORKER: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Names this thread (or this forked child) worker `index`, so the
+/// connections it takes count in [`Summary::per_worker`].
+pub(crate) fn set_worker(index: usize) {
+    WORKER.with(|w| w.set(Some(index)));
 }
 
 /// One connection's (or one datagram loop's) tally, private to its owner.
@@ -55,9 +76,25 @@ pub struct ConnStats {
 }
 
 impl Counters {
-    /// Records one accepted connection.
+    /// Records one accepted connection (and, on a named worker, its share).
     pub fn connection(&self) {
         self.connections.fetch_add(1, Relaxed);
+        self.worker_took();
+    }
+
+    /// Records one connection taken by this thread's worker (see
+    /// [`set_worker`]); nothing on a thread that is no worker. Pools whose
+    /// accepting thread is not the serving one call it from the worker.
+    pub fn worker_took(&self) {
+        if let Some(i) = WORKER.with(Cell::get) {
+            self.per_worker[i.min(MAX_COUNTED_WORKERS - 1)].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Records a wake-up for the listener whose first accept found nothing:
+    /// another waiter took the connection (a thundering herd), or none came.
+    pub fn empty_accept(&self) {
+        self.empty_accepts.fetch_add(1, Relaxed);
     }
 
     /// Adds a finished connection's tally.
@@ -112,6 +149,16 @@ impl Counters {
             bytes_out: self.bytes_out.load(Relaxed),
             errors: errors.with_total(),
             workers_replaced: self.workers_replaced.load(Relaxed),
+            empty_accepts: self.empty_accepts.load(Relaxed),
+            per_worker: {
+                let mut counts: Vec<u64> =
+                    self.per_worker.iter().map(|c| c.load(Relaxed)).collect();
+                // Workers that never existed count nothing: the list ends at the last that did.
+                while counts.last() == Some(&0) {
+                    counts.pop();
+                }
+                counts
+            },
         }
     }
 }
@@ -160,4 +207,15 @@ pub struct Summary {
     /// connection the dead worker held shows up as that client's reset.
     #[serde(default)]
     pub workers_replaced: u64,
+    /// Wake-ups of an event loop's listener whose first non-blocking accept
+    /// found nothing (EAGAIN): on a listener shared by several loops, the
+    /// losers of a thundering herd. Blocking `accept()` never shows one (the
+    /// kernel wakes one waiter and retries inside the call).
+    #[serde(default)]
+    pub empty_accepts: u64,
+    /// Connections taken by each worker (prefork process, thread-pool thread,
+    /// reuseport loop), in worker order; empty for a model without named
+    /// workers. A worker that took none inside the list counts 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_worker: Vec<u64>,
 }

@@ -114,12 +114,24 @@ pub struct LoadArgs {
     /// synthetic: blocking wait the server simulates per request (e.g. 1ms).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub wait: Option<Duration>,
+    /// Synthetic: only this share (0–1) of the requests carry --wait, drawn
+    /// per request with a fixed seed (e.g. 0.2: one request in five blocks).
+    #[arg(long)]
+    pub wait_share: Option<f64>,
+    /// crr: requests on each connection before it is closed (default 1).
+    #[arg(long)]
+    pub requests_per_connection: Option<u64>,
     /// The server's pid: its process tree's CPU, memory and processes are sampled.
     #[arg(long)]
     pub server_pid: Option<u32>,
     /// The CPUs the server is pinned to (e.g. 0 or 0-1), for their busy time.
     #[arg(long)]
     pub server_cpus: Option<String>,
+    /// Also count the server's system calls over the window with `perf stat`
+    /// (needs perf and permission to trace the server). Counting slows each
+    /// of the server's system calls, so its CPU per request reads higher.
+    #[arg(long, requires = "server_pid")]
+    pub count_syscalls: bool,
     /// Pin the load generator to these CPUs (e.g. 1).
     #[arg(long)]
     pub cpus: Option<String>,
@@ -212,7 +224,10 @@ impl LoadArgs {
         };
         plan.request_timeout = self.timeout;
         plan.linger_zero = self.linger_zero;
+        plan.wait_share = self.wait_share;
+        plan.requests_per_connection = self.requests_per_connection;
         plan.server_pid = self.server_pid;
+        plan.count_syscalls = self.count_syscalls;
         plan.server_cpus = match &self.server_cpus {
             Some(list) => Some(crate::pin::parse_cpu_list(list)?),
             None => None,

@@ -11,6 +11,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 pub mod compare;
 pub mod load;
 pub mod merge;
+mod remote;
 pub mod report;
 pub mod run;
 pub mod serve;
@@ -45,24 +46,27 @@ pub enum Command {
     Completions(shell::CompletionsArgs),
     /// Print the man page (roff) to stdout.
     Man(shell::ManArgs),
+    /// Print this machine as JSON: build, CPU, cores, kernel, memory, addresses
+    /// (what `run --server-host` records of the server host).
+    Machine,
 }
 
 /// `0.1.0 (git 1a2b3c4)`: the version and the revision it was built from.
 fn version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
-    VERSION.get_or_init(|| {
-        format!(
-            "{} (git {})",
-            env!("CARGO_PKG_VERSION"),
-            loadgen::machine::GIT_REVISION
-        )
-    })
+    VERSION.get_or_init(crate::hosts::machine::version)
 }
 
 /// The whole command line as clap sees it (with the version), for the
 /// parser, the completions and the man page alike.
 pub fn command() -> clap::Command {
     Cli::command().version(version())
+}
+
+fn print_machine() -> anyhow::Result<()> {
+    let description = crate::hosts::machine::describe();
+    println!("{}", serde_json::to_string_pretty(&description)?);
+    Ok(())
 }
 
 /// A value parser for a library enum (`ALL`, `name()`, `FromStr`): its
@@ -125,6 +129,7 @@ pub fn main() -> ExitCode {
         Command::Compare(args) => compare::execute(args),
         Command::Completions(args) => shell::completions(args),
         Command::Man(args) => shell::man(args),
+        Command::Machine => print_machine(),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

@@ -29,6 +29,7 @@ Examples:
   sockbench run --experiments fork-cost,zombies --models fork,thread-pool,mio
   sockbench run --list
   sockbench run --two-hosts --loss 1% --delay 1ms
+  sockbench run --server-host student@server-vm --profile quick
 
 Exit codes: 0 every point measured cleanly, 1 an error stopped the run,
 2 usage error, 3 the run finished but some points failed, 130 interrupted.";
@@ -77,6 +78,25 @@ pub struct RunArgs {
     /// With --two-hosts: one-way delay on the link, each way (e.g. 1ms; needs the kernel's sch_netem).
     #[arg(long, requires = "two_hosts", value_parser = humantime::parse_duration)]
     pub delay: Option<Duration>,
+    /// The p99 latency objective of the overload experiment: its knee is the
+    /// highest offered rate whose p99 stays under it (e.g. 500us, 2ms).
+    #[arg(long, default_value = "1ms", value_parser = humantime::parse_duration)]
+    pub slo: Duration,
+    /// Run every model on this host over SSH ([USER@]HOST); the load generator
+    /// stays here. The host needs the same sockbench build (checked first).
+    #[arg(long, value_name = "[USER@]HOST", conflicts_with = "two_hosts")]
+    pub server_host: Option<String>,
+    /// The ssh program and its options, run through `sh -c` (like rsync's -e,
+    /// GIT_SSH_COMMAND), e.g. "ssh -i ~/.ssh/lab -p 2222".
+    #[arg(long, default_value = "ssh", requires = "server_host")]
+    pub ssh_command: String,
+    /// sockbench on the server host (a path there; `~/` is the remote home).
+    #[arg(long, default_value = "sockbench", requires = "server_host")]
+    pub remote_sockbench: String,
+    /// The address the models bind on the server host and the load goes to
+    /// (default: what HOST resolves to here). IPv4 or IPv6.
+    #[arg(long, requires = "server_host")]
+    pub server_addr: Option<std::net::IpAddr>,
 }
 
 /// A loss rate: `1%`, `0.5%` or `1` (percent).
@@ -120,7 +140,12 @@ pub fn execute(args: RunArgs) -> Result<()> {
         ProfileArg::Standard => Profile::Standard,
         ProfileArg::Full => Profile::Full,
     };
-    let (default_server, default_loadgen) = runner::default_split();
+    // Across machines each side has its own cores: pin only when asked.
+    let (default_server, default_loadgen) = if args.server_host.is_some() {
+        (None, None)
+    } else {
+        runner::default_split()
+    };
     let parse = |s: &Option<String>, default: Option<Vec<usize>>| -> Result<Option<Vec<usize>>> {
         if args.no_pin {
             return Ok(None);
@@ -141,7 +166,9 @@ pub fn execute(args: RunArgs) -> Result<()> {
         exe: std::env::current_exe().context("failed to find the sockbench binary")?,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         link: None,
+        remote: None,
         seed: args.seed.unwrap_or_else(clock_seed),
+        slo: args.slo,
     };
     if args.list {
         let plan = runner::plan(&config)?;
@@ -169,9 +196,9 @@ pub fn execute(args: RunArgs) -> Result<()> {
                 );
             }
         }
-        if args.two_hosts {
+        if args.two_hosts || args.server_host.is_some() {
             println!(
-                "(with --two-hosts the Unix-domain points are skipped: they cannot cross hosts)"
+                "(across two hosts the Unix-domain points are skipped: they cannot cross hosts)"
             );
         }
         println!(
@@ -194,6 +221,18 @@ pub fn execute(args: RunArgs) -> Result<()> {
         .context("failed to install the Ctrl-C handler")?;
     signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&stop))
         .context("failed to install the SIGTERM handler")?;
+    if let Some(destination) = &args.server_host {
+        config.remote = Some(super::remote::prepare(
+            destination,
+            &args.ssh_command,
+            &args.remote_sockbench,
+            args.server_addr,
+        )?);
+        if let Some(remote) = &config.remote {
+            println!("{}", remote.describe());
+        }
+        return run_and_report(&config, &stop);
+    }
     if !args.two_hosts {
         return run_and_report(&config, &stop);
     }

@@ -71,6 +71,17 @@ pub struct ServeArgs {
     /// Pin the server to these CPUs (e.g. 0 or 0-1).
     #[arg(long)]
     pub cpus: Option<String>,
+    /// Stop the server (model and children) when stdin ends, and take the
+    /// probe's window commands on it: the server side of `run --server-host`.
+    #[arg(long)]
+    pub exit_on_stdin_close: bool,
+    /// With --exit-on-stdin-close: also stop when no line came on stdin for
+    /// this long (a session whose network vanished without closing), e.g. 10s.
+    #[arg(long, requires = "exit_on_stdin_close", value_parser = humantime::parse_duration)]
+    pub exit_when_silent: Option<Duration>,
+    /// Ask the kernel for SIGTERM when process PID (our parent) dies.
+    #[arg(long, hide = true, value_name = "PID")]
+    pub die_with_parent: Option<u32>,
 }
 
 impl ServeArgs {
@@ -107,6 +118,20 @@ impl ServeArgs {
 }
 
 pub fn execute(args: ServeArgs) -> Result<()> {
+    if args.exit_on_stdin_close {
+        let argv: Vec<String> = std::env::args().collect();
+        let after_serve = argv
+            .iter()
+            .position(|a| a == "serve")
+            .map_or(&argv[..0], |i| &argv[i + 1..]);
+        return crate::hosts::tether::run(
+            &crate::hosts::tether::model_args(after_serve),
+            args.exit_when_silent,
+        );
+    }
+    if let Some(parent) = args.die_with_parent {
+        die_with(parent)?;
+    }
     // First of all, before the model starts a thread or forks: a cgroup of
     // its own, so the probe counts every task the server ever runs (children
     // reaped by nobody or by the kernel included). Without one (not root) the
@@ -129,5 +154,16 @@ pub fn execute(args: ServeArgs) -> Result<()> {
         "{}",
         serde_json::to_string(&summary).context("failed to encode the summary")?
     );
+    Ok(())
+}
+
+/// SIGTERM from the kernel when `parent` dies (the tether of a remote run);
+/// if it died already, we have been handed to another parent: stop now.
+fn die_with(parent: u32) -> Result<()> {
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+        .context("failed to ask for a signal when the parent dies")?;
+    if nix::unistd::getppid().as_raw() as u32 != parent {
+        anyhow::bail!("the process that started this server ({parent}) is gone");
+    }
     Ok(())
 }

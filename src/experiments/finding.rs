@@ -177,4 +177,6 @@ pub struct Context {
     /// What the error bars are in this run (min–max or a CI, over how many
     /// repeats): the caption of every chart that draws them.
     pub error_bars: String,
+    /// The p99 latency objective (`run --slo`) the overload knee is judged against.
+    pub slo: std::time::Duration,
 }

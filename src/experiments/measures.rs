@@ -35,6 +35,36 @@ pub const MEMORY_COUNTS: &str =
     A point without PSS (smaps_rollup unreadable, or older results) falls back to the RSS sum, an upper bound for forked trees, \
     and says so in its experiment's caveats";
 
+/// What [`ctxt_switches_per_req`] counts.
+pub const SWITCHES_COUNTS: &str =
+    "voluntary and involuntary context switches of every thread of the server's tree over the window \
+    (each thread's /proc status, summed between samples), per completed request: a blocking pool sleeps \
+    and is woken about once a request, an event loop a few times per thousand";
+
+/// What [`syscalls_per_req`] counts.
+pub const SYSCALLS_COUNTS: &str =
+    "system calls every task of the server's tree entered over the window (`perf stat -e \
+    raw_syscalls:sys_enter`, switched on and off at the window's edges), per completed request; counted only \
+    at the points that say so, since the tracepoint slows each call (about 0.3 µs here) and so raises the \
+    server CPU figure of those points, most for the models that make the most calls";
+
+/// Context switches of the server's tree per completed request.
+pub fn ctxt_switches_per_req(r: &LoadReport) -> Option<f64> {
+    let s = r.server.as_ref()?;
+    if s.ctxt_switches_per_req > 0.0 {
+        return Some(s.ctxt_switches_per_req);
+    }
+    // Results made before the per-request figure existed: from the counts.
+    (r.requests > 0).then(|| {
+        (s.voluntary_ctxt_switches + s.involuntary_ctxt_switches) as f64 / r.requests as f64
+    })
+}
+
+/// System calls of the server's tree per completed request, where counted.
+pub fn syscalls_per_req(r: &LoadReport) -> Option<f64> {
+    r.server.as_ref()?.syscalls_per_req
+}
+
 /// Server CPU per completed request (service demand), in microseconds.
 pub fn server_cpu_us_per_req(r: &LoadReport) -> Option<f64> {
     r.server

@@ -18,25 +18,31 @@
 //! | `per_repeat.rs` | each verdict again per repeat ("supported in k of n") |
 //! | `stats.rs` | repeats into medians with intervals, table and series helpers |
 //! | one file per claim | its points and its verdict rule |
+//! | `flash.rs`, `fork_amortisation.rs`, `overload.rs` | claims beyond the textbook: Flash's four designs, the requests per connection that amortise a fork, the overload knee |
 
 use crate::results::ResultSet;
 
+mod accept_scaling;
 mod backlog;
 mod c10k;
 mod caveats;
 mod datagram_cost;
 mod datagram_loss;
 mod finding;
+mod flash;
+mod fork_amortisation;
 mod fork_cost;
 pub mod headline;
 mod interval;
 mod iterative;
 pub mod measures;
+mod overload;
 mod overview;
 pub mod per_repeat;
 mod point;
 mod profile;
 mod single_process;
+mod slow_clients;
 pub mod stats;
 #[cfg(test)]
 pub(crate) mod synthetic;
@@ -47,6 +53,7 @@ mod zombies;
 pub use caveats::{caveats, experiment_caveats};
 pub use finding::{Axis, ChartSpec, Context, Finding, NamedChart, Verdict};
 pub use interval::{median_within, Ratio};
+pub use overload::DEFAULT_SLO;
 pub use point::{cpu_work, Figure, LoadSpec, Point, ServerSpec};
 pub use profile::{ConfidenceTarget, Profile};
 pub use stats::{stat, Stat, Table};
@@ -77,5 +84,10 @@ pub fn all() -> Vec<Experiment> {
         unix_vs_inet::experiment(),
         backlog::experiment(),
         c10k::experiment(),
+        accept_scaling::experiment(),
+        slow_clients::experiment(),
+        flash::experiment(),
+        fork_amortisation::experiment(),
+        overload::experiment(),
     ]
 }

@@ -26,6 +26,8 @@ const CLOSED: [Model; 8] = [
 ];
 const OPEN: [Model; 2] = [Model::ThreadPool, Model::Mio];
 const OPEN_CONNECTIONS: usize = 16;
+/// The closed-loop point (in the `full` profile) where system calls are counted.
+const SYSCALLS_COUNTED_AT: usize = 128;
 
 fn open_series(model: Model) -> String {
     format!("{} (open loop)", model.name())
@@ -50,11 +52,19 @@ fn points(profile: Profile) -> Vec<Point> {
     // persistent point: the runner measures each once for both).
     for c in profile.sweep(&[1, 16], &[1, 16], &[1, 2, 4, 8, 16, 32, 64, 128]) {
         for model in CLOSED {
+            let mut load = LoadSpec::new(Mode::Rr).connections(c);
+            // System calls per request beside each model (io_uring's beside
+            // epoll's), counted at full's most connections only: counting
+            // slows every call, and the points the other experiments share
+            // must not carry that cost.
+            if profile == Profile::Full && c == SYSCALLS_COUNTED_AT {
+                load = load.count_syscalls();
+            }
             points.push(Point::new(
                 model.name(),
                 c as f64,
                 ServerSpec::new(model),
-                LoadSpec::new(Mode::Rr).connections(c),
+                load,
             ));
         }
     }
@@ -126,6 +136,8 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         "p50 µs",
         "p99 µs",
         "server CPU µs/req",
+        "context switches/req",
+        "system calls/req",
     ]);
     for n in &closed_names {
         for x in stats::all_x(&closed) {
@@ -139,8 +151,27 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                     stats::at(&closed, n, x, super::measures::server_cpu_us_per_req),
                     2,
                 ),
+                cell(
+                    stats::at(&closed, n, x, super::measures::ctxt_switches_per_req),
+                    3,
+                ),
+                cell(
+                    stats::at(&closed, n, x, super::measures::syscalls_per_req),
+                    2,
+                ),
             ]);
         }
+    }
+    let mut notes = super::experiment_caveats(results, ID);
+    if let Some(x) = stats::all_x(&closed).into_iter().find(|x| {
+        closed_names
+            .iter()
+            .any(|n| stats::at(&closed, n, *x, super::measures::syscalls_per_req).is_some())
+    }) {
+        notes.push(format!(
+            "At {x} connections the server's system calls were counted (perf's syscall tracepoint), which slows each call: \
+             those rows' server CPU reads higher than the others', most for the models that make the most calls."
+        ));
     }
     let mut open_table = Table::new(&[
         "model",
@@ -278,6 +309,6 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         because: "a baseline for the claims below, not a claim".to_string(),
         table: format!("{}\n{}", table.markdown(), open_table.markdown()),
         charts,
-        notes: super::experiment_caveats(results, ID),
+        notes,
     }
 }

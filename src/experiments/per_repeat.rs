@@ -102,6 +102,7 @@ mod tests {
         let ctx = Context {
             footnote: String::new(),
             error_bars: String::new(),
+            slo: crate::experiments::DEFAULT_SLO,
         };
         let (finding, tally) = judge(&experiment, &data, &ctx);
         assert_eq!(finding.verdict, Verdict::Supported);

@@ -73,6 +73,16 @@ pub struct LoadSpec {
     pub requests: Option<u64>,
     /// A recorded window of its own instead of the profile's.
     pub window: Option<Duration>,
+    /// Count the server's system calls (`perf stat`), which slows each one:
+    /// only where the count is the point, never where CPU is compared.
+    pub count_syscalls: bool,
+    /// Misbehaving clients beside the measured ones (slowloris, a flood).
+    pub attack: Option<loadgen::Attack>,
+    /// Synthetic: the share of requests that carry the workload's wait (the
+    /// rest ask for none); `None`: all of them.
+    pub wait_share: Option<f64>,
+    /// `crr`: requests on each connection before it closes; `None`: one.
+    pub requests_per_connection: Option<u64>,
 }
 
 impl LoadSpec {
@@ -88,6 +98,10 @@ impl LoadSpec {
             linger_zero: false,
             requests: None,
             window: None,
+            count_syscalls: false,
+            attack: None,
+            wait_share: None,
+            requests_per_connection: None,
         }
     }
 
@@ -121,8 +135,29 @@ impl LoadSpec {
         self
     }
 
+    /// Counts the server's system calls over the window (see the field).
+    pub fn count_syscalls(mut self) -> Self {
+        self.count_syscalls = true;
+        self
+    }
+
+    pub fn attack(mut self, a: loadgen::Attack) -> Self {
+        self.attack = Some(a);
+        self
+    }
+
     pub fn requests(mut self, n: u64) -> Self {
         self.requests = Some(n);
+        self
+    }
+
+    pub fn wait_share(mut self, share: f64) -> Self {
+        self.wait_share = Some(share);
+        self
+    }
+
+    pub fn requests_per_connection(mut self, k: u64) -> Self {
+        self.requests_per_connection = Some(k);
         self
     }
 }

@@ -122,6 +122,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         "errors",
         "server memory MB",
         "processes",
+        "context switches/req",
     ]);
     for n in &names {
         for x in &xs {
@@ -133,6 +134,10 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
                 cell(stats::at(&idle, n, *x, stats::errors), 0),
                 cell(stats::at(&idle, n, *x, super::measures::memory_mb), 1),
                 cell(stats::at(&idle, n, *x, super::measures::processes), 0),
+                cell(
+                    stats::at(&idle, n, *x, super::measures::ctxt_switches_per_req),
+                    3,
+                ),
             ]);
         }
     }

@@ -40,6 +40,8 @@ pub fn report() -> LoadReport {
         send_lag_ns: None,
         io_path: Default::default(),
         machine_cpu_us_per_req: None,
+        attack: None,
+        goodput_rps: None,
         validity: None,
         send_lag_histogram_v2: None,
         interval_log: String::new(),
@@ -106,9 +108,12 @@ pub fn results(
             models: Vec::new(),
             partial: false,
             link: None,
+            remote: None,
             order: None,
             steal_pct: None,
             calibration: None,
+            fd_limit: None,
+            slo_us: None,
         },
         measurements,
     }
@@ -123,6 +128,7 @@ pub fn verdict(
     let ctx = Context {
         footnote: String::new(),
         error_bars: String::new(),
+        slo: super::DEFAULT_SLO,
     };
     let f = (experiment.analyze)(&data, &ctx);
     (f.verdict, f.because)

@@ -60,4 +60,50 @@ pub fn write(md: &mut String, results: &ResultSet) {
         let _ = writeln!(md, "| {k} | {v} |");
     }
     let _ = writeln!(md);
+    if let Some(remote) = &info.remote {
+        write_server_host(md, remote);
+    }
+}
+
+/// The server host of a run across machines, beside the table above (the
+/// load generator's machine): what its own sockbench said of it.
+fn write_server_host(md: &mut String, remote: &crate::results::RemoteInfo) {
+    let s = &remote.server.machine;
+    let list = |addrs: &[std::net::IpAddr]| {
+        if addrs.is_empty() {
+            "unknown".to_string()
+        } else {
+            addrs
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let _ = writeln!(
+        md,
+        "The table above is the load generator's machine ({}). The models ran on the server host, reached over SSH:\n",
+        list(&remote.client.addresses)
+    );
+    let _ = writeln!(md, "### Server host\n");
+    let _ = writeln!(md, "| | |\n| --- | --- |");
+    let rows = [
+        ("host", format!("{} ({})", remote.destination, s.hostname)),
+        ("CPU", s.cpu_model.clone()),
+        ("cores (online CPUs)", s.cores.to_string()),
+        (
+            "memory",
+            format!("{:.1} GiB", s.memory_kb as f64 / 1048576.0),
+        ),
+        ("kernel", s.kernel.clone()),
+        ("addresses", list(&remote.server.addresses)),
+        ("models bound", remote.server_addr.to_string()),
+        ("net.core.somaxconn (backlog ceiling)", s.somaxconn.clone()),
+        ("sockbench", remote.server.version.clone()),
+        ("ssh command", format!("`{}`", remote.ssh_command)),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(md, "| {k} | {v} |");
+    }
+    let _ = writeln!(md);
 }

@@ -60,6 +60,16 @@ pub fn write(md: &mut String, results: &ResultSet) {
         md,
         "- *Load generator busy*: its engine threads' CPU over the window; above 90% a point is flagged, since the server may have had more to give."
     );
+    let _ = writeln!(
+        md,
+        "- *Context switches per request*: {}.",
+        measures::SWITCHES_COUNTS
+    );
+    let _ = writeln!(
+        md,
+        "- *System calls per request*: {}.",
+        measures::SYSCALLS_COUNTS
+    );
     let _ = writeln!(md, "- *Memory*: {}.", measures::MEMORY_COUNTS);
     let _ = writeln!(
         md,

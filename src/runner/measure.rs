@@ -3,14 +3,13 @@
 //! generator (and any background load), stop it, and turn whatever happened
 //! — a clean stop, a crash, a hang — into a stored [`Measurement`].
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use loadgen::{LoadPlan, Target};
-use servers::{ServerProcess, Transport};
+use servers::Transport;
 
 use super::RunConfig;
 use crate::experiments::{LoadSpec, Point};
@@ -41,7 +40,7 @@ pub fn server_args(
     ];
     match (s.transport, bind) {
         (Transport::Unix, _) => args.extend(["--path".into(), unix_path.display().to_string()]),
-        (_, Some(ip)) => args.extend(["--addr".into(), format!("{ip}:0")]),
+        (_, Some(ip)) => args.extend(["--addr".into(), SocketAddr::new(ip, 0).to_string()]),
         (_, None) => {}
     }
     if let Some(cpus) = cpus {
@@ -73,7 +72,11 @@ fn load_plan(
     plan.max_requests = spec.requests;
     plan.request_timeout = spec.timeout;
     plan.linger_zero = spec.linger_zero;
+    plan.attack = spec.attack;
+    plan.wait_share = spec.wait_share;
+    plan.requests_per_connection = spec.requests_per_connection;
     plan.server_pid = server_pid;
+    plan.count_syscalls = spec.count_syscalls && server_pid.is_some();
     plan.server_cpus = config.server_cpus.clone();
     plan
 }
@@ -93,7 +96,8 @@ pub(super) fn measure(
         .unwrap_or_else(|_| {
             std::env::temp_dir().join(format!("sockbench-{}.sock", std::process::id()))
         });
-    let bind = config.link.as_ref().map(|l| IpAddr::V4(l.server_addr));
+    let host = super::server_host(config);
+    let bind = host.bind();
     let args = server_args(point, config.server_cpus.as_deref(), &unix_path, bind);
     let mut m = Measurement {
         experiment: experiment.to_string(),
@@ -109,18 +113,11 @@ pub(super) fn measure(
         server_summary: None,
         same_as: None,
     };
-    // Across two hosts the server starts in the server's namespace.
-    let mut command = match &config.link {
-        Some(link) => crate::netns::command_in(&link.server_netns, &config.exe),
-        None => Command::new(&config.exe),
-    };
-    command.args(&args);
-    let mut server = match ServerProcess::spawn(command, START_TIMEOUT) {
+    // Across two hosts the server starts in the server's namespace, or on its host.
+    let mut server = match host.start(&config.exe, &args, START_TIMEOUT) {
         Ok(s) => s,
-        Err(e) => {
-            m.outcome = Outcome::ServerFailedToStart {
-                message: e.to_string(),
-            };
+        Err(message) => {
+            m.outcome = Outcome::ServerFailedToStart { message };
             return m;
         }
     };
@@ -129,7 +126,19 @@ pub(super) fn measure(
         (Transport::Udp, Some(addr)) => Target::Udp(addr),
         _ => Target::Unix(unix_path.clone()),
     };
-    let plan = load_plan(config, &point.load, target.clone(), Some(server.pid()));
+    let udp = matches!(target, Target::Udp(_));
+    let plan = load_plan(config, &point.load, target.clone(), server.local_pid());
+    // The server's cost is measured where it runs, by the same probe.
+    let watch = match server.watch(udp, config.server_cpus.clone(), point.load.count_syscalls) {
+        Ok(w) => w,
+        Err(message) => {
+            m.outcome = Outcome::LoadFailed {
+                message: format!("cannot probe the server: {message}"),
+            };
+            let _ = server.stop(STOP_GRACE);
+            return m;
+        }
+    };
     let background = point
         .background
         .as_ref()
@@ -138,7 +147,7 @@ pub(super) fn measure(
         let bg = background
             .as_ref()
             .map(|plan| scope.spawn(move || loadgen::run(plan, stop)));
-        let report = loadgen::run(&plan, stop);
+        let report = loadgen::run_watched(&plan, stop, None, Some(watch));
         (report, bg.map(|h| h.join()))
     });
     match report {

@@ -12,6 +12,7 @@
 //! | `stream.rs` | [`Conn`] (TCP or Unix), echo clients, synthetic frames |
 //! | `charts.rs` | chart tests: output folder, SVG/PNG checks, sample series |
 //! | `hosts.rs` | the two-host lab: namespaces, `serve`/`load` inside them, `ip` |
+//! | `sshd.rs` | a server host over OpenSSH: namespaces, per-test keys, sshd in the server one |
 //! | `load.rs` | `sockbench load` runs with a deadline, their JSON |
 //! | `procs.rs` | `/proc` children and zombies, the subreaper, [`ChildGuard`], the lab programs |
 #![allow(dead_code, unused_imports)] // each test binary uses its own subset
@@ -20,6 +21,7 @@ pub mod charts;
 pub mod hosts;
 pub mod load;
 mod procs;
+pub mod sshd;
 mod stream;
 
 use std::net::SocketAddr;

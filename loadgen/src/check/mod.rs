@@ -75,6 +75,44 @@ pub(crate) fn pattern_byte(key: u64, i: usize) -> u8 {
     seeded_byte(mix(key), i)
 }
 
+/// The seed of the per-request draw of [`waits`] (any constant: repeatability is the point).
+const WAIT_SEED: u64 = 0x3a17_5eed_f1a5_4000;
+
+/// Whether the request with `key` is one of the `share` (0–1) that wait:
+/// a draw from the key, so each request's fate is fixed by its connection and
+/// sequence number, and the same plan waits on the same requests every run.
+#[inline]
+pub fn waits(key: u64, share: f64) -> bool {
+    // The top 53 bits as a uniform draw in [0, 1).
+    let draw = (mix(key ^ WAIT_SEED) >> 11) as f64 / (1u64 << 53) as f64;
+    draw < share
+}
+
+/// The workload request `key` carries: `workload` itself, or with no wait if
+/// `wait_share` says this request is one of those that do not wait. The
+/// response a request must get does not depend on its wait, so the check
+/// stays exact whichever way the draw falls.
+#[inline]
+pub fn request_workload(workload: &Workload, wait_share: Option<f64>, key: u64) -> Workload {
+    match (*workload, wait_share) {
+        (
+            Workload::Synthetic {
+                payload_len,
+                response_len,
+                cpu_us,
+                ..
+            },
+            Some(share),
+        ) if !waits(key, share) => Workload::Synthetic {
+            payload_len,
+            response_len,
+            cpu_us,
+            wait_us: 0,
+        },
+        (w, _) => w,
+    }
+}
+
 /// Length of one request on the wire.
 pub fn request_len(workload: &Workload) -> usize {
     match *workload {
@@ -90,5 +128,48 @@ pub fn response_len(workload: &Workload) -> usize {
         Workload::Synthetic { response_len, .. } => {
             wire::RESPONSE_HEADER_LEN + response_len as usize
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WAITING: Workload = Workload::Synthetic {
+        payload_len: 16,
+        response_len: 32,
+        cpu_us: 0,
+        wait_us: 2_000,
+    };
+
+    fn wait_of(w: Workload) -> u32 {
+        match w {
+            Workload::Synthetic { wait_us, .. } => wait_us,
+            Workload::Echo { .. } => unreachable!("a synthetic workload stays synthetic"),
+        }
+    }
+
+    #[test]
+    fn the_share_of_waiting_requests_is_drawn_per_key_and_repeatable() {
+        let keys: Vec<u64> = (0..4)
+            .flat_map(|uid| (1..=5_000).map(move |seq| request_key(uid, seq)))
+            .collect();
+        for share in [0.0, 0.1, 0.5, 1.0] {
+            let waiting = keys
+                .iter()
+                .filter(|k| wait_of(request_workload(&WAITING, Some(share), **k)) > 0)
+                .count() as f64
+                / keys.len() as f64;
+            assert!((waiting - share).abs() < 0.02, "{share}: {waiting}");
+        }
+        // The same key draws the same way every time.
+        let first: Vec<bool> = keys.iter().map(|k| waits(*k, 0.3)).collect();
+        let again: Vec<bool> = keys.iter().map(|k| waits(*k, 0.3)).collect();
+        assert_eq!(first, again);
+        // No share: every request waits; what the answer must be never changes.
+        assert_eq!(request_workload(&WAITING, None, keys[0]), WAITING);
+        let quick = request_workload(&WAITING, Some(0.0), keys[0]);
+        assert_eq!(response_len(&quick), response_len(&WAITING));
+        assert_eq!(request_len(&quick), request_len(&WAITING));
     }
 }

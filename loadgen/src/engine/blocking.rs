@@ -157,9 +157,9 @@ impl<'a> BlockingWorker<'a> {
 
     /// Sends one request sent at `sent_ns` and reads its whole answer.
     fn request(&mut self, socket: &Socket, admit: Admit, sent_ns: u64, stop: Stop<'_>) -> Outcome {
-        let workload = self.shared.workload;
         self.seq += 1;
         let key = request_key(self.uid, self.seq);
+        let workload = self.shared.request_workload(key);
         self.check.begin(&workload, key);
         let recorded = admit == Admit::Recorded;
         let deadline = sent_ns.saturating_add(self.shared.timeout_ns);

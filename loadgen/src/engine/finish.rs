@@ -4,10 +4,11 @@
 use std::time::SystemTime;
 
 use crate::plan::{LoadPlan, Mode, Target};
-use probe::{KernelTcp, KernelUdp, ServerMonitor};
+use probe::{KernelTcp, KernelUdp};
 
 use crate::report::{self as data, IoPath, LoadErrors, LoadReport, LoadgenCost, UdpCounts};
 use crate::stats::{self, add_errors, add_udp, interval_log, merge_ticks, new_histogram};
+use crate::watch::{KernelUdpDelta, ServerWatch};
 
 use super::{LoadError, WorkerResult};
 
@@ -22,24 +23,51 @@ impl Counters {
     /// Reads them where the server is: in its network namespace if its pid
     /// is known (a server on another host drops and overflows there), else in ours.
     pub fn read(plan: &LoadPlan) -> Self {
-        match (&plan.target, plan.server_pid) {
-            (Target::Udp(_), Some(pid)) => Counters {
+        Counters::of(plan.server_pid, matches!(plan.target, Target::Udp(_)))
+    }
+
+    /// The UDP (`udp`) or TCP counters of `pid`'s network namespace, or of ours.
+    pub fn of(pid: Option<u32>, udp: bool) -> Self {
+        match (udp, pid) {
+            (true, Some(pid)) => Counters {
                 tcp: None,
                 udp: probe::kernel_udp_of(pid).ok(),
             },
-            (Target::Udp(_), None) => Counters {
+            (true, None) => Counters {
                 tcp: None,
                 udp: probe::kernel_udp().ok(),
             },
-            (_, Some(pid)) => Counters {
+            (false, Some(pid)) => Counters {
                 tcp: probe::kernel_tcp_of(pid).ok(),
                 udp: None,
             },
-            (_, None) => Counters {
+            (false, None) => Counters {
                 tcp: probe::kernel_tcp().ok(),
                 udp: None,
             },
         }
+    }
+
+    /// The growth since `before`, in the report's terms (`None` where either read failed).
+    pub fn delta_since(
+        &self,
+        before: &Counters,
+    ) -> (Option<data::KernelTcp>, Option<KernelUdpDelta>) {
+        let tcp = match (before.tcp, self.tcp) {
+            (Some(b), Some(a)) => Some(crate::cost::kernel_tcp(a.delta_since(&b))),
+            _ => None,
+        };
+        let udp = match (before.udp, self.udp) {
+            (Some(b), Some(a)) => {
+                let d = a.delta_since(&b);
+                Some(KernelUdpDelta {
+                    rcvbuf_errors: d.rcvbuf_errors,
+                    in_errors: d.in_errors,
+                })
+            }
+            _ => None,
+        };
+        (tcp, udp)
     }
 }
 
@@ -62,7 +90,9 @@ pub(crate) struct Parts<'a> {
     pub recording: Recording,
     pub before: Counters,
     pub after: Counters,
-    pub monitor: Option<ServerMonitor>,
+    /// Where the server's cost is measured; without one, the counters
+    /// `before` and `after` are this namespace's.
+    pub watch: Option<Box<dyn ServerWatch>>,
     /// The end of the recorded window (our CPU and the machine's busy time then).
     pub ended: Recording,
     pub partial: bool,
@@ -78,7 +108,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         recording,
         before,
         after,
-        monitor,
+        watch,
         ended,
         partial,
         io_path,
@@ -95,6 +125,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
     let mut udp = UdpCounts::default();
     let (mut requests, mut bytes_sent, mut bytes_received) = (0u64, 0u64, 0u64);
     let mut sent_in_window = 0u64;
+    let mut answered_in_window = 0u64;
     let mut end_ns = record_start_ns;
     let mut ticks = Vec::with_capacity(results.len());
     for r in results {
@@ -113,6 +144,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         add_udp(&mut udp, &r.rec.udp);
         requests += r.rec.requests;
         sent_in_window += r.rec.sent_in_window;
+        answered_in_window += r.rec.answered_in_window;
         bytes_sent += r.rec.bytes_sent;
         bytes_received += r.rec.bytes_received;
         end_ns = end_ns.max(r.end_ns);
@@ -138,14 +170,22 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         &comment,
     )?;
 
-    let kernel_tcp = match (before.tcp, after.tcp) {
-        (Some(b), Some(a)) => crate::cost::kernel_tcp(a.delta_since(&b)),
-        _ => data::KernelTcp::default(),
+    // With a watch, the server side's counters come from where the server
+    // runs (another host's, maybe); without one, from this namespace.
+    let (server, kernel_tcp, kernel_udp) = match watch {
+        Some(w) => {
+            let side = w.finish(requests);
+            (side.cost, side.kernel_tcp, side.kernel_udp)
+        }
+        None => {
+            let (tcp, udp) = after.delta_since(&before);
+            (None, tcp, udp)
+        }
     };
+    let kernel_tcp = kernel_tcp.unwrap_or_default();
     let udp = match plan.target {
         Target::Udp(_) => {
-            if let (Some(b), Some(a)) = (before.udp, after.udp) {
-                let d = a.delta_since(&b);
+            if let Some(d) = kernel_udp {
                 udp.kernel_rcvbuf_errors = d.rcvbuf_errors;
                 udp.kernel_in_errors = d.in_errors;
             }
@@ -195,7 +235,7 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         duration_s,
         partial,
         timeline: timeline.ticks,
-        server: monitor.map(|m| crate::cost::server_cost(m.finish(requests))),
+        server,
         loadgen,
         kernel_tcp,
         plan: plan.clone(),
@@ -205,11 +245,15 @@ pub(crate) fn report(parts: Parts<'_>) -> Result<LoadReport, LoadError> {
         connect_histogram_v2: connect.as_ref().map(stats::encode_v2).transpose()?,
         send_lag_histogram_v2: send_lag.as_ref().map(stats::encode_v2).transpose()?,
         interval_log,
+        goodput_rps: (matches!(plan.mode, Mode::Open { .. }) && duration_s > 0.0)
+            .then(|| answered_in_window as f64 / duration_s),
         machine_cpu_us_per_req: crate::cost::machine_us_per_req(
             recording.machine_busy_ns,
             ended.machine_busy_ns,
             requests,
         ),
+        // Filled in by the caller, which ran the attackers.
+        attack: None,
     })
 }
 
@@ -222,9 +266,15 @@ pub fn workload_name(plan: &LoadPlan) -> String {
             response_len,
             cpu_us,
             wait_us,
-        } => format!(
-            "synthetic {payload_len} B -> {response_len} B, {cpu_us} us CPU, {wait_us} us wait"
-        ),
+        } => {
+            let share = match plan.wait_share {
+                Some(share) => format!(" on {:.0} % of requests", share * 100.0),
+                None => String::new(),
+            };
+            format!(
+                "synthetic {payload_len} B -> {response_len} B, {cpu_us} us CPU, {wait_us} us wait{share}"
+            )
+        }
     }
 }
 

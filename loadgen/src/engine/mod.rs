@@ -13,6 +13,7 @@
 //! | `blocking.rs` | the fast path: one `rr` connection per thread, blocking calls |
 //! | `validate.rs` | the plan checked, descriptors raised, the target probed |
 //! | `finish.rs` | the threads' results merged into the report |
+//! | `attack.rs` | the plan's attackers (slowloris, a connection flood) on a thread of their own |
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -20,11 +21,12 @@ use std::sync::{mpsc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::plan::{LoadPlan, Mode, Target, Workload};
-use probe::ServerMonitor;
+use crate::watch::{LocalWatch, ServerWatch};
 
 use crate::report::{IoPath, LoadReport};
 use crate::stats::{HistogramError, Merger, Recorder, ThreadTick, Tick, TickData};
 
+mod attack;
 mod blocking;
 mod finish;
 mod net;
@@ -33,7 +35,7 @@ mod stream;
 mod udp;
 mod validate;
 
-pub(crate) use finish::{target_name, workload_name};
+pub(crate) use finish::{target_name, workload_name, Counters};
 use net::{StreamOptions, StreamTarget};
 use pacing::{duration_ns, Clock, Schedule};
 pub use validate::validate;
@@ -41,8 +43,6 @@ use validate::{ensure_descriptors, preflight};
 
 /// Size of each thread's read and write buffers.
 const IO_BUF: usize = 64 * 1024;
-/// How often the server monitor samples the server's process tree.
-const MONITOR_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Why a load run could not start (a run that starts always ends in a report).
 #[derive(Debug, thiserror::Error)]
@@ -83,12 +83,21 @@ pub(crate) struct Shared {
     /// between two requests of one connection.
     pub open_spacing_ns: f64,
     pub open_interval_ns: f64,
+    /// The share of synthetic requests that wait (see [`LoadPlan::wait_share`]).
+    pub wait_share: Option<f64>,
+    /// `crr`: requests on each connection before it is closed (1 or more).
+    pub requests_per_connection: u64,
     /// Where the threads' recorders send each finished second, if the caller
     /// wants progress.
     pub progress: Option<mpsc::Sender<ThreadTick>>,
 }
 
 impl Shared {
+    /// What request `key` asks of the server (its wait drawn from `wait_share`).
+    pub fn request_workload(&self, key: u64) -> Workload {
+        crate::check::request_workload(&self.workload, self.wait_share, key)
+    }
+
     /// The open-loop schedule of connection `uid`, spread evenly among the others.
     pub fn schedule(&self, uid: u64, start_ns: u64) -> Schedule {
         Schedule {
@@ -217,6 +226,17 @@ pub fn run_with_progress(
     stop: &AtomicBool,
     progress: Option<mpsc::Sender<Tick>>,
 ) -> Result<LoadReport, LoadError> {
+    run_watched(plan, stop, progress, None)
+}
+
+/// [`run_with_progress`], with the server's cost measured by `watch` (a
+/// server on another host, say) instead of a probe of `plan.server_pid` here.
+pub fn run_watched(
+    plan: &LoadPlan,
+    stop: &AtomicBool,
+    progress: Option<mpsc::Sender<Tick>>,
+    watch: Option<Box<dyn ServerWatch>>,
+) -> Result<LoadReport, LoadError> {
     validate(plan)?;
     ensure_descriptors(plan)?;
     preflight(plan)?;
@@ -230,14 +250,20 @@ pub fn run_with_progress(
         Merger::new(rx, out, threads, duration_ns(plan.duration))
     });
     let clock = Clock::new(Instant::now());
-    let gate = StartGate::new(threads + 1);
+    let attacker = attack::Attacker::of(plan);
+    let attack_done = AtomicBool::new(false);
+    let gate = StartGate::new(threads + 1 + usize::from(attacker.is_some()));
     let finished = AtomicUsize::new(0);
-    let monitor = match plan.server_pid {
-        Some(pid) => Some(
-            ServerMonitor::start(pid, plan.server_cpus.clone(), MONITOR_INTERVAL)
-                .map_err(|source| LoadError::Monitor { pid, source })?,
-        ),
-        None => None,
+    let udp = matches!(plan.target, Target::Udp(_));
+    let monitor: Option<Box<dyn ServerWatch>> = match (watch, plan.server_pid) {
+        (Some(w), _) => Some(w),
+        (None, Some(pid)) => Some(Box::new(LocalWatch::start(
+            pid,
+            plan.server_cpus.clone(),
+            udp,
+            plan.count_syscalls,
+        )?)),
+        (None, None) => None,
     };
     let before = finish::Counters::read(plan);
     let abort = AtomicBool::new(false);
@@ -248,7 +274,27 @@ pub fn run_with_progress(
         issuing_done: &issuing_done,
     };
 
-    let (results, recording) = std::thread::scope(|scope| {
+    let (results, recording, attack_counts) = std::thread::scope(|scope| {
+        // The attackers open their connections first, then wait at the gate
+        // with everyone else; they stop once the measured threads are done.
+        let attacking = attacker.map(|a| {
+            let (gate, clock, done) = (&gate, clock, &attack_done);
+            scope.spawn(move || {
+                a.run(
+                    || {
+                        let _ = gate.wait_start(&clock);
+                    },
+                    done,
+                )
+            })
+        });
+        let stop_attack = || {
+            attack_done.store(true, Ordering::SeqCst);
+            attacking.map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        };
         let mut handles = Vec::with_capacity(threads);
         for t in 0..threads {
             let (shared, gate, finished) = (&shared, &gate, &finished);
@@ -273,6 +319,7 @@ pub fn run_with_progress(
                             source,
                         }),
                         None,
+                        stop_attack(),
                     );
                 }
             }
@@ -308,7 +355,11 @@ pub fn run_with_progress(
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect();
-        (results, Some((record_start_ns, recording, ended)))
+        (
+            results,
+            Some((record_start_ns, recording, ended)),
+            stop_attack(),
+        )
     });
     if let Some(m) = merger {
         m.flush();
@@ -316,7 +367,7 @@ pub fn run_with_progress(
     let results = results?;
     let (record_start_ns, recording, ended) = recording.expect("set when the threads ran");
     let after = finish::Counters::read(plan);
-    finish::report(finish::Parts {
+    let mut report = finish::report(finish::Parts {
         plan,
         results,
         threads,
@@ -324,11 +375,13 @@ pub fn run_with_progress(
         recording,
         before,
         after,
-        monitor,
+        watch: monitor,
         ended,
         partial: stop.load(Ordering::SeqCst),
         io_path,
-    })
+    })?;
+    report.attack = attack_counts;
+    Ok(report)
 }
 
 /// Sleeps until `until_ns` (the end of the warm-up, or of the recorded
@@ -449,6 +502,8 @@ fn shared(plan: &LoadPlan) -> Shared {
         duration: plan.duration,
         open_spacing_ns: spacing,
         open_interval_ns: interval,
+        wait_share: plan.wait_share,
+        requests_per_connection: plan.requests_per_connection.unwrap_or(1).max(1),
         progress: None,
     }
 }

@@ -217,11 +217,8 @@ impl<'a> UdpWorker<'a> {
     /// Sends request `seq` (first try, or again after the send buffer was full).
     fn transmit(&mut self, i: usize, admit: Admit, now: u64) {
         let f = &mut self.flows[i];
-        build_datagram(
-            &self.shared.workload,
-            request_key(f.uid, f.seq),
-            &mut self.datagram,
-        );
+        let key = request_key(f.uid, f.seq);
+        build_datagram(&self.shared.request_workload(key), key, &mut self.datagram);
         let kind = loop {
             match f.socket.send(&self.datagram) {
                 Ok(n) => {

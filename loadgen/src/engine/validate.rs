@@ -64,8 +64,53 @@ pub fn validate(plan: &LoadPlan) -> Result<(), LoadError> {
             "a request count of 0 runs nothing: give 1 or more",
         ));
     }
+    match plan.attack {
+        Some(_) if udp_target => {
+            return Err(bad_plan("attackers need a stream target (tcp or unix)"));
+        }
+        Some(crate::plan::Attack::Slowloris {
+            connections,
+            interval_ms,
+        }) if connections == 0 || interval_ms == 0 => {
+            return Err(bad_plan(
+                "a slowloris attack needs 1 or more connections and an interval above 0 ms",
+            ));
+        }
+        Some(crate::plan::Attack::Flood { rate_cps })
+            if !(rate_cps.is_finite() && rate_cps > 0.0) =>
+        {
+            return Err(bad_plan(
+                "a connection flood needs a rate above 0 connections/s",
+            ));
+        }
+        _ => {}
+    }
     if plan.request_timeout.is_zero() {
         return Err(bad_plan("the request timeout must be above 0"));
+    }
+    if let Some(share) = plan.wait_share {
+        if !(0.0..=1.0).contains(&share) {
+            return Err(bad_plan(
+                "the share of waiting requests must lie between 0 and 1 (--wait-share)",
+            ));
+        }
+        if !matches!(plan.workload, Workload::Synthetic { .. }) {
+            return Err(bad_plan(
+                "a share of waiting requests needs the synthetic service (--service synthetic)",
+            ));
+        }
+    }
+    if let Some(k) = plan.requests_per_connection {
+        if k == 0 {
+            return Err(bad_plan(
+                "zero requests per connection: give 1 or more (--requests-per-connection)",
+            ));
+        }
+        if plan.mode != Mode::Crr {
+            return Err(bad_plan(
+                "requests per connection are for crr mode; rr keeps its connections for the whole run",
+            ));
+        }
     }
     match plan.workload {
         Workload::Echo { size: 0 } => {
@@ -104,7 +149,11 @@ pub(super) fn ensure_descriptors(plan: &LoadPlan) -> Result<(), LoadError> {
     } else {
         soft
     };
-    let need = (plan.connections + plan.idle_connections) as u64 + 64;
+    let slow = match plan.attack {
+        Some(crate::plan::Attack::Slowloris { connections, .. }) => connections,
+        _ => 0,
+    };
+    let need = (plan.connections + plan.idle_connections + slow) as u64 + 64;
     if need > limit {
         return Err(bad_plan(format!(
             "{need} descriptors needed but the limit is {limit}: raise it (ulimit -n) \

@@ -50,6 +50,9 @@ pub(crate) struct Recorder {
     /// `open`: recorded requests that left before the recorded interval ended
     /// (the rate the generator really offered; late ones still go out after it).
     pub sent_in_window: u64,
+    /// Correct answers that arrived inside the recorded interval, warm-up
+    /// requests' too (`open`: the server's pace past its knee).
+    pub answered_in_window: u64,
     record_start_ns: u64,
     duration_ns: u64,
     /// Completions after the last whole or partial second land in it.
@@ -79,6 +82,7 @@ impl Recorder {
             errors: LoadErrors::default(),
             udp: UdpCounts::default(),
             sent_in_window: 0,
+            answered_in_window: 0,
             record_start_ns,
             duration_ns: u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
             last_tick: usize::try_from(ticks - 1).unwrap_or(usize::MAX),
@@ -123,6 +127,16 @@ impl Recorder {
         }
         if now_ns.saturating_sub(self.record_start_ns) < self.duration_ns {
             self.sent_in_window += 1;
+        }
+    }
+
+    /// A correct answer arrived at `now_ns`, to any request, recorded or not.
+    #[inline]
+    pub fn answered(&mut self, now_ns: u64) {
+        if now_ns >= self.record_start_ns
+            && now_ns.saturating_sub(self.record_start_ns) < self.duration_ns
+        {
+            self.answered_in_window += 1;
         }
     }
 

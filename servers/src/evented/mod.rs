@@ -115,7 +115,10 @@ impl<'a> Intake<'a> {
         conns: &mut Connections,
         mut admit: impl FnMut(&Stream, usize) -> Result<(), Fault>,
     ) {
+        // A retry after running out of descriptors is no wake-up.
+        let woken = !self.retry;
         self.retry = false;
+        let mut first = true;
         while self.accepting {
             if quota_reached(self.ctx) {
                 self.accepting = false;
@@ -124,8 +127,14 @@ impl<'a> Intake<'a> {
             let stream = match self.acceptor.accept() {
                 Ok(s) => s,
                 Err(e) => match accept_failed(&e, self.ctx.counters) {
-                    // The backlog is empty.
-                    AcceptFailure::Empty => break,
+                    // The backlog is empty; empty at the first try, this
+                    // wake-up found nothing (another loop took it, or none came).
+                    AcceptFailure::Empty => {
+                        if first && woken {
+                            self.ctx.counters.empty_accept();
+                        }
+                        break;
+                    }
                     // A signal arrived mid-accept; try again.
                     AcceptFailure::Interrupted => continue,
                     // This one connection failed before we got it: take the
@@ -140,6 +149,7 @@ impl<'a> Intake<'a> {
                     AcceptFailure::Failed => break,
                 },
             };
+            first = false;
             if conns.is_full() {
                 // Over the limit: closing at once is the clearest refusal.
                 self.ctx.counters.fault(Fault::Refused);

@@ -47,12 +47,12 @@ impl Server for PreforkServer {
             let winding_down = ctx.stop.is_set() || crate::accept::quota_reached(ctx);
             let mut backoff = false;
             if !winding_down {
-                for slot in workers.iter_mut().filter(|w| w.is_none()) {
+                for (index, slot) in workers.iter_mut().enumerate().filter(|(_, w)| w.is_none()) {
                     if ctx.stop.is_set() {
                         break;
                     }
                     match sys::fork() {
-                        Ok(Forked::Child) => work(&listener, ctx),
+                        Ok(Forked::Child) => work(&listener, ctx, index),
                         Ok(Forked::Parent(pid)) => *slot = Some(pid),
                         Err(_) => {
                             // Out of processes or memory: try again after a pause.
@@ -108,9 +108,11 @@ fn dead_pid(status: WaitStatus) -> Option<Pid> {
     }
 }
 
-/// A worker's whole life: accept and serve one connection at a time until a
+/// Worker `index`'s whole life: accept and serve one connection at a time until a
 /// stop or the quota, then leave without running the parent's destructors.
-fn work(listener: &Listener, ctx: &Context) -> ! {
+fn work(listener: &Listener, ctx: &Context, index: usize) -> ! {
+    // A replacement takes over its predecessor's slot in the per-worker counts.
+    crate::stats::set_worker(index);
     while let Some(stream) = crate::accept::next_connection(listener, ctx) {
         ctx.counters.connection();
         serve_blocking(stream, ctx);

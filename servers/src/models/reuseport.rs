@@ -63,6 +63,7 @@ impl Server for ReuseportServer {
                 let started = std::thread::Builder::new()
                     .name(format!("loop-{i}"))
                     .spawn_scoped(scope, move || {
+                        crate::stats::set_worker(i);
                         let result = super::mio::serve_loop(acceptor, ctx);
                         if result.is_err() {
                             // One loop cannot serve: stop the others, or its

@@ -65,6 +65,9 @@ pub struct Completion {
 pub struct Ring {
     ring: IoUring,
     in_flight: Slab<InFlight>,
+    /// Completion entries copied out of the queue, reused every turn so
+    /// reaping allocates nothing.
+    reaped: Vec<cqueue::Entry>,
 }
 
 impl Ring {
@@ -82,6 +85,7 @@ impl Ring {
         Ok(Ring {
             ring,
             in_flight: Slab::new(),
+            reaped: Vec::with_capacity(entries as usize),
         })
     }
 
@@ -183,12 +187,16 @@ impl Ring {
 
     /// Moves every completion the kernel has posted into `out`.
     pub fn completions(&mut self, out: &mut Vec<Completion>) {
-        let entries: Vec<cqueue::Entry> = self.ring.completion().collect();
-        for entry in entries {
+        // Copied out first: completing an entry needs `self` while the
+        // queue's iterator borrows the ring.
+        let mut reaped = std::mem::take(&mut self.reaped);
+        reaped.extend(self.ring.completion());
+        for entry in reaped.drain(..) {
             if let Some(c) = self.complete(&entry) {
                 out.push(c);
             }
         }
+        self.reaped = reaped;
     }
 
     fn complete(&mut self, entry: &cqueue::Entry) -> Option<Completion> {

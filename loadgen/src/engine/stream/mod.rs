@@ -76,6 +76,8 @@ struct Conn {
     timer_gen: u32,
     /// The last sequence number sent on this connection.
     seq: u64,
+    /// `crr`: requests finished on the current connection.
+    served: u64,
     check: StreamCheck,
     /// `open`: the index of the next request in the schedule.
     next_k: u64,
@@ -119,6 +121,7 @@ impl<'a> StreamWorker<'a> {
             state: State::Closed,
             timer_gen: 0,
             seq: 0,
+            served: 0,
             check: StreamCheck::new(),
             next_k: 0,
             schedule: Schedule {

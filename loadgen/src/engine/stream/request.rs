@@ -180,13 +180,9 @@ impl StreamWorker<'_> {
         let State::Busy { stream, request } = &mut self.conns[i].state else {
             return;
         };
+        let workload = self.shared.request_workload(request.key);
         let failed = loop {
-            let n = fill_request(
-                &self.shared.workload,
-                request.key,
-                request.written,
-                &mut self.wbuf,
-            );
+            let n = fill_request(&workload, request.key, request.written, &mut self.wbuf);
             if n == 0 {
                 return;
             }
@@ -311,6 +307,9 @@ impl StreamWorker<'_> {
     /// Ends an outstanding request: a sample if it succeeded, else an error.
     pub(super) fn finish(&mut self, request: Request, now: u64, error: Option<ErrorKind>) {
         self.outstanding -= 1;
+        if error.is_none() {
+            self.rec.answered(now);
+        }
         if request.admit != Admit::Recorded {
             return;
         }
@@ -332,6 +331,20 @@ impl StreamWorker<'_> {
         let think = self.shared.think_ns;
         match self.shared.mode {
             Mode::Crr => {
+                let c = &mut self.conns[i];
+                c.served += 1;
+                // Still connected and not yet at its count: the next request
+                // goes on the same connection (after the think time, if any).
+                if c.served < self.shared.requests_per_connection
+                    && matches!(c.state, State::Ready { .. })
+                {
+                    return if think > 0 {
+                        self.set_timer(i, now + think)
+                    } else {
+                        self.start_request(i, now)
+                    };
+                }
+                c.served = 0;
                 let nothing = self.close(i);
                 debug_assert!(nothing.is_none(), "the request is over");
                 if think > 0 {

@@ -1,0 +1,173 @@
+//! Where the server runs: this machine, a network namespace of it
+//! (`run --two-hosts`), or another host over SSH (`run --server-host`). The
+//! runner asks a [`ServerHost`] to start a model and gets a [`RunningServer`]
+//! whose readiness, probe, liveness and stop read the same wherever it runs,
+//! so the experiments never know the difference.
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `hosts.rs` | [`ServerHost`], [`RunningServer`]: start, watch, stop, wherever |
+//! | `ssh.rs` | [`SshHost`]: the ssh command line, the same-build check, the host's description |
+//! | `remote.rs` | [`RemoteServer`]: the run's end of a session to a tethered server |
+//! | `tether.rs` | the host's end: `serve --exit-on-stdin-close` runs the model and probes it there |
+//! | `protocol.rs` | the JSON lines the two ends exchange |
+//! | `machine.rs` | this machine described for run.json: build, machine, addresses (`sockbench machine`) |
+
+pub mod machine;
+mod protocol;
+mod remote;
+pub mod ssh;
+pub mod tether;
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use servers::{Ready, ServerProcess, Summary};
+
+use crate::results::{LinkInfo, RemoteInfo};
+pub use remote::RemoteServer;
+pub use ssh::{HostDescription, SshError, SshHost};
+
+/// Where the models of a run are started.
+#[derive(Debug, Clone)]
+pub enum ServerHost<'a> {
+    /// A child process on this machine's loopback.
+    Here,
+    /// A child process in the server namespace of a `--two-hosts` link.
+    Netns(&'a LinkInfo),
+    /// A tethered `sockbench serve` on another host, over SSH, binding `addr`.
+    Ssh { host: SshHost, addr: IpAddr },
+}
+
+impl SshHost {
+    /// The host a run recorded.
+    pub fn of(remote: &RemoteInfo) -> SshHost {
+        SshHost {
+            destination: remote.destination.clone(),
+            ssh_command: remote.ssh_command.clone(),
+            remote_sockbench: remote.remote_sockbench.clone(),
+        }
+    }
+}
+
+/// A started model, wherever it runs.
+pub enum RunningServer {
+    Local(ServerProcess),
+    Remote(RemoteServer),
+}
+
+/// How a server ended when it was stopped.
+pub struct Ended {
+    pub summary: Option<Summary>,
+    /// It ignored SIGTERM and had to be killed.
+    pub killed: bool,
+}
+
+impl ServerHost<'_> {
+    /// The address models bind instead of loopback (port 0), if any.
+    pub fn bind(&self) -> Option<IpAddr> {
+        match self {
+            ServerHost::Here => None,
+            ServerHost::Netns(link) => Some(IpAddr::V4(link.server_addr)),
+            ServerHost::Ssh { addr, .. } => Some(*addr),
+        }
+    }
+
+    /// Whether the server is on another host than the load generator (a
+    /// Unix-domain socket cannot reach it).
+    pub fn is_apart(&self) -> bool {
+        !matches!(self, ServerHost::Here)
+    }
+
+    /// Starts `sockbench serve ARGS` there (`exe` is this machine's sockbench)
+    /// and waits up to `timeout` for its readiness line.
+    pub fn start(
+        &self,
+        exe: &Path,
+        serve_args: &[String],
+        timeout: Duration,
+    ) -> Result<RunningServer, String> {
+        let local = |mut command: Command| {
+            command.args(serve_args);
+            ServerProcess::spawn(command, timeout)
+                .map(RunningServer::Local)
+                .map_err(|e| e.to_string())
+        };
+        match self {
+            ServerHost::Here => local(Command::new(exe)),
+            ServerHost::Netns(link) => local(crate::netns::command_in(&link.server_netns, exe)),
+            ServerHost::Ssh { host, .. } => {
+                // serve_args[0] is "serve": the remote side adds its own.
+                RemoteServer::start(host, &serve_args[1..], timeout).map(RunningServer::Remote)
+            }
+        }
+    }
+}
+
+impl RunningServer {
+    /// What the server announced (its pid is its own host's).
+    pub fn ready(&self) -> &Ready {
+        match self {
+            RunningServer::Local(s) => s.ready(),
+            RunningServer::Remote(s) => s.ready(),
+        }
+    }
+
+    /// The server's pid, if it runs on this machine (recorded in the plan).
+    pub fn local_pid(&self) -> Option<u32> {
+        match self {
+            RunningServer::Local(s) => Some(s.pid()),
+            RunningServer::Remote(_) => None,
+        }
+    }
+
+    /// The probe of the server's tree over the load's window, run where the
+    /// server runs; `udp`: its kernel counters are UDP's, else TCP's.
+    pub fn watch(
+        &mut self,
+        udp: bool,
+        cpus: Option<Vec<usize>>,
+        syscalls: bool,
+    ) -> Result<Box<dyn loadgen::ServerWatch>, String> {
+        match self {
+            RunningServer::Local(s) => loadgen::LocalWatch::start(s.pid(), cpus, udp, syscalls)
+                .map(|w| Box::new(w) as Box<dyn loadgen::ServerWatch>)
+                .map_err(|e| format!("{:#}", anyhow::Error::from(e))),
+            RunningServer::Remote(s) => s.watch(udp, cpus, syscalls),
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self {
+            RunningServer::Local(s) => s.is_running(),
+            RunningServer::Remote(s) => s.is_running(),
+        }
+    }
+
+    /// The tail of what the server said on stderr.
+    pub fn stderr_text(&self) -> String {
+        match self {
+            RunningServer::Local(s) => s.stderr_text(),
+            RunningServer::Remote(s) => s.stderr_text(),
+        }
+    }
+
+    /// Stops it (SIGTERM, then SIGKILL after `grace`), with its summary.
+    pub fn stop(self, grace: Duration) -> Result<Ended, String> {
+        match self {
+            RunningServer::Local(s) => s
+                .stop(grace)
+                .map(|st| Ended {
+                    summary: st.summary,
+                    killed: st.killed,
+                })
+                .map_err(|e| e.to_string()),
+            RunningServer::Remote(s) => s.stop(grace).map(|st| Ended {
+                summary: st.summary,
+                killed: st.killed,
+            }),
+        }
+    }
+}
