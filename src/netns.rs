@@ -20,14 +20,14 @@
 //! leaves names whose pid is gone, and the next [`Network::create`] removes them.
 //!
 //! To run something on a host: [`Host::command`] wraps a program in
-//! `ip netns exec`; [`Host::enter`] moves the calling thread, and the threads
+//! `nsenter --net` (or `ip netns exec`); [`Host::enter`] moves the calling thread, and the threads
 //! it starts afterwards, into the namespace with setns(2) until the guard drops.
 //!
 //! | file | what |
 //! | --- | --- |
 //! | `netns.rs` | [`Network`]: build, loss, delay, teardown; [`LinkInfo`] for run.json |
 //! | `host.rs` | [`Host`]: run a program there, move a thread there |
-//! | `tools.rs` | the `ip`, `nft` and `tc` calls, and the sweep of stale namespaces |
+//! | `tools.rs` | the `ip`, `nft`, `tc` and `nsenter` programs, and the sweep of stale namespaces |
 
 mod host;
 mod tools;

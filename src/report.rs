@@ -87,19 +87,26 @@ pub fn write(results: &ResultSet) -> Result<Written> {
         })
         .map(|experiment| -> Result<_> {
             let (finding, tally) = experiments::per_repeat::judge(&experiment, results, &ctx);
-            let mut files = Vec::new();
-            let mut written = Vec::new();
-            for named in &finding.charts {
-                let base = chart_dir.join(format!("{}-{}", experiment.id, named.name));
-                let drawn = match &named.chart {
-                    ChartSpec::Line(c) => charts::draw_line(c, &base),
-                    ChartSpec::Bars(c) => charts::draw_bars(c, &base),
-                    ChartSpec::Spectrum(c) => charts::draw_spectrum(c, &base),
-                }
-                .with_context(|| format!("failed to draw {}", base.display()))?;
-                files.push(format!("charts/{}-{}.png", experiment.id, named.name));
-                written.extend(drawn);
-            }
+            // Its charts too are drawn one per core (rasterising dominates).
+            let drawn: Vec<Vec<PathBuf>> = finding
+                .charts
+                .par_iter()
+                .map(|named| -> Result<_> {
+                    let base = chart_dir.join(format!("{}-{}", experiment.id, named.name));
+                    match &named.chart {
+                        ChartSpec::Line(c) => charts::draw_line(c, &base),
+                        ChartSpec::Bars(c) => charts::draw_bars(c, &base),
+                        ChartSpec::Spectrum(c) => charts::draw_spectrum(c, &base),
+                    }
+                    .with_context(|| format!("failed to draw {}", base.display()))
+                })
+                .collect::<Result<_>>()?;
+            let files: Vec<String> = finding
+                .charts
+                .iter()
+                .map(|named| format!("charts/{}-{}.png", experiment.id, named.name))
+                .collect();
+            let written: Vec<PathBuf> = drawn.into_iter().flatten().collect();
             Ok(((experiment, finding, tally, files), written))
         })
         .collect::<Result<_>>()?;

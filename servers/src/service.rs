@@ -111,7 +111,38 @@ impl Session {
         }
     }
 
-    fn feed_synthetic(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<u64, ServiceError> {
+    /// Whether feeding `input` would serve a synthetic request that burns
+    /// CPU or waits: the one kind of work an event loop must not do itself.
+    /// Echo and lab answers (a copy) and no-work frames never do. Malformed
+    /// input answers `false`: its error reply is a copy too.
+    pub fn asks_for_work(&self, input: &[u8]) -> bool {
+        if self.kind != ServiceKind::Synthetic {
+            return false;
+        }
+        let mut ahead = self.clone();
+        let mut work = false;
+        let _ = ahead.walk_frames(input, |h| work |= h.cpu_us > 0 || h.wait_us > 0);
+        work
+    }
+
+    fn feed_synthetic(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<u64, ServiceError> {
+        match self.walk_frames(input, |h| serve_frame(h, out)) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                wire::emit_error_response(out, 0, &e);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Follows `input` through the frames it completes, calling `on_frame`
+    /// with each complete frame's header in order; stops at a header the
+    /// limits refuse.
+    fn walk_frames(
+        &mut self,
+        mut input: &[u8],
+        mut on_frame: impl FnMut(&RequestHeader),
+    ) -> Result<u64, FrameError> {
         let mut answered = 0;
         while !input.is_empty() {
             match &mut self.frame {
@@ -124,13 +155,7 @@ impl Session {
                         // A header split across reads; wait for the rest.
                         continue;
                     }
-                    let header = match RequestHeader::parse(buf, &self.limits) {
-                        Ok(h) => h,
-                        Err(e) => {
-                            wire::emit_error_response(out, 0, &e);
-                            return Err(e.into());
-                        }
-                    };
+                    let header = RequestHeader::parse(buf, &self.limits)?;
                     self.frame = FrameState::Payload {
                         header,
                         remaining: header.payload_len,
@@ -147,7 +172,7 @@ impl Session {
                 remaining: 0,
             } = self.frame
             {
-                serve_frame(&header, out);
+                on_frame(&header);
                 answered += 1;
                 self.frame = NEW_FRAME;
             }
@@ -275,6 +300,43 @@ mod tests {
         }
         .emit_frame(&mut v, 0xAB);
         v
+    }
+
+    fn waiting_frame(payload_len: u32, wait_us: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        RequestHeader {
+            payload_len,
+            response_len: 8,
+            cpu_us: 0,
+            wait_us,
+            tag: 9,
+        }
+        .emit_frame(&mut v, 0xAB);
+        v
+    }
+
+    #[test]
+    fn only_a_read_that_completes_a_working_frame_asks_for_work() {
+        let limits = FrameLimits::default();
+        assert!(!Session::new(ServiceKind::Echo, limits).asks_for_work(b"hello"));
+        let mut s = Session::new(ServiceKind::Synthetic, limits);
+        assert!(!s.asks_for_work(&frame(10, 5, 1)));
+        let blocking = waiting_frame(4, 2_000);
+        assert!(s.asks_for_work(&blocking));
+        // Split: the header alone completes nothing; the read that ends the
+        // payload is the one that would wait.
+        let (head, tail) = blocking.split_at(REQUEST_HEADER_LEN + 1);
+        assert!(!s.asks_for_work(head));
+        let mut out = Vec::new();
+        assert_eq!(s.feed(head, &mut out).unwrap(), 0);
+        assert!(s.asks_for_work(tail));
+        // Asking changes nothing: the frame is still owed its answer.
+        assert_eq!(s.feed(tail, &mut out).unwrap(), 1);
+        // A cheap frame after a working one in the same read: still work.
+        let mut both = frame(0, 3, 2);
+        both.extend(waiting_frame(0, 1));
+        assert!(s.asks_for_work(&both));
+        assert!(!s.asks_for_work(b"XXXXnot a frame at all, just bytes"));
     }
 
     #[test]

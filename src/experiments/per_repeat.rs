@@ -6,6 +6,8 @@
 //! interleaves them), so the data of one repeat is a whole small run; the
 //! claim's own rule is applied to it unchanged.
 
+use rayon::prelude::*;
+
 use super::{Context, Experiment, Finding, Verdict};
 use crate::results::ResultSet;
 
@@ -57,8 +59,9 @@ pub fn judge(experiment: &Experiment, results: &ResultSet, ctx: &Context) -> (Fi
     let verdicts = if repeats.len() < 2 {
         Vec::new()
     } else {
+        // Each repeat's analysis reads its own copy: one per core, in repeat order.
         repeats
-            .into_iter()
+            .into_par_iter()
             .map(|k| {
                 let one = ResultSet {
                     dir: results.dir.clone(),

@@ -14,6 +14,8 @@ use std::net::IpAddr;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 pub use crate::results::HostDescription;
@@ -220,12 +222,14 @@ fn last_line(bytes: &[u8]) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Waits for `child` up to `limit`, killing it past that (its output is
-/// what it wrote so far, its status the kill's).
+/// Waits for `child` up to `limit`, killing it and its process group (the
+/// `sh` and the ssh it started) past that; its output is what it wrote so far.
 fn wait_bounded(mut child: Child, limit: Duration) -> Output {
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let readers = [stdout.take().map(boxed), stderr.take().map(boxed)].map(|pipe| {
+    let readers = [
+        child.stdout.take().map(boxed),
+        child.stderr.take().map(boxed),
+    ]
+    .map(|pipe| {
         pipe.map(|mut p| {
             std::thread::spawn(move || {
                 let mut buf = Vec::new();
@@ -235,42 +239,34 @@ fn wait_bounded(mut child: Child, limit: Duration) -> Output {
         })
     });
     let deadline = Instant::now() + limit;
+    let mut timed_out = false;
     let status = loop {
         match child.try_wait() {
-            Ok(Some(status)) => break status,
+            Ok(Some(status)) => break Ok(status),
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
             _ => {
-                let _ = child.kill();
-                match child.wait() {
-                    Ok(status) => break status,
-                    Err(_) => return timed_out(limit),
-                }
+                timed_out = true;
+                // Its own process group (`SshHost::command`): the group's id is its pid.
+                let _ = kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGKILL);
+                break child.wait();
             }
         }
     };
-    let [out, err] = readers.map(|r| r.and_then(|h| h.join().ok()).unwrap_or_default());
-    let mut output = Output {
+    let [stdout, stderr] = readers.map(|r| r.and_then(|h| h.join().ok()).unwrap_or_default());
+    let status = status.unwrap_or_else(|_| std::os::unix::process::ExitStatusExt::from_raw(9));
+    Output {
         status,
-        stdout: out,
-        stderr: err,
-    };
-    if status.code().is_none() && output.stderr.is_empty() {
-        output.stderr = format!("no answer within {limit:?}").into_bytes();
+        stdout,
+        stderr: if timed_out {
+            format!("no answer within {limit:?}").into_bytes()
+        } else {
+            stderr
+        },
     }
-    output
 }
 
 fn boxed(pipe: impl std::io::Read + Send + 'static) -> Box<dyn std::io::Read + Send> {
     Box::new(pipe)
-}
-
-fn timed_out(limit: Duration) -> Output {
-    use std::os::unix::process::ExitStatusExt;
-    Output {
-        status: std::process::ExitStatus::from_raw(9),
-        stdout: Vec::new(),
-        stderr: format!("no answer within {limit:?}").into_bytes(),
-    }
 }
 
 /// Where the server binds and the load goes when `--server-addr` is not

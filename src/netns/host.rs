@@ -1,5 +1,5 @@
 //! One host of the network: its namespace and address, running a program
-//! there (`ip netns exec`) and moving a thread there (setns(2)).
+//! there (`nsenter --net`, else `ip netns exec`) and moving a thread there (setns(2)).
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -30,7 +30,7 @@ pub struct Host {
 }
 
 impl Host {
-    /// `program` to be run on this host: `ip netns exec NAME program`.
+    /// `program` to be run on this host (see [`command_in`]).
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         command_in(&self.netns, program)
     }
@@ -59,8 +59,20 @@ impl Host {
     }
 }
 
-/// `program` to be run in network namespace `netns`: `ip netns exec NETNS program`.
+/// `program` to be run in network namespace `netns`: `nsenter
+/// --net=/run/netns/NETNS program`, or `ip netns exec NETNS program` where
+/// there is no nsenter. nsenter first because `ip netns exec` also mounts a
+/// fresh /sys, which hides the cgroup hierarchies: a server started that way
+/// cannot join a cgroup of its own, and its CPU falls back to per-process clocks.
 pub fn command_in(netns: &str, program: impl AsRef<OsStr>) -> Command {
+    if Tool::Nsenter.installed() {
+        let mut command = Command::new(Tool::Nsenter.path());
+        command
+            .arg(format!("--net={NETNS_DIR}/{netns}"))
+            .arg("--")
+            .arg(program);
+        return command;
+    }
     let mut command = Command::new(Tool::Ip.path());
     command.args(["netns", "exec", netns]).arg(program);
     command

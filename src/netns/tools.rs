@@ -24,6 +24,8 @@ pub(super) enum Tool {
     Ip,
     Nft,
     Tc,
+    /// util-linux's `nsenter`: enters a namespace without remounting /sys.
+    Nsenter,
 }
 
 impl Tool {
@@ -32,6 +34,7 @@ impl Tool {
             Tool::Ip => "ip",
             Tool::Nft => "nft",
             Tool::Tc => "tc",
+            Tool::Nsenter => "nsenter",
         }
     }
 

@@ -4,9 +4,9 @@
 //! in the server namespace with key-only login on the link's address. The
 //! load generator's side runs in the client namespace.
 //!
-//! sshd enters the namespace with `nsenter --net` rather than `ip netns
-//! exec`, which would remount /sys and hide the cgroup hierarchies the
-//! server's probe counts CPU with. Everything is removed on drop, sshd by pid.
+//! sshd enters the namespace as every server does (`Host::command`:
+//! `nsenter --net`, which leaves the cgroup hierarchies the server's probe
+//! counts CPU with in view). Everything is removed on drop, sshd by pid.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -50,9 +50,9 @@ impl SshLab {
     /// The hosts with sshd listening, or `None` (the reason printed) where
     /// this machine cannot make namespaces or has no OpenSSH.
     pub fn start() -> Option<SshLab> {
-        for program in ["sshd", "ssh", "ssh-keygen", "nsenter"] {
+        for program in ["sshd", "ssh", "ssh-keygen"] {
             if found(program).is_none() {
-                eprintln!("SKIPPED: no {program} here: run scripts/install-deps.sh (openssh-server, openssh-client, util-linux)");
+                eprintln!("SKIPPED: no {program} here: run scripts/install-deps.sh (openssh-server, openssh-client)");
                 return None;
             }
         }
@@ -80,9 +80,9 @@ impl SshLab {
         // service makes it at boot, which a container never has).
         std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
         let sshd = ChildGuard::spawn(
-            Command::new(found("nsenter").unwrap())
-                .arg(format!("--net=/run/netns/{}", net.server.netns))
-                .args([SSHD, "-D", "-e", "-f"])
+            net.server
+                .command(SSHD)
+                .args(["-D", "-e", "-f"])
                 .arg(d.join("sshd_config"))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())

@@ -5,19 +5,28 @@
 //! | --- | --- |
 //! | `mod.rs` | `Acceptor` (the non-blocking listener) and `Intake` (accept until the backlog is empty, refuse past the limits) |
 //! | `connection.rs` | `Connection`: one non-blocking socket's state machine (read until `WouldBlock`, feed the service `Session`, flush partial writes, back-pressure, close with the right fault); `Connections`, the loop's table of them, with the idle sweep |
+//! | `outbox.rs` | `Outbox`: output owed to a peer, written until the socket is full, compacted lazily |
 //! | `level.rs` | the level-triggered loop `select` and `poll` run, around a `Wait` (their one system call) |
+//! | `epoll.rs` | the edge-triggered loop's registrations and wait, for `mio`, `reuseport` and `reactor-pool` |
+//! | `offload.rs` | a request's trip to a worker thread and back, waking the loop (`reactor-pool`) |
 //!
 //! `mio` runs its own edge-triggered loop (its registrations live in the
-//! kernel) over the same `Intake` and `Connections`.
+//! kernel) over the same `Intake` and `Connections`; `reactor-pool`'s
+//! reactor is that loop with its own table ([`Table`]), whose requests may
+//! go to a worker.
 
 mod connection;
+pub(crate) mod epoll;
 pub(crate) mod level;
+pub(crate) mod offload;
+mod outbox;
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::Duration;
 
 pub(crate) use self::connection::{wait_timeout, Connections};
+pub(crate) use self::outbox::Outbox;
 use crate::accept::{self, accept_failed, quota_reached, AcceptFailure, Mode};
 use crate::context::{Context, ServeError};
 use crate::net::{Listener, Stream};
@@ -79,6 +88,30 @@ impl AsFd for Acceptor {
     }
 }
 
+/// An event loop's table of connections, as [`Intake`] fills it.
+pub(crate) trait Table {
+    /// At `--max-connections`: the next one is refused.
+    fn is_full(&self) -> bool;
+    /// The key the next inserted connection will get.
+    fn next_key(&self) -> usize;
+    /// Takes in an accepted and admitted stream, counting the connection.
+    fn insert(&mut self, stream: Stream);
+}
+
+impl Table for Connections<'_> {
+    fn is_full(&self) -> bool {
+        Connections::is_full(self)
+    }
+
+    fn next_key(&self) -> usize {
+        Connections::next_key(self)
+    }
+
+    fn insert(&mut self, stream: Stream) {
+        Connections::insert(self, stream);
+    }
+}
+
 /// The accepting side of an event loop.
 pub(crate) struct Intake<'a> {
     pub(crate) acceptor: Acceptor,
@@ -112,7 +145,7 @@ impl<'a> Intake<'a> {
     /// watch. A refused connection is closed at once, its fault counted.
     pub(crate) fn accept_all(
         &mut self,
-        conns: &mut Connections,
+        conns: &mut impl Table,
         mut admit: impl FnMut(&Stream, usize) -> Result<(), Fault>,
     ) {
         // A retry after running out of descriptors is no wake-up.

@@ -12,16 +12,13 @@
 //! interest list kept in the kernel, so a wake-up costs in proportion to the
 //! sockets that are ready, not to all of them.
 
-use std::os::fd::{AsFd, AsRawFd};
 use std::time::Instant;
 
 use ::mio::event::Event;
-use ::mio::net::UnixStream;
-use ::mio::unix::SourceFd;
-use ::mio::{Events, Interest, Poll, Token};
+use ::mio::{Events, Poll, Token};
 
 use crate::context::{Context, ServeError, Server};
-use crate::evented::{interrupted, sweep_every, wait_timeout, Acceptor, Connections, Intake};
+use crate::evented::{epoll, sweep_every, wait_timeout, Acceptor, Connections, Intake};
 use crate::net::Listener;
 use crate::stats::Fault;
 use crate::stop::TICK;
@@ -50,21 +47,8 @@ impl Server for MioServer {
 /// Runs one edge-triggered event loop on `acceptor` until a stop (`mio` runs
 /// one, `reuseport` one per listener).
 pub(crate) fn serve_loop(acceptor: Acceptor, ctx: &Context) -> Result<(), ServeError> {
-    let setup = ServeError::setup;
-    let poll = Poll::new().map_err(setup("create the epoll instance"))?;
-    let registry = poll.registry();
-    registry
-        .register(
-            &mut SourceFd(&acceptor.as_fd().as_raw_fd()),
-            LISTENER,
-            Interest::READABLE,
-        )
-        .map_err(setup("register the listener"))?;
-    let mut waker = UnixStream::from_std(ctx.stop.waker().map_err(setup("get the stop waker"))?);
-    registry
-        .register(&mut waker, STOP, Interest::READABLE)
-        .map_err(setup("register the stop waker"))?;
-
+    let poll = Poll::new().map_err(ServeError::setup("create the epoll instance"))?;
+    let _waker = epoll::register_fixed(&poll, &acceptor, LISTENER, STOP, ctx)?;
     let mut event_loop = EventLoop {
         poll,
         intake: Intake::new(acceptor, ctx),
@@ -89,17 +73,7 @@ impl EventLoop<'_> {
                 // the quota: look at it every tick, not only on our events.
                 timeout = Some(timeout.map_or(TICK, |t| t.min(TICK)));
             }
-            match self.poll.poll(&mut events, timeout) {
-                Ok(()) => {}
-                // A signal arrived; the loop condition checks for a stop.
-                Err(e) if interrupted(&e) => continue,
-                Err(e) => {
-                    return Err(ServeError::Setup {
-                        what: "wait for events",
-                        source: e,
-                    })
-                }
-            }
+            epoll::wait(&mut self.poll, &mut events, timeout)?;
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),
@@ -124,15 +98,7 @@ impl EventLoop<'_> {
         let registry = self.poll.registry();
         self.intake
             .accept_all(&mut self.connections, |stream, key| {
-                let token = Token(key + FIRST_CONNECTION);
-                // Edge-triggered readability for as long as the connection lives.
-                registry
-                    .register(
-                        &mut SourceFd(&stream.as_fd().as_raw_fd()),
-                        token,
-                        Interest::READABLE,
-                    )
-                    .map_err(|_| Fault::Resource)
+                epoll::register_connection(registry, stream, Token(key + FIRST_CONNECTION))
             });
     }
 
@@ -154,18 +120,7 @@ impl EventLoop<'_> {
         if wants_write == conn.registered_write {
             return;
         }
-        let interest = if wants_write {
-            Interest::READABLE | Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        let fd = conn.stream.as_fd().as_raw_fd();
-        if self
-            .poll
-            .registry()
-            .reregister(&mut SourceFd(&fd), token, interest)
-            .is_err()
-        {
+        if epoll::watch_writes(self.poll.registry(), &conn.stream, token, wants_write).is_err() {
             self.connections.close(key, Some(Fault::Io));
             return;
         }
