@@ -91,12 +91,10 @@ pub fn experiment() -> Experiment {
 fn points(profile: Profile) -> Vec<Point> {
     let mut points = Vec::new();
     // The same flags and timeout as single-process's idle points, so at the
-    // x both sweep the runner measures a model once for both claims; fork
-    // past 4,096 children needs a higher cap.
-    let server = |model: Model, idle: usize| {
-        let children = if idle > 4_000 { 16_384 } else { 4_096 };
+    // x both sweep the runner measures a model once for both claims.
+    let server = |model: Model| {
         ServerSpec::new(model)
-            .arg("--max-children", children)
+            .arg("--max-children", 16_384)
             .arg("--max-threads", 16_384)
     };
     for model in models(profile) {
@@ -105,12 +103,7 @@ fn points(profile: Profile) -> Vec<Point> {
                 .connections(2)
                 .idle(idle)
                 .timeout(Duration::from_secs(2));
-            points.push(Point::new(
-                model.name(),
-                idle as f64,
-                server(model, idle),
-                load,
-            ));
+            points.push(Point::new(model.name(), idle as f64, server(model), load));
         }
     }
     for model in CRR_MODELS {
