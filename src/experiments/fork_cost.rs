@@ -230,7 +230,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             &names,
             vec![
                 bar_group(
-                    "process tree (/proc)",
+                    "server process tree (cgroup, or process clocks)",
                     &points,
                     &names,
                     0.0,

@@ -17,6 +17,7 @@ use std::time::Duration;
 use loadgen::Mode;
 use servers::Model;
 
+use super::headline;
 use super::interval::Ratio;
 use super::stats::{self, cell, Table};
 use super::{
@@ -221,6 +222,17 @@ impl Design {
             Err(false) => format!("{} not measured", self.name),
         }
     }
+
+    /// The knee in a chart title's few words: "mio 100k", "mio ≥ 160k",
+    /// "mio < 5k".
+    fn knee_short(&self) -> String {
+        match self.knee {
+            Ok(k) if k >= self.top => format!("{} ≥ {}", self.name, headline::count(k)),
+            Ok(k) => format!("{} {}", self.name, headline::count(k)),
+            Err(true) => format!("{} below the sweep", self.name),
+            Err(false) => format!("{} not measured", self.name),
+        }
+    }
 }
 
 fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
@@ -288,7 +300,11 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             held.join("; ")
         )
     };
-    let headline = format!("Overload — knee at p99 ≤ {slo}: {}", knees.join(", "));
+    let short: Vec<String> = designs.iter().map(Design::knee_short).collect();
+    let headline = format!(
+        "Overload — knee at p99 ≤ {slo}: {} requests/s",
+        short.join(", ")
+    );
     let charts = vec![
         NamedChart::line(
             "p99",
@@ -307,7 +323,16 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
             stats::series(&points, goodput),
             ctx,
         )
-        .titled(format!("Overload — past the knee: {}", held.join("; "))),
+        .titled(format!(
+            "Overload — at the top rate goodput is {} of each design's peak",
+            designs
+                .iter()
+                .filter_map(|d| d
+                    .held
+                    .map(|h| format!("{} {}", d.name, headline::times(h.value))))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     ];
     let mut notes = super::experiment_caveats(results, ID);
     notes.insert(
