@@ -266,6 +266,13 @@ pub fn summary(r: &LoadReport) -> String {
             s.ctxt_switches_per_req
         );
     }
+    if let Some(a) = &r.attack {
+        let _ = writeln!(
+            out,
+            "  Attackers: {} connections opened, {} failed, {} closed by the server, {} held at the end, {} bytes sent",
+            a.opened, a.failed, a.closed_by_server, a.held_at_end, a.bytes_sent
+        );
+    }
     if r.udp.is_none() {
         let _ = writeln!(
             out,

@@ -121,6 +121,18 @@ pub struct LoadArgs {
     /// crr: requests on each connection before it is closed (default 1).
     #[arg(long)]
     pub requests_per_connection: Option<u64>,
+    /// Misbehave beside the measured clients: hold this many slowloris
+    /// connections, each sending one byte of a request every
+    /// --slowloris-interval and never the last one (bounded by the run).
+    #[arg(long, value_name = "CONNECTIONS", conflicts_with = "flood")]
+    pub slowloris: Option<usize>,
+    /// How often each slowloris connection sends its next byte.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, requires = "slowloris")]
+    pub slowloris_interval: Duration,
+    /// Misbehave beside the measured clients: open and reset this many
+    /// connections a second, sending nothing (a connection flood).
+    #[arg(long, value_name = "CONNECTIONS_PER_S")]
+    pub flood: Option<f64>,
     /// The server's pid: its process tree's CPU, memory and processes are sampled.
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -226,6 +238,14 @@ impl LoadArgs {
         plan.linger_zero = self.linger_zero;
         plan.wait_share = self.wait_share;
         plan.requests_per_connection = self.requests_per_connection;
+        plan.attack = match (self.slowloris, self.flood) {
+            (Some(connections), _) => Some(loadgen::Attack::Slowloris {
+                connections,
+                interval_ms: self.slowloris_interval.as_millis() as u64,
+            }),
+            (None, Some(rate_cps)) => Some(loadgen::Attack::Flood { rate_cps }),
+            (None, None) => None,
+        };
         plan.server_pid = self.server_pid;
         plan.count_syscalls = self.count_syscalls;
         plan.server_cpus = match &self.server_cpus {
