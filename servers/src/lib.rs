@@ -50,7 +50,7 @@ pub use models::{
     ReuseportServer, SelectServer, TcpIterativeServer, ThreadPerConnServer, ThreadPoolServer,
     TokioMultiServer, TokioServer, UdpIterativeServer,
 };
-pub use process::{ProcessError, ServerProcess, Stopped};
+pub use process::{read_output, ProcessError, ServerProcess, Stopped};
 pub use stats::{ErrorCounts, Summary};
 pub use status::Ready;
 pub use stop::StopSignal;

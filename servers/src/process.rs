@@ -74,38 +74,7 @@ impl ServerProcess {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|source| ProcessError::Spawn { program, source })?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr_pipe = child.stderr.take().expect("stderr is piped");
-
-        // Readers on their own threads, so a chatty server never blocks on a
-        // full pipe and a silent one never blocks us.
-        let (tx, lines) = crossbeam_channel::unbounded();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut pipe = stderr_pipe;
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
-                s.push_str(&String::from_utf8_lossy(&buf[..n]));
-                if s.len() > STDERR_KEEP {
-                    let cut = s.len() - STDERR_KEEP;
-                    let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(0);
-                    s.drain(..cut);
-                }
-            }
-        });
+        let (lines, stderr) = read_output(&mut child);
 
         let deadline = Instant::now() + timeout;
         let stderr_now =
@@ -243,4 +212,40 @@ impl Drop for ServerProcess {
             probe::remove_leftover(self.child.id(), CGROUP_GRACE);
         }
     }
+}
+
+/// Reads a spawned server's piped stdout and stderr on threads of their own,
+/// so a chatty server never blocks on a full pipe and a silent one never
+/// blocks us: stdout arrives line by line on the channel, and the last
+/// [`STDERR_KEEP`] bytes of stderr stay in the string.
+pub fn read_output(child: &mut Child) -> (Receiver<String>, Arc<Mutex<String>>) {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+    let (tx, lines) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&stderr);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr_pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
+            s.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if s.len() > STDERR_KEEP {
+                let cut = s.len() - STDERR_KEEP;
+                let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+                s.drain(..cut);
+            }
+        }
+    });
+    (lines, stderr)
 }

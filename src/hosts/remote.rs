@@ -7,7 +7,7 @@
 //! Dropping a [`RemoteServer`] ends the session, which ends the server: the
 //! host side stops its model when its stdin ends.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::process::{Child, ChildStdin, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,7 +28,6 @@ const KEEPALIVE: Duration = Duration::from_secs(1);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the session may take to close once the server has stopped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-const STDERR_KEEP: usize = 8 << 10;
 
 type SharedStdin = Arc<Mutex<Option<ChildStdin>>>;
 
@@ -72,20 +71,7 @@ impl RemoteServer {
             .spawn()
             .map_err(|e| format!("cannot run `{}`: {e}", host.ssh_command))?;
         let stdin: SharedStdin = Arc::new(Mutex::new(child.stdin.take()));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr_pipe = child.stderr.take().expect("stderr is piped");
-        let (tx, lines) = crossbeam_channel::unbounded();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || keep_tail(stderr_pipe, &sink));
+        let (lines, stderr) = servers::read_output(&mut child);
         let keep = Arc::clone(&stdin);
         std::thread::spawn(move || keepalive(&keep));
 
@@ -347,23 +333,6 @@ fn keepalive(stdin: &SharedStdin) {
             return;
         }
         send(stdin, &Command::Ping);
-    }
-}
-
-/// Keeps the last few kB of `pipe` in `sink`.
-fn keep_tail(mut pipe: impl Read, sink: &Mutex<String>) {
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = pipe.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
-        s.push_str(&String::from_utf8_lossy(&buf[..n]));
-        if s.len() > STDERR_KEEP {
-            let cut = s.len() - STDERR_KEEP;
-            let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(0);
-            s.drain(..cut);
-        }
     }
 }
 
