@@ -1,12 +1,17 @@
-//! Where the server runs: this machine, a network namespace of it
-//! (`run --two-hosts`), or another host over SSH (`run --server-host`). The
-//! runner asks a [`ServerHost`] to start a model and gets a [`RunningServer`]
-//! whose readiness, probe, liveness and stop read the same wherever it runs,
-//! so the experiments never know the difference.
+//! Where the server runs: this machine, or a host apart from the load
+//! generator — another host over SSH (`run --server-host`) or the server
+//! namespace of this machine (`run --two-hosts`). Both of those are one
+//! mechanism: a tethered `sockbench serve` there, whose probe runs beside the
+//! model and answers over the session; only the session's command differs
+//! (`ssh HOST …` or `nsenter --net=… …`, [`Session`]). The runner asks a
+//! [`ServerHost`] to start a model and gets a [`RunningServer`] whose
+//! readiness, probe, liveness and stop read the same wherever it runs, so
+//! the experiments never know the difference.
 //!
 //! | file | what |
 //! | --- | --- |
 //! | `hosts.rs` | [`ServerHost`], [`RunningServer`]: start, watch, stop, wherever |
+//! | `session.rs` | [`Session`]: the command to the server's host (ssh, or nsenter into a namespace) |
 //! | `ssh.rs` | [`SshHost`]: the ssh command line, the same-build check, the host's description |
 //! | `remote.rs` | [`RemoteServer`]: the run's end of a session to a tethered server |
 //! | `tether.rs` | the host's end: `serve --exit-on-stdin-close` runs the model and probes it there |
@@ -16,6 +21,7 @@
 pub mod machine;
 mod protocol;
 mod remote;
+mod session;
 pub mod ssh;
 pub mod tether;
 
@@ -26,19 +32,20 @@ use std::time::Duration;
 
 use servers::{Ready, ServerProcess, Summary};
 
-use crate::results::{LinkInfo, RemoteInfo};
+use crate::results::RemoteInfo;
 pub use remote::RemoteServer;
+pub use session::Session;
 pub use ssh::{HostDescription, SshError, SshHost};
 
 /// Where the models of a run are started.
 #[derive(Debug, Clone)]
-pub enum ServerHost<'a> {
+pub enum ServerHost {
     /// A child process on this machine's loopback.
     Here,
-    /// A child process in the server namespace of a `--two-hosts` link.
-    Netns(&'a LinkInfo),
-    /// A tethered `sockbench serve` on another host, over SSH, binding `addr`.
-    Ssh { host: SshHost, addr: IpAddr },
+    /// A tethered `sockbench serve` on the host `session` reaches (another
+    /// host over SSH, or the server namespace of a `--two-hosts` link),
+    /// binding `addr`.
+    Tethered { session: Session, addr: IpAddr },
 }
 
 impl SshHost {
@@ -65,13 +72,12 @@ pub struct Ended {
     pub killed: bool,
 }
 
-impl ServerHost<'_> {
+impl ServerHost {
     /// The address models bind instead of loopback (port 0), if any.
     pub fn bind(&self) -> Option<IpAddr> {
         match self {
             ServerHost::Here => None,
-            ServerHost::Netns(link) => Some(IpAddr::V4(link.server_addr)),
-            ServerHost::Ssh { addr, .. } => Some(*addr),
+            ServerHost::Tethered { addr, .. } => Some(*addr),
         }
     }
 
@@ -89,19 +95,27 @@ impl ServerHost<'_> {
         serve_args: &[String],
         timeout: Duration,
     ) -> Result<RunningServer, String> {
-        let local = |mut command: Command| {
-            command.args(serve_args);
-            ServerProcess::spawn(command, timeout)
-                .map(RunningServer::Local)
-                .map_err(|e| e.to_string())
-        };
         match self {
-            ServerHost::Here => local(Command::new(exe)),
-            ServerHost::Netns(link) => local(crate::netns::command_in(&link.server_netns, exe)),
-            ServerHost::Ssh { host, .. } => {
-                // serve_args[0] is "serve": the remote side adds its own.
-                RemoteServer::start(host, &serve_args[1..], timeout).map(RunningServer::Remote)
+            ServerHost::Here => {
+                let mut command = Command::new(exe);
+                command.args(serve_args);
+                ServerProcess::spawn(command, timeout)
+                    .map(RunningServer::Local)
+                    .map_err(|e| e.to_string())
             }
+            ServerHost::Tethered { session, .. } => {
+                // serve_args[0] is "serve": the session adds its own.
+                RemoteServer::start(session, &serve_args[1..], timeout).map(RunningServer::Remote)
+            }
+        }
+    }
+
+    /// Whether the server's host can still be reached, or why not and what
+    /// to do (asked after a point failed: a lost host ends the run).
+    pub fn reachable(&self) -> Result<(), String> {
+        match self {
+            ServerHost::Here => Ok(()),
+            ServerHost::Tethered { session, .. } => session.reachable(),
         }
     }
 }

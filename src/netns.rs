@@ -21,12 +21,13 @@
 //!
 //! To run something on a host: [`Host::command`] wraps a program in
 //! `nsenter --net` (or `ip netns exec`); [`Host::enter`] moves the calling thread, and the threads
-//! it starts afterwards, into the namespace with setns(2) until the guard drops.
+//! it starts afterwards, into the namespace with setns(2) until the guard drops;
+//! [`check_link`] says whether the link is still up (it may be deleted or set down mid-run).
 //!
 //! | file | what |
 //! | --- | --- |
 //! | `netns.rs` | [`Network`]: build, loss, delay, teardown; [`LinkInfo`] for run.json |
-//! | `host.rs` | [`Host`]: run a program there, move a thread there |
+//! | `host.rs` | [`Host`]: run a program there, move a thread there; is the link up |
 //! | `tools.rs` | the `ip`, `nft`, `tc` and `nsenter` programs, and the sweep of stale namespaces |
 
 mod host;
@@ -39,7 +40,7 @@ use std::time::Duration;
 
 use nix::sched::{setns, CloneFlags};
 
-pub use host::{command_in, Entered, Host};
+pub use host::{check_link, command_in, Entered, Host};
 use host::{same_file, NETNS_DIR, THREAD_NETNS};
 use tools::{ip, kill_pids_in, nft_script, sweep_stale, tc_netem, Tool};
 

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use servers::{Model, Transport};
 
 use crate::experiments::{self, Point, Profile};
-use crate::hosts::{ServerHost, SshHost};
+use crate::hosts::{ServerHost, Session, SshHost};
 use crate::progress::Progress;
 use crate::results::{
     self, ConfidenceRecord, LinkInfo, Outcome, RemoteInfo, ResultSet, RunInfo, RunOrder,
@@ -66,14 +66,21 @@ pub fn default_split() -> (Option<Vec<usize>>, Option<Vec<usize>>) {
 
 pub use crate::schedule::Plan;
 
-/// Where this run's servers start.
-pub fn server_host(config: &RunConfig) -> ServerHost<'_> {
+/// Where this run's servers start: here, or tethered on a host apart (over
+/// SSH, or in the server namespace of the two-host link).
+pub fn server_host(config: &RunConfig) -> ServerHost {
     match (&config.remote, &config.link) {
-        (Some(remote), _) => ServerHost::Ssh {
-            host: SshHost::of(remote),
+        (Some(remote), _) => ServerHost::Tethered {
+            session: Session::Ssh(SshHost::of(remote)),
             addr: remote.server_addr,
         },
-        (None, Some(link)) => ServerHost::Netns(link),
+        (None, Some(link)) => ServerHost::Tethered {
+            session: Session::Netns {
+                link: link.clone(),
+                exe: config.exe.clone(),
+            },
+            addr: std::net::IpAddr::V4(link.server_addr),
+        },
         (None, None) => ServerHost::Here,
     }
 }
@@ -248,6 +255,8 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     // The total grows round by round (`full` adds rounds until its target).
     let mut progress = Progress::new(0);
     let mut measurements = Vec::new();
+    // Why the server's host was lost, if it was: no later point could run.
+    let mut lost = None;
     'all: while let Some(round) = rounds.next_round() {
         let repeat = rounds.repeat();
         progress.add_total(
@@ -275,6 +284,11 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
             rounds.record(i, m.ok_report());
             if m.outcome != Outcome::Ok {
                 progress.warn(&experiments::caveats(&m).join("; "));
+                // A failed point may mean the host is gone: ask once, and stop
+                // rather than fail every point left one timeout at a time.
+                if let Err(why) = server_host(config).reachable() {
+                    lost = Some(why);
+                }
             }
             for (k, filing) in configurations[i].filings.iter().enumerate() {
                 let filed = if k == 0 {
@@ -285,6 +299,9 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
                 results::write_json(&config.out.join(filed.relative_path()), &filed)?;
                 progress.finish(&filed);
                 measurements.push(filed);
+            }
+            if lost.is_some() {
+                break 'all;
             }
         }
     }
@@ -322,10 +339,19 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     info.order = Some(order);
     progress.done();
     info.steal_pct = loadgen::machine::steal_pct_since(steal_before);
-    info.partial = stop.load(Ordering::Relaxed);
+    info.partial = stop.load(Ordering::Relaxed) || lost.is_some();
     info.finished_utc = now_utc();
     results::write_json(&config.out.join("run.json"), &info)?;
     crate::summary::write_csv(&config.out, &measurements)?;
+    if let Some(why) = lost {
+        anyhow::bail!(
+            "stopped after {} measurements: {why}; what was measured is in {} (run.json says partial; \
+             `sockbench report {}` draws it): restore the connection and run again",
+            measurements.len(),
+            config.out.display(),
+            config.out.display()
+        );
+    }
     Ok(ResultSet {
         dir: config.out.clone(),
         info,

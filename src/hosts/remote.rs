@@ -1,11 +1,13 @@
-//! The run's end of one SSH session to a tethered server
-//! (`sockbench serve --exit-on-stdin-close` on the host): its readiness line,
-//! the probe's window over the session ([`RemoteWatch`]), a keep-alive line
-//! every second, and the stop — `stop`, then the end of stdin, then, if the
-//! session still hangs on, the ssh process group killed.
+//! The run's end of one session to a tethered server (`sockbench serve
+//! --exit-on-stdin-close` on the server's host, reached over SSH or, for two
+//! hosts on one machine, by entering the server namespace): its readiness
+//! line, the probe's window over the session ([`RemoteWatch`]), a keep-alive
+//! line every second, and the stop — `stop`, then the end of stdin, then, if
+//! the session still hangs on, the session's process group killed.
 //!
 //! Dropping a [`RemoteServer`] ends the session, which ends the server: the
-//! host side stops its model when its stdin ends.
+//! host side stops its model when its stdin ends, or when it has heard
+//! nothing for [`SILENCE`] (a session whose network vanished).
 
 use std::io::Write;
 use std::process::{Child, ChildStdin, Stdio};
@@ -18,7 +20,7 @@ use nix::unistd::Pid;
 use servers::{Ready, Summary};
 
 use super::protocol::{Command, Event};
-use super::ssh::SshHost;
+use super::session::Session;
 
 /// How long the host may be silent before the tether there gives up on us.
 pub const SILENCE: Duration = Duration::from_secs(10);
@@ -31,7 +33,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 type SharedStdin = Arc<Mutex<Option<ChildStdin>>>;
 
-/// A model running on another host, tethered to this run by an SSH session.
+/// A model running on another host, tethered to this run by a session.
 pub struct RemoteServer {
     child: Child,
     stdin: SharedStdin,
@@ -49,27 +51,27 @@ pub struct RemoteStopped {
 }
 
 impl RemoteServer {
-    /// `sockbench serve SERVE_ARGS` on `host`, tethered; waits up to
-    /// `timeout` (on top of ssh's own connect timeout) for its readiness line.
+    /// `sockbench serve SERVE_ARGS` on the host `session` reaches,
+    /// tethered; waits up to `timeout` (on top of the session's own connect
+    /// timeout) for its readiness line.
     pub fn start(
-        host: &SshHost,
+        session: &Session,
         serve_args: &[String],
         timeout: Duration,
     ) -> Result<RemoteServer, String> {
-        let mut words = host.sockbench(&["serve"]);
-        words.extend(serve_args.iter().cloned());
-        words.extend([
+        let mut args = serve_args.to_vec();
+        args.extend([
             "--exit-on-stdin-close".to_string(),
             "--exit-when-silent".to_string(),
             format!("{}s", SILENCE.as_secs()),
         ]);
-        let mut child = host
-            .command(&words)
+        let mut child = session
+            .command(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot run `{}`: {e}", host.ssh_command))?;
+            .map_err(|e| format!("cannot run `{}`: {e}", session.program()))?;
         let stdin: SharedStdin = Arc::new(Mutex::new(child.stdin.take()));
         let (lines, stderr) = servers::read_output(&mut child);
         let keep = Arc::clone(&stdin);
@@ -90,7 +92,7 @@ impl RemoteServer {
             stderr,
             exited: None,
         };
-        let limit = timeout + super::ssh::CONNECT_TIMEOUT;
+        let limit = timeout + session.connect_timeout();
         match server.lines.recv_timeout(limit) {
             Ok(line) => match serde_json::from_str::<Ready>(&line) {
                 Ok(ready) if ready.event == "ready" => server.ready = ready,
@@ -172,7 +174,7 @@ impl RemoteServer {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// The model's last words if it exited, else ssh's stderr.
+    /// The model's last words if it exited, else the session's stderr.
     pub fn stderr_text(&self) -> String {
         match &self.exited {
             Some(words) => words.clone(),
@@ -233,7 +235,7 @@ impl RemoteServer {
         self.stdin.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
-    /// Waits up to `limit` for ssh to exit; whether it did.
+    /// Waits up to `limit` for the session to exit; whether it did.
     fn wait_exit(&mut self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         loop {
@@ -247,7 +249,8 @@ impl RemoteServer {
         }
     }
 
-    /// Kills ssh and the `sh` that started it (their own process group), and reaps.
+    /// Kills the session's own process group (ssh and the `sh` that started
+    /// it, or the tether entered into the namespace and its model), and reaps.
     fn kill_session(&mut self) {
         let _ = kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGKILL);
         let _ = self.child.wait();

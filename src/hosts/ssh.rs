@@ -180,6 +180,16 @@ impl SshHost {
         Ok(())
     }
 
+    /// Whether the host still answers over ssh (`true` there, bounded).
+    pub fn check_reachable(&self) -> Result<(), SshError> {
+        let words = vec!["true".to_string()];
+        let out = self.output(&words)?;
+        if !out.status.success() {
+            return Err(self.failure(&words, &out));
+        }
+        Ok(())
+    }
+
     /// The host's build, machine and addresses (`sockbench machine` there).
     pub fn describe(&self) -> Result<HostDescription, SshError> {
         let words = self.sockbench(&["machine"]);

@@ -1,5 +1,6 @@
 //! One host of the network: its namespace and address, running a program
-//! there (`nsenter --net`, else `ip netns exec`) and moving a thread there (setns(2)).
+//! there (`nsenter --net`, else `ip netns exec`), moving a thread there
+//! (setns(2)), and whether its link is still up.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -10,8 +11,9 @@ use std::process::Command;
 
 use nix::sched::{setns, CloneFlags};
 
-use super::tools::Tool;
-use super::NetnsError;
+use super::tools::{ip, Tool};
+use super::{NetnsError, CLIENT_END};
+use crate::results::LinkInfo;
 
 /// Where `ip netns` keeps the namespaces it names.
 pub(super) const NETNS_DIR: &str = "/run/netns";
@@ -78,6 +80,38 @@ pub fn command_in(netns: &str, program: impl AsRef<OsStr>) -> Command {
     command
 }
 
+/// Whether every client's link to the server is still up at both ends (its
+/// end exists, is up, and has a carrier, which it loses when the server's
+/// end goes down), or why not: a link deleted or set down mid-run.
+pub fn check_link(link: &LinkInfo) -> Result<(), String> {
+    for netns in &link.client_netns {
+        let shown = ip(&["-n", netns, "-o", "link", "show", "dev", CLIENT_END]).map_err(|e| {
+            match e {
+                NetnsError::Command { message, .. } => format!("{CLIENT_END} in {netns}: {message}"),
+                other => other.to_string(),
+            }
+        })?;
+        if !link_is_up(&shown) {
+            let flags = shown
+                .split_once('<')
+                .and_then(|(_, rest)| rest.split_once('>'))
+                .map_or(shown.trim(), |(flags, _)| flags);
+            return Err(format!("{CLIENT_END} in {netns} is down: <{flags}>"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `ip -o link show` says the interface is up and has a carrier.
+fn link_is_up(shown: &str) -> bool {
+    let Some((_, rest)) = shown.split_once('<') else {
+        return false;
+    };
+    let flags = rest.split_once('>').map_or(rest, |(f, _)| f);
+    let has = |flag: &str| flags.split(',').any(|f| f == flag);
+    has("UP") && has("LOWER_UP")
+}
+
 /// The calling thread is inside a host's namespace until this drops (on the
 /// same thread: the guard cannot be sent to another one).
 pub struct Entered {
@@ -98,5 +132,21 @@ pub(super) fn same_file(path: &str, file: &File) -> bool {
     match (std::fs::metadata(path), file.metadata()) {
         (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_is_up_only_with_its_carrier() {
+        let up = "5: to-srv@if4: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP";
+        let peer_down = "5: to-srv@if4: <NO-CARRIER,BROADCAST,MULTICAST,UP,M-DOWN> mtu 1500 state LOWERLAYERDOWN";
+        let down = "5: to-srv@if4: <BROADCAST,MULTICAST> mtu 1500 qdisc noqueue state DOWN";
+        assert!(link_is_up(up));
+        assert!(!link_is_up(peer_down));
+        assert!(!link_is_up(down));
+        assert!(!link_is_up(""));
     }
 }

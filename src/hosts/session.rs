@@ -1,0 +1,77 @@
+//! The way to a tethered server's host: the command whose stdin and stdout
+//! carry the session to `sockbench serve --exit-on-stdin-close` there. Over
+//! OpenSSH for `run --server-host`; for `run --two-hosts`, `nsenter --net`
+//! into the server namespace of this machine, which is the same session
+//! without the network in between. Everything past the command (readiness,
+//! probe, keep-alive, stop) is [`super::RemoteServer`]'s, one code for both.
+//!
+//! A session can also say whether its host can still be reached: after a
+//! point fails, the run asks, and stops if not, rather than failing every
+//! point left one timeout at a time.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use super::ssh::{SshHost, CONNECT_TIMEOUT};
+use crate::results::LinkInfo;
+
+/// How the run reaches the host its server runs on.
+#[derive(Debug, Clone)]
+pub enum Session {
+    /// Another host, over OpenSSH (`run --server-host`).
+    Ssh(SshHost),
+    /// The server namespace of a `--two-hosts` link, entered with this
+    /// machine's sockbench `exe`.
+    Netns { link: LinkInfo, exe: PathBuf },
+}
+
+impl Session {
+    /// `sockbench serve ARGS…` there, as one command in its own process
+    /// group (the terminal's Ctrl-C reaches the run, which ends the session
+    /// itself, in order).
+    pub fn command(&self, serve_args: &[String]) -> Command {
+        match self {
+            Session::Ssh(host) => {
+                let mut words = host.sockbench(&["serve"]);
+                words.extend(serve_args.iter().cloned());
+                host.command(&words)
+            }
+            Session::Netns { link, exe } => {
+                let mut command = crate::netns::command_in(&link.server_netns, exe);
+                command.arg("serve").args(serve_args);
+                std::os::unix::process::CommandExt::process_group(&mut command, 0);
+                command
+            }
+        }
+    }
+
+    /// The program the session runs here, for messages.
+    pub fn program(&self) -> String {
+        match self {
+            Session::Ssh(host) => host.ssh_command.clone(),
+            Session::Netns { .. } => "nsenter".to_string(),
+        }
+    }
+
+    /// How long reaching the host may take, on top of the model's start.
+    pub fn connect_timeout(&self) -> Duration {
+        match self {
+            Session::Ssh(_) => CONNECT_TIMEOUT,
+            Session::Netns { .. } => Duration::ZERO,
+        }
+    }
+
+    /// Whether the host can still be reached from here, or why not and what to do.
+    pub fn reachable(&self) -> Result<(), String> {
+        match self {
+            Session::Ssh(host) => host.check_reachable().map_err(|e| e.to_string()),
+            Session::Netns { link, .. } => crate::netns::check_link(link).map_err(|why| {
+                format!(
+                    "the link to the server host {} is gone ({why}); nothing more can be measured over it",
+                    link.server_addr
+                )
+            }),
+        }
+    }
+}
