@@ -110,12 +110,13 @@ impl ServerHost {
         }
     }
 
-    /// Whether the server's host can still be reached, or why not and what
-    /// to do (asked after a point failed: a lost host ends the run).
-    pub fn reachable(&self) -> Result<(), String> {
+    /// Why the server's host cannot be reached any more, if it cannot, at
+    /// the end of a point (`point_failed`: it did not end cleanly). Asked
+    /// after every point; a lost host ends the run.
+    pub fn lost(&self, point_failed: bool) -> Option<String> {
         match self {
-            ServerHost::Here => Ok(()),
-            ServerHost::Tethered { session, .. } => session.reachable(),
+            ServerHost::Here => None,
+            ServerHost::Tethered { session, .. } => session.lost(point_failed),
         }
     }
 }

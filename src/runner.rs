@@ -280,15 +280,18 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
                 first.point.x,
                 repeat + 1
             ));
-            let m = measure(config, first.experiment, &first.point, repeat, stop);
+            let mut m = measure(config, first.experiment, &first.point, repeat, stop);
+            // A host lost by the end of the point: its figures are not to be
+            // trusted (requests hung, unanswered), and no later point can run.
+            lost = server_host(config).lost(m.outcome != Outcome::Ok);
+            if let (Some(why), Outcome::Ok) = (&lost, &m.outcome) {
+                m.outcome = Outcome::LoadFailed {
+                    message: format!("the server's host was lost during the point: {why}"),
+                };
+            }
             rounds.record(i, m.ok_report());
             if m.outcome != Outcome::Ok {
                 progress.warn(&experiments::caveats(&m).join("; "));
-                // A failed point may mean the host is gone: ask once, and stop
-                // rather than fail every point left one timeout at a time.
-                if let Err(why) = server_host(config).reachable() {
-                    lost = Some(why);
-                }
             }
             for (k, filing) in configurations[i].filings.iter().enumerate() {
                 let filed = if k == 0 {
@@ -345,9 +348,10 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
     crate::summary::write_csv(&config.out, &measurements)?;
     if let Some(why) = lost {
         anyhow::bail!(
-            "stopped after {} measurements: {why}; what was measured is in {} (run.json says partial; \
-             `sockbench report {}` draws it): restore the connection and run again",
+            "stopped after {} measurement{}, the server's host lost: {why}; what was measured is in {} \
+             (run.json says partial; `sockbench report {}` draws it): run again once the host can be reached",
             measurements.len(),
+            if measurements.len() == 1 { "" } else { "s" },
             config.out.display(),
             config.out.display()
         );

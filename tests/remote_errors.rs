@@ -1,14 +1,17 @@
 //! `run --server-host` refuses, in one line and within ssh's connect
 //! timeout, a host that runs another build of sockbench and a host that
-//! cannot be reached. Skips with a one-line reason where namespaces cannot
-//! be made or OpenSSH is missing.
+//! cannot be reached; and a run whose network to the host vanishes mid-run
+//! stops in one line within the session's timeouts, leaving nothing of ours
+//! on the host. Skips with a one-line reason where namespaces cannot be
+//! made or OpenSSH is missing.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::hosts::{serial, spawn_piped};
-use common::sshd::SshLab;
+use common::hosts::{serial, spawn_piped, RUN_TIMEOUT};
+use common::sshd::{alive, SshLab};
+use common::wait_for;
 
 /// ssh's connect timeout (`ConnectTimeout=5`) and a margin for a loaded machine.
 const WITHIN: Duration = Duration::from_secs(15);
@@ -86,4 +89,73 @@ fn a_host_without_sockbench_is_told_how_to_install_it() {
     let line = one_line(&stderr);
     assert!(line.contains("has no `/nonexistent/sockbench`"), "{line}");
     assert!(line.contains("cargo install"), "{line}");
+}
+
+/// The point's window, the keep-alive that notices a silent session (ssh's
+/// `ServerAliveInterval=2`, 3 missed), the answer timeout, one fresh connect
+/// attempt (`ConnectTimeout=5`), and a margin for a loaded machine.
+const STOPS_WITHIN: Duration = Duration::from_secs(60);
+/// The tether's `--exit-when-silent` (10 s) and a margin.
+const HOST_CLEAN_WITHIN: Duration = Duration::from_secs(25);
+
+#[test]
+fn a_network_vanished_mid_run_stops_it_in_one_line_and_the_host_ends_its_server() {
+    let _guard = serial();
+    let Some(lab) = SshLab::start() else { return };
+    let out_dir = lab.dir.path().join("run");
+    let mut command = lab.run_command(
+        common::hosts::exe(),
+        &[
+            "--profile",
+            "quick",
+            "--experiments",
+            "fork-cost",
+            "--repeats",
+            "3",
+            "--out",
+        ],
+    );
+    command.arg(&out_dir);
+    let run = spawn_piped(&mut command);
+    wait_for("a model serving on the server host", RUN_TIMEOUT, || {
+        !lab.model_pids().is_empty()
+    });
+    let serving = lab.project_pids();
+    // The server's end goes down: no packet crosses, and nothing tells
+    // either side (no reset, no unreachable): the session just goes silent.
+    let out = common::hosts::ip()
+        .args(["-n", &lab.net.server.netns, "link", "set", "to-cli1", "down"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cut_at = Instant::now();
+
+    let out = run.output_within(STOPS_WITHIN);
+    eprintln!("the run stopped {:?} after the link went", cut_at.elapsed());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stopped by an error: {stdout}{stderr}");
+    let last = stderr
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .expect("a message");
+    assert!(last.contains("stopped after"), "{stderr}");
+    assert!(last.contains("cannot reach"), "says what happened: {last}");
+    assert!(last.contains("run again"), "says what to do: {last}");
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).unwrap())
+            .unwrap();
+    assert_eq!(info["partial"], true);
+
+    // The host ends what the silent session started, by itself.
+    wait_for(
+        "the server host to end the silent session's server",
+        HOST_CLEAN_WITHIN,
+        || !serving.iter().any(|&p| alive(p)),
+    );
+    assert!(
+        lab.project_pids().is_empty(),
+        "no process of ours on the server host: {:?}",
+        lab.project_pids()
+    );
 }

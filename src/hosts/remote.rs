@@ -42,6 +42,8 @@ pub struct RemoteServer {
     stderr: Arc<Mutex<String>>,
     /// The host said the model exited by itself: its last words.
     exited: Option<String>,
+    /// The session ended without a word from the host (ssh lost its network, say).
+    session_ended: bool,
 }
 
 /// How a remote server ended.
@@ -91,6 +93,7 @@ impl RemoteServer {
             },
             stderr,
             exited: None,
+            session_ended: false,
         };
         let limit = timeout + session.connect_timeout();
         match server.lines.recv_timeout(limit) {
@@ -171,18 +174,27 @@ impl RemoteServer {
                 return false;
             }
         }
-        matches!(self.child.try_wait(), Ok(None))
+        let running = matches!(self.child.try_wait(), Ok(None));
+        self.session_ended = !running;
+        running
     }
 
-    /// The model's last words if it exited, else the session's stderr.
+    /// The model's last words if it exited, else the session's stderr (in
+    /// one line, saying so, if the session ended under the model).
     pub fn stderr_text(&self) -> String {
-        match &self.exited {
-            Some(words) => words.clone(),
-            None => self
-                .stderr
+        let stderr = || {
+            self.stderr
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+                .clone()
+        };
+        match &self.exited {
+            Some(words) => words.clone(),
+            None if self.session_ended => format!(
+                "the session to the server's host ended: {}",
+                last_line(&stderr()).unwrap_or_else(|| "no message".into())
+            ),
+            None => stderr(),
         }
     }
 

@@ -5,9 +5,12 @@
 //! without the network in between. Everything past the command (readiness,
 //! probe, keep-alive, stop) is [`super::RemoteServer`]'s, one code for both.
 //!
-//! A session can also say whether its host can still be reached: after a
-//! point fails, the run asks, and stops if not, rather than failing every
-//! point left one timeout at a time.
+//! A session also says whether its host was lost by the end of a point, so
+//! the run stops with one line rather than failing every point left one
+//! timeout at a time. Over SSH the session itself crosses the network: a
+//! vanished network fails its point, and only then is a fresh connection
+//! tried. Into a namespace the session does not cross the link, so the
+//! link's state is looked at after every point (one `ip` call).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -62,13 +65,15 @@ impl Session {
         }
     }
 
-    /// Whether the host can still be reached from here, or why not and what to do.
-    pub fn reachable(&self) -> Result<(), String> {
+    /// Why the host cannot be reached from here any more, if it cannot, at
+    /// the end of a point (`point_failed`: it did not end cleanly).
+    pub fn lost(&self, point_failed: bool) -> Option<String> {
         match self {
-            Session::Ssh(host) => host.check_reachable().map_err(|e| e.to_string()),
-            Session::Netns { link, .. } => crate::netns::check_link(link).map_err(|why| {
+            Session::Ssh(_) if !point_failed => None,
+            Session::Ssh(host) => host.check_reachable().err().map(|e| e.to_string()),
+            Session::Netns { link, .. } => crate::netns::check_link(link).err().map(|why| {
                 format!(
-                    "the link to the server host {} is gone ({why}); nothing more can be measured over it",
+                    "the link to the server host {} went down ({why})",
                     link.server_addr
                 )
             }),
