@@ -34,7 +34,7 @@ use servers::{Ready, ServerProcess, Summary};
 
 use crate::results::RemoteInfo;
 pub use remote::RemoteServer;
-pub use session::Session;
+pub use session::{Installed, Session};
 pub use ssh::{HostDescription, SshError, SshHost};
 
 /// Where the models of a run are started.

@@ -257,6 +257,10 @@ pub fn execute(args: RunArgs) -> Result<()> {
     let info = network.info();
     println!("{}", info.describe());
     config.link = Some(info);
+    // The server host's own copy of this build (`Installed` says why).
+    let installed = crate::hosts::Installed::copy_of(&config.exe)
+        .context("failed to copy this build for the server host (a temporary directory)")?;
+    config.exe = installed.path().to_path_buf();
     // This thread, and the load generator's threads it starts, now live on
     // the client host; `_client` takes it home before `network` is removed.
     let _client = network.clients[0]

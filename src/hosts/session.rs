@@ -12,7 +12,7 @@
 //! tried. Into a namespace the session does not cross the link, so the
 //! link's state is looked at after every point (one `ip` call).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -78,5 +78,33 @@ impl Session {
                 )
             }),
         }
+    }
+}
+
+/// This build installed for the server namespace, as a host apart has its
+/// own: a copy of the binary (a reflink where the file system has them), so
+/// the model and its tether map a file the load generator does not. PSS
+/// divides a shared page among every process that maps it; with one file for
+/// all three, the model's share of its own code would drop from a half to a
+/// third, and its memory would read lower than on a host apart. Removed on drop.
+pub struct Installed {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Installed {
+    /// Copies `exe` into a fresh temporary directory.
+    pub fn copy_of(exe: &Path) -> std::io::Result<Installed> {
+        let dir = tempfile::Builder::new()
+            .prefix("sockbench-server-host-")
+            .tempdir()?;
+        let path = dir.path().join("sockbench");
+        std::fs::copy(exe, &path)?;
+        Ok(Installed { _dir: dir, path })
+    }
+
+    /// The copy.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
