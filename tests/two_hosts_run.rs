@@ -1,5 +1,6 @@
 //! `run --two-hosts` records its link and removes its namespaces, even after
-//! Ctrl-C or a panic, and says so and skips without the privilege to make them.
+//! Ctrl-C or a panic, and says so and skips without the privilege to make them;
+//! its servers are probed in the server namespace, through the tether.
 //!
 //! Every test skips with a message where namespaces cannot be made (not
 //! root, no `ip`) and, for loss, where `nft` is missing (scripts/install-deps.sh).
@@ -253,5 +254,54 @@ fn without_privilege_run_two_hosts_says_so_and_skips() {
     assert!(
         stdout.contains("network namespaces cannot be created here") && stdout.contains("skipping"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn the_server_is_probed_in_its_namespace_through_the_tether() {
+    let _guard = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("run");
+    let out = spawn_piped(
+        Command::new(exe())
+            .args(["run", "--two-hosts", "--profile", "quick"])
+            .args(["--experiments", "backlog", "--out"])
+            .arg(&out_dir),
+    )
+    .output_within(RUN_TIMEOUT);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "run failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if stdout.contains("cannot be created here") {
+        eprintln!("SKIPPED: {}", stdout.trim());
+        return;
+    }
+    let point = |name: &str| -> serde_json::Value {
+        let path = out_dir.join("data/backlog").join(name);
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    };
+    let small = point("backlog_5__x5__r0.json");
+    let report = &small["report"];
+    // Nothing here watched a pid: the probe ran beside the model, in the
+    // server namespace, and its figures came back over the session.
+    assert!(report["plan"]["server_pid"].is_null(), "{}", report["plan"]);
+    let server = &report["server"];
+    assert!(server["cpu_ns"].as_u64() > Some(0), "server CPU: {server}");
+    assert!(
+        server["cpu_source"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("cgroup")),
+        "the model's own cgroup, even in a namespace: {server}"
+    );
+    assert!(server["peak_pss_kb"].as_u64() > Some(0));
+    // Listen overflows are counted per network namespace, and nothing
+    // listens in the client's: these can only be the server namespace's.
+    assert!(
+        u(report, "/kernel_tcp/listen_overflows") > 0,
+        "a burst overflows a backlog of 5: {}",
+        report["kernel_tcp"]
     );
 }
