@@ -72,7 +72,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub cpus: Option<String>,
     /// Stop the server (model and children) when stdin ends, and take the
-    /// probe's window commands on it: the server side of `run --server-host`.
+    /// probe's window commands on it: the server side of `run --server-host`
+    /// and `run --two-hosts`.
     #[arg(long)]
     pub exit_on_stdin_close: bool,
     /// With --exit-on-stdin-close: also stop when no line came on stdin for

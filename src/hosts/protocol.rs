@@ -1,5 +1,5 @@
 //! The lines a tethered server and the run that drives it exchange over the
-//! SSH session: JSON, one object a line, each way.
+//! session (SSH, or the pipes into a namespace): JSON, one object a line, each way.
 //!
 //! ```text
 //! run  → host (stdin)   {"command":"watch","udp":false,"cpus":null}

@@ -1,9 +1,10 @@
-//! The server host's side of a remote run: `sockbench serve
+//! The server host's side of a remote run (`run --server-host` over SSH, or
+//! `run --two-hosts` in the server namespace): `sockbench serve
 //! --exit-on-stdin-close`. It runs the model as its own child (a forking
 //! model must be a single-threaded process, and this one reads its stdin on
 //! a thread), relays the model's readiness line, probes the model's tree when
 //! asked (the same probe a local run uses, here, where the server runs), and
-//! stops the model when its stdin ends: the SSH session closed, the run
+//! stops the model when its stdin ends: the session closed, the run
 //! died, or the run said `stop`.
 //!
 //! Nothing outlives it: the model asks the kernel for SIGTERM when this
