@@ -124,17 +124,32 @@ fn a_network_vanished_mid_run_stops_it_in_one_line_and_the_host_ends_its_server(
     // The server's end goes down: no packet crosses, and nothing tells
     // either side (no reset, no unreachable): the session just goes silent.
     let out = common::hosts::ip()
-        .args(["-n", &lab.net.server.netns, "link", "set", "to-cli1", "down"])
+        .args([
+            "-n",
+            &lab.net.server.netns,
+            "link",
+            "set",
+            "to-cli1",
+            "down",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cut_at = Instant::now();
 
     let out = run.output_within(STOPS_WITHIN);
     eprintln!("the run stopped {:?} after the link went", cut_at.elapsed());
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stopped by an error: {stdout}{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stopped by an error: {stdout}{stderr}"
+    );
     let last = stderr
         .lines()
         .rfind(|l| !l.trim().is_empty())
@@ -143,8 +158,7 @@ fn a_network_vanished_mid_run_stops_it_in_one_line_and_the_host_ends_its_server(
     assert!(last.contains("cannot reach"), "says what happened: {last}");
     assert!(last.contains("run again"), "says what to do: {last}");
     let info: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(info["partial"], true);
 
     // The host ends what the silent session started, by itself.

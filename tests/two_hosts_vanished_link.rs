@@ -127,7 +127,11 @@ fn the_run_stops_when_the_link(cut: &[&str], says: &str) {
         "no namespace left: {:?}",
         namespaces_of(pid)
     );
-    assert!(serving_pids().is_empty(), "no server of ours left: {:?}", serving_pids());
+    assert!(
+        serving_pids().is_empty(),
+        "no server of ours left: {:?}",
+        serving_pids()
+    );
 }
 
 #[test]
@@ -137,8 +141,5 @@ fn a_deleted_link_stops_the_run_in_one_line() {
 
 #[test]
 fn a_link_set_down_at_the_server_stops_the_run_in_one_line() {
-    the_run_stops_when_the_link(
-        &["-n", "{ns}", "link", "set", "to-cli1", "down"],
-        "is down",
-    );
+    the_run_stops_when_the_link(&["-n", "{ns}", "link", "set", "to-cli1", "down"], "is down");
 }

@@ -85,12 +85,13 @@ pub fn command_in(netns: &str, program: impl AsRef<OsStr>) -> Command {
 /// end goes down), or why not: a link deleted or set down mid-run.
 pub fn check_link(link: &LinkInfo) -> Result<(), String> {
     for netns in &link.client_netns {
-        let shown = ip(&["-n", netns, "-o", "link", "show", "dev", CLIENT_END]).map_err(|e| {
-            match e {
-                NetnsError::Command { message, .. } => format!("{CLIENT_END} in {netns}: {message}"),
+        let shown =
+            ip(&["-n", netns, "-o", "link", "show", "dev", CLIENT_END]).map_err(|e| match e {
+                NetnsError::Command { message, .. } => {
+                    format!("{CLIENT_END} in {netns}: {message}")
+                }
                 other => other.to_string(),
-            }
-        })?;
+            })?;
         if !link_is_up(&shown) {
             let flags = shown
                 .split_once('<')
