@@ -258,9 +258,14 @@ pub fn execute(args: RunArgs) -> Result<()> {
     println!("{}", info.describe());
     config.link = Some(info);
     // The server host's own copy of this build (`Installed` says why).
-    let installed = crate::hosts::Installed::copy_of(&config.exe)
-        .context("failed to copy this build for the server host (a temporary directory)")?;
-    config.exe = installed.path().to_path_buf();
+    let installed = crate::hosts::Installed::copy_of(&config.exe);
+    match &installed {
+        Ok(copy) => config.exe = copy.path().to_path_buf(),
+        Err(e) => println!(
+            "two hosts: cannot give the server host its own copy of this build ({e}); \
+             the servers' PSS then shares their code pages with the load generator too"
+        ),
+    }
     // This thread, and the load generator's threads it starts, now live on
     // the client host; `_client` takes it home before `network` is removed.
     let _client = network.clients[0]

@@ -93,13 +93,26 @@ pub struct Installed {
 }
 
 impl Installed {
-    /// Copies `exe` into a fresh temporary directory.
+    /// Copies `exe` into a fresh temporary directory and checks that the
+    /// copy runs (a `noexec` /tmp would refuse it).
     pub fn copy_of(exe: &Path) -> std::io::Result<Installed> {
         let dir = tempfile::Builder::new()
             .prefix("sockbench-server-host-")
             .tempdir()?;
         let path = dir.path().join("sockbench");
         std::fs::copy(exe, &path)?;
+        let status = Command::new(&path)
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err(std::io::Error::other(format!(
+                "{} --version: {status}",
+                path.display()
+            )));
+        }
         Ok(Installed { _dir: dir, path })
     }
 
