@@ -11,6 +11,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 pub mod compare;
 pub mod load;
 pub mod merge;
+mod clients;
 mod remote;
 pub mod report;
 pub mod run;
