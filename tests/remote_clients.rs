@@ -70,10 +70,15 @@ fn two_client_hosts_start_with_the_run_and_their_histograms_are_merged_exactly()
         assert_eq!(host["destination"], format!("root@{addr}"));
         let addresses = host["description"]["addresses"].as_array().unwrap();
         assert!(
-            addresses.iter().any(|a| a.as_str() == Some(&addr.to_string())),
+            addresses
+                .iter()
+                .any(|a| a.as_str() == Some(&addr.to_string())),
             "{host}"
         );
-        assert_eq!(host["description"]["version"], info["remote"]["client"]["version"]);
+        assert_eq!(
+            host["description"]["version"],
+            info["remote"]["client"]["version"]
+        );
     }
     assert!(info["clients"]["spread"]
         .as_str()
@@ -89,7 +94,23 @@ fn two_client_hosts_start_with_the_run_and_their_histograms_are_merged_exactly()
         let shares = m["hosts"].as_array().expect("a per-host breakdown");
         let names: Vec<&str> = shares.iter().map(|s| s["host"].as_str().unwrap()).collect();
         assert_eq!(names[0], "here");
-        assert_eq!(&names[1..], destinations.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(
+            &names[1..],
+            destinations.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+        // The windows coincide: they began within one window of each other
+        // (by each host's clock; the lab's hosts share one).
+        let starts: Vec<f64> = shares
+            .iter()
+            .map(|s| s["window_start_unix_s"].as_f64().expect("a window start"))
+            .collect();
+        let spread = starts.iter().cloned().fold(f64::MIN, f64::max)
+            - starts.iter().cloned().fold(f64::MAX, f64::min);
+        let window = report["duration_s"].as_f64().unwrap();
+        assert!(
+            spread < window,
+            "windows {starts:?} do not overlap ({window} s)"
+        );
         let mut requests = 0;
         let mut counted = 0;
         let mut connections = 0;
@@ -100,8 +121,16 @@ fn two_client_hosts_start_with_the_run_and_their_histograms_are_merged_exactly()
             counted += u(share, "/report/latency_ns/count");
             connections += u(share, "/report/plan/connections");
         }
-        assert_eq!(u(report, "/requests"), requests, "the merge adds the requests");
-        assert_eq!(u(report, "/latency_ns/count"), counted, "and the histograms");
+        assert_eq!(
+            u(report, "/requests"),
+            requests,
+            "the merge adds the requests"
+        );
+        assert_eq!(
+            u(report, "/latency_ns/count"),
+            counted,
+            "and the histograms"
+        );
         assert_eq!(u(report, "/plan/connections"), connections);
         // The server's cost is the one watch's, from the server host.
         assert!(u(report, "/server/cpu_ns") > 0);
@@ -137,9 +166,11 @@ fn two_client_hosts_start_with_the_run_and_their_histograms_are_merged_exactly()
     for d in &destinations {
         assert!(md.contains(d.as_str()), "the Machine section names {d}");
     }
-    wait_for("the client hosts to be rid of the run", GONE_TIMEOUT, || {
-        lab.client_host_pids().is_empty()
-    });
+    wait_for(
+        "the client hosts to be rid of the run",
+        GONE_TIMEOUT,
+        || lab.client_host_pids().is_empty(),
+    );
 }
 
 #[test]
@@ -164,7 +195,11 @@ fn an_unreachable_client_host_is_one_line_within_the_connect_timeout() {
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one line: {stderr}");
     assert!(lines[0].contains("client host"), "{}", lines[0]);
-    assert!(lines[0].contains("cannot reach 10.251.0.250"), "{}", lines[0]);
+    assert!(
+        lines[0].contains("cannot reach 10.251.0.250"),
+        "{}",
+        lines[0]
+    );
     assert!(
         !lab.dir.path().join("run").join("run.json").exists(),
         "refused before the first point"

@@ -8,10 +8,10 @@ use std::sync::OnceLock;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+mod clients;
 pub mod compare;
 pub mod load;
 pub mod merge;
-mod clients;
 mod remote;
 pub mod report;
 pub mod run;

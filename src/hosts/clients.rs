@@ -3,9 +3,9 @@
 //! over SSH beside this machine's own generator, all started together, and
 //! their reports collected for the exact merge (`loadgen::merge`).
 //!
-//! Starting together: every generator opens its connections (idle ones
-//! too) and says it is ready; this machine's engine holds its own start in
-//! its rendezvous ([`Generators::rendezvous`]) until all are, estimates each
+//! Starting together: every generator sets up (its idle connections open;
+//! the active ones connect in the warm-up) and says it is ready; this
+//! machine's engine holds its own start in its rendezvous ([`Generators::rendezvous`]) until all are, estimates each
 //! host's clock offset from a few round trips (NTP's estimate: the host's
 //! time minus the midpoint of ours), picks a start instant T a margin ahead,
 //! and tells each host T in its own clock. Every generator then sleeps until
@@ -141,15 +141,16 @@ impl Generators {
             let theirs = (start_ns as i128 + offset_ns).max(0) as u64;
             g.send(Asked::Start { unix_ns: theirs })?;
         }
-        std::thread::sleep(Duration::from_nanos(
-            start_ns.saturating_sub(unix_now_ns()),
-        ));
+        std::thread::sleep(Duration::from_nanos(start_ns.saturating_sub(unix_now_ns())));
         Ok(())
     }
 
     /// Each host's report, as (host, report), once this machine's run is
     /// over; `request_timeout`: the plan's, which bounds their drain.
-    pub fn reports(mut self, request_timeout: Duration) -> Result<Vec<(String, LoadReport)>, String> {
+    pub fn reports(
+        mut self,
+        request_timeout: Duration,
+    ) -> Result<Vec<(String, LoadReport)>, String> {
         let deadline = Instant::now() + request_timeout + REPORT_TIMEOUT;
         let mut reports = Vec::with_capacity(self.list.len());
         for g in &mut self.list {
@@ -170,7 +171,11 @@ impl Generator {
     }
 
     fn last_words(&self) -> String {
-        let text = self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let text = self
+            .stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         text.lines()
             .map(str::trim)
             .rfind(|l| !l.is_empty())

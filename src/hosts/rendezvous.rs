@@ -2,7 +2,8 @@
 //! lines a generator on a client host (`sockbench load --rendezvous-stdin`)
 //! and the run's coordinator exchange, and the generator's end of them.
 //!
-//! The generator opens its connections (idle ones too), then prints
+//! The generator opens its idle connections (the active ones connect at the
+//! start, in the warm-up, as in any run), then prints
 //! [`Said::Ready`] with its clock's time. The coordinator asks the time a few
 //! times ([`Asked::Time`], answered by [`Said::Time`]) to estimate the
 //! generator's clock offset from the round trip, as NTP does; clocks need not
@@ -103,7 +104,9 @@ fn meet(lines: &Receiver<String>) -> io::Result<()> {
                 )))
             }
             Err(RecvTimeoutError::Disconnected) => {
-                return Err(io::Error::other("the run closed the session before the start"))
+                return Err(io::Error::other(
+                    "the run closed the session before the start",
+                ))
             }
         };
         match serde_json::from_str::<Asked>(&line) {

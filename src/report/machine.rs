@@ -71,8 +71,11 @@ pub fn write(md: &mut String, results: &ResultSet) {
 /// The further load generators' hosts (`run --client-host`), one row each,
 /// and how a point's load was spread over the generators.
 fn write_client_hosts(md: &mut String, clients: &crate::results::ClientHostsInfo) {
-    let _ = writeln!(md, "### Client hosts
-");
+    let _ = writeln!(
+        md,
+        "### Client hosts
+"
+    );
     let _ = writeln!(
         md,
         "Besides the load generator above, one ran on each of these hosts over SSH, all started at one instant; each measurement's `report` is their exact merge (summed histograms) and its `hosts` holds each one's share. Spread: {}.\n",

@@ -65,6 +65,11 @@ pub struct HostShare {
     pub throughput_rps: f64,
     pub p50_ns: u64,
     pub p99_ns: u64,
+    /// When its recorded window began, by its own clock (seconds since the
+    /// epoch, from its interval log): the windows of one measurement
+    /// coincide to within the clocks' disagreement and the start's jitter.
+    #[serde(default)]
+    pub window_start_unix_s: Option<f64>,
     /// Its whole report (histograms included), so the merge can be redone
     /// (`sockbench merge`) and checked.
     pub report: LoadReport,
@@ -78,7 +83,19 @@ impl HostShare {
             throughput_rps: report.throughput_rps,
             p50_ns: report.latency_ns.p50,
             p99_ns: report.latency_ns.p99,
+            window_start_unix_s: window_start(&report.interval_log),
             report,
         }
     }
+}
+
+/// The start time an HdrHistogram interval log names.
+fn window_start(log: &str) -> Option<f64> {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    IntervalLogIterator::new(log.as_bytes())
+        .flatten()
+        .find_map(|entry| match entry {
+            LogEntry::StartTime(t) => Some(t.as_secs_f64()),
+            _ => None,
+        })
 }

@@ -232,7 +232,8 @@ fn merged(
     let mut parts = vec![("here".to_string(), here)];
     parts.extend(others.reports(request_timeout)?);
     let reports: Vec<LoadReport> = parts.iter().map(|(_, r)| r.clone()).collect();
-    let merged = loadgen::merge(&reports).map_err(|e| format!("merging the generators' reports: {e}"))?;
+    let merged =
+        loadgen::merge(&reports).map_err(|e| format!("merging the generators' reports: {e}"))?;
     let shares = parts
         .into_iter()
         .map(|(host, report)| HostShare::of(&host, report))

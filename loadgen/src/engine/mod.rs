@@ -73,7 +73,8 @@ pub enum LoadError {
 }
 
 /// Called once every thread of a run (and its attackers) has set up, idle
-/// connections open, and before they start: the place where several load
+/// connections open (the active ones connect at the start, in the warm-up),
+/// and before they start: the place where several load
 /// generators meet (a barrier, then a shared start instant). It returns when
 /// this run may start; an error cancels the run with
 /// [`LoadError::Rendezvous`].
