@@ -205,3 +205,64 @@ fn an_unreachable_client_host_is_one_line_within_the_connect_timeout() {
         "refused before the first point"
     );
 }
+
+#[test]
+fn a_client_host_that_never_reports_fails_its_point_by_name_and_is_left_clean() {
+    let _guard = serial();
+    let Some(lab) = SshLab::with_client_hosts(1) else {
+        return;
+    };
+    // On the hosts, a sockbench whose load generator records for an hour:
+    // it meets the others at the start, then never sends its report in time.
+    let wrapper = lab.dir.path().join("slow-sockbench");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/bash\nargs=()\nfor a in \"$@\"; do [[ $prev == --duration ]] && a=3600s; args+=(\"$a\"); prev=$a; done\nexec {} \"${{args[@]}}\"\n",
+            common::hosts::exe()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let destination = lab.client_destinations().remove(0);
+    let out_dir = lab.dir.path().join("run");
+    let out = spawn_piped(
+        lab.run_command(
+            wrapper.to_str().unwrap(),
+            &[
+                "--client-host",
+                &destination,
+                "--profile",
+                "quick",
+                "--experiments",
+                "fork-cost",
+                "--models",
+                "mio",
+                "--out",
+            ],
+        )
+        .arg(&out_dir),
+    )
+    .output_within(RUN_TIMEOUT);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the run ends with a failed point: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data = out_dir.join("data").join("fork-cost");
+    let file = std::fs::read_dir(&data).unwrap().flatten().next().unwrap();
+    let m = json(&file.path());
+    assert_eq!(m["outcome"]["status"], "load_failed", "{m}");
+    let message = m["outcome"]["message"].as_str().unwrap();
+    let host = destination.trim_start_matches("root@");
+    assert!(
+        message.contains(&format!("client host {host}")) && message.contains("no report"),
+        "{message}"
+    );
+    wait_for("the client host to be rid of the run", GONE_TIMEOUT, || {
+        lab.client_host_pids().is_empty()
+    });
+}

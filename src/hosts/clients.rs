@@ -145,6 +145,14 @@ impl Generators {
         Ok(())
     }
 
+    /// Stops every host's generator now (the run was interrupted): the end
+    /// of its stdin ends its run early, and it still sends its report.
+    pub fn interrupt(&mut self) {
+        for g in &mut self.list {
+            g.stdin.take();
+        }
+    }
+
     /// Each host's report, as (host, report), once this machine's run is
     /// over; `request_timeout`: the plan's, which bounds their drain.
     pub fn reports(

@@ -172,13 +172,19 @@ pub(super) fn measure(
     let report = report.map_err(|e| format!("{:#}", anyhow::Error::from(e)));
     match (report, others) {
         (Ok(r), None) => m.report = Some(r),
-        (Ok(r), Some(others)) => match merged(r, others, plan.request_timeout) {
-            Ok((merged, hosts)) => {
-                m.report = Some(merged);
-                m.hosts = hosts;
+        (Ok(r), Some(mut others)) => {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                // Ctrl-C: the client hosts end their runs too, partial like this one.
+                others.interrupt();
             }
-            Err(message) => m.outcome = Outcome::LoadFailed { message },
-        },
+            match merged(r, others, plan.request_timeout) {
+                Ok((merged, hosts)) => {
+                    m.report = Some(merged);
+                    m.hosts = hosts;
+                }
+                Err(message) => m.outcome = Outcome::LoadFailed { message },
+            }
+        }
         (Err(message), _) => m.outcome = Outcome::LoadFailed { message },
     }
     if let Some(Ok(Ok(r))) = background_report {
