@@ -206,30 +206,32 @@ fn an_unreachable_client_host_is_one_line_within_the_connect_timeout() {
     );
 }
 
-#[test]
-fn a_client_host_that_never_reports_fails_its_point_by_name_and_is_left_clean() {
-    let _guard = serial();
-    let Some(lab) = SshLab::with_client_hosts(1) else {
-        return;
-    };
-    // On the hosts, a sockbench whose load generator records for an hour:
-    // it meets the others at the start, then never sends its report in time.
-    let wrapper = lab.dir.path().join("slow-sockbench");
+/// A sockbench for the hosts at `name` in the lab's folder: `load` runs
+/// through `load_script` (bash, with `$REAL` the real one), the rest as is.
+fn wrapped_sockbench(lab: &SshLab, name: &str, load_script: &str) -> String {
+    let wrapper = lab.dir.path().join(name);
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/bash\nargs=()\nfor a in \"$@\"; do [[ $prev == --duration ]] && a=3600s; args+=(\"$a\"); prev=$a; done\nexec {} \"${{args[@]}}\"\n",
+            "#!/bin/bash\nREAL={}\n[[ $1 == load ]] || exec \"$REAL\" \"$@\"\n{load_script}\n",
             common::hosts::exe()
         ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    wrapper.to_str().unwrap().to_string()
+}
+
+/// A quick one-point run with one client host whose sockbench is
+/// `remote_sockbench`: it must end with that point failed, the message
+/// naming the host and saying `what`, and nothing of ours left there.
+fn the_point_fails_naming_the_client_host(lab: &SshLab, remote_sockbench: &str, what: &str) {
     let destination = lab.client_destinations().remove(0);
     let out_dir = lab.dir.path().join("run");
     let out = spawn_piped(
         lab.run_command(
-            wrapper.to_str().unwrap(),
+            remote_sockbench,
             &[
                 "--client-host",
                 &destination,
@@ -259,10 +261,48 @@ fn a_client_host_that_never_reports_fails_its_point_by_name_and_is_left_clean() 
     let message = m["outcome"]["message"].as_str().unwrap();
     let host = destination.trim_start_matches("root@");
     assert!(
-        message.contains(&format!("client host {host}")) && message.contains("no report"),
+        message.contains(&format!("client host {host}")) && message.contains(what),
         "{message}"
     );
     wait_for("the client host to be rid of the run", GONE_TIMEOUT, || {
         lab.client_host_pids().is_empty()
     });
+}
+
+#[test]
+fn a_client_host_that_never_reports_fails_its_point_by_name_and_is_left_clean() {
+    let _guard = serial();
+    let Some(lab) = SshLab::with_client_hosts(1) else {
+        return;
+    };
+    // Its load generator records for an hour: it meets the others at the
+    // start, then never sends its report in time.
+    let slow = wrapped_sockbench(
+        &lab,
+        "slow-sockbench",
+        r#"args=(); for a in "$@"; do [[ $prev == --duration ]] && a=3600s; args+=("$a"); prev=$a; done
+exec "$REAL" "${args[@]}""#,
+    );
+    the_point_fails_naming_the_client_host(&lab, &slow, "no report");
+}
+
+#[test]
+fn a_client_host_whose_generator_dies_after_the_start_fails_its_point_by_name() {
+    let _guard = serial();
+    let Some(lab) = SshLab::with_client_hosts(1) else {
+        return;
+    };
+    // Its load generator is killed as soon as it is told the start instant.
+    let crashing = wrapped_sockbench(
+        &lab,
+        "crashing-sockbench",
+        r#"coproc GEN { exec "$REAL" "$@"; }
+exec 3<&"${GEN[0]}"
+cat <&3 &
+while IFS= read -r line; do
+  printf '%s\n' "$line" >&"${GEN[1]}"
+  if [[ $line == *'"start"'* ]]; then kill -9 "$GEN_PID"; wait; exit 1; fi
+done"#,
+    );
+    the_point_fails_naming_the_client_host(&lab, &crashing, "ended without a report");
 }

@@ -52,7 +52,9 @@ fn a_failed_rendezvous_cancels_the_run_with_its_reason() {
     let meet = Box::new(|| Err(std::io::Error::other("client host b: no readiness line")));
     match loadgen::run_together(&p, &stop, None, None, Some(meet)) {
         Err(e @ LoadError::Rendezvous { .. }) => {
-            let text = e.to_string();
+            let text = std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_default();
             assert!(text.contains("client host b: no readiness line"), "{text}");
         }
         other => panic!(

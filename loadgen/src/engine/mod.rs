@@ -65,7 +65,7 @@ pub enum LoadError {
     Monitor { pid: u32, source: io::Error },
     /// The run's rendezvous with other load generators failed (one did not
     /// become ready in time, or went away); the message names which.
-    #[error("the load generators could not start together: {source}")]
+    #[error("the load generators could not start together")]
     Rendezvous { source: io::Error },
     /// The histograms could not be encoded (a bug: please report it).
     #[error(transparent)]
