@@ -16,12 +16,18 @@
 //! | `remote.rs` | [`RemoteServer`]: the run's end of a session to a tethered server |
 //! | `tether.rs` | the host's end: `serve --exit-on-stdin-close` runs the model and probes it there |
 //! | `protocol.rs` | the JSON lines the two ends exchange |
+//! | `clients.rs` | [`clients::Generators`]: more load generators on client hosts, started together, merged |
+//! | `rendezvous.rs` | the lines by which load generators meet and start at one instant |
+//! | `load_args.rs` | a load plan as the `sockbench load` flags that make it |
 //! | `machine.rs` | this machine described for run.json: build, machine, addresses (`sockbench machine`) |
 
+pub mod clients;
+mod load_args;
 pub mod machine;
 mod protocol;
 mod remote;
 mod session;
+pub mod rendezvous;
 pub mod ssh;
 pub mod tether;
 

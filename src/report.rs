@@ -201,7 +201,10 @@ fn header(md: &mut String, results: &ResultSet) {
         (
             "network",
             match (&info.remote, &info.link) {
-                (Some(remote), _) => remote.describe(),
+                (Some(remote), _) => match &info.clients {
+                    Some(clients) => format!("{}; {}", remote.describe(), clients.describe()),
+                    None => remote.describe(),
+                },
                 (None, Some(link)) => link.describe(),
                 (None, None) => "one host: servers on loopback (127.0.0.1)".to_string(),
             },

@@ -20,9 +20,11 @@ use loadgen::LoadReport;
 use serde::{Deserialize, Serialize};
 use servers::Summary;
 
+mod clients;
 mod link;
 mod order;
 mod remote;
+pub use clients::{ClientHostInfo, ClientHostsInfo, HostShare, SPREAD as CLIENTS_SPREAD};
 pub use link::LinkInfo;
 pub use order::{ConfidenceRecord, RunOrder};
 pub use remote::{HostDescription, RemoteInfo};
@@ -72,6 +74,10 @@ pub struct RunInfo {
     /// µs (absent in runs made before it was recorded: the default applies).
     #[serde(default)]
     pub slo_us: Option<u64>,
+    /// `run --client-host`: the further load generators' hosts and how a
+    /// point's load was spread over them. `None`: this machine's alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<ClientHostsInfo>,
 }
 
 /// The open-file limit of a run.
@@ -122,6 +128,10 @@ pub struct Measurement {
     /// configuration, filed here too: the path of the original.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub same_as: Option<PathBuf>,
+    /// `run --client-host`: each load generator's part (this machine's
+    /// first) of `report`, which is their exact merge.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostShare>,
 }
 
 impl Measurement {

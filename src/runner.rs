@@ -44,6 +44,9 @@ pub struct RunConfig {
     /// Another host: the servers start there over SSH and bind its address
     /// (`run --server-host`). `None`: this machine (or `link`'s namespace).
     pub remote: Option<RemoteInfo>,
+    /// Further load generators on these hosts over SSH (`run --client-host`),
+    /// started together with this one for every point.
+    pub clients: Option<results::ClientHostsInfo>,
     /// Seed of the shuffled order of each round (recorded in run.json).
     pub seed: u64,
     /// The latency objective the overload knee is judged against (recorded in run.json).
@@ -116,7 +119,7 @@ fn plan_counting_skips(config: &RunConfig) -> Result<(Plan, usize)> {
                 .into_iter()
                 .filter(|p| config.models.is_empty() || config.models.contains(&p.server.model))
                 .collect();
-            if server_host(config).is_apart() {
+            if server_host(config).is_apart() || config.clients.is_some() {
                 let before = points.len();
                 points.retain(crosses_hosts);
                 skipped += before - points.len();
@@ -219,6 +222,7 @@ pub fn run(config: &RunConfig, stop: &AtomicBool) -> Result<ResultSet> {
         calibration: calibrate(config),
         fd_limit: Some(fd_limit),
         slo_us: Some(config.slo.as_micros() as u64),
+        clients: config.clients.clone(),
     };
     let steal_before = loadgen::machine::cpu_times();
     results::write_json(&config.out.join("run.json"), &info)?;

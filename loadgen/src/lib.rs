@@ -46,7 +46,9 @@ pub mod validity;
 pub mod watch;
 
 pub use calibrate::{calibrate, Calibration, CalibrationPlan};
-pub use engine::{run, run_watched, run_with_progress, validate, LoadError};
+pub use engine::{
+    run, run_together, run_watched, run_with_progress, validate, LoadError, Rendezvous,
+};
 pub use merge::{merge, MergeError};
 pub use plan::{Attack, LoadPlan, Mode, Target, Workload};
 pub use report::LoadReport;

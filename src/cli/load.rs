@@ -158,6 +158,11 @@ pub struct LoadArgs {
     /// Print nothing but errors (and the JSON of `--json -`).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Start together with other load generators (`run --client-host` runs
+    /// this over SSH): once set up, say so on stdout, start at the instant
+    /// stdin names, print the result as one JSON line; stop when stdin ends.
+    #[arg(long, hide = true, conflicts_with_all = ["json", "hdr_log"])]
+    pub rendezvous_stdin: bool,
 }
 
 /// A duration in whole microseconds for the synthetic frame's u32 field.
@@ -294,12 +299,23 @@ pub fn execute(args: LoadArgs) -> Result<()> {
         });
         (Some(tx), Some(printer))
     };
-    let report = loadgen::run_with_progress(&plan, &stop, progress);
+    let report = if args.rendezvous_stdin {
+        let meet = crate::hosts::rendezvous::generator_end(Arc::clone(&stop));
+        loadgen::run_together(&plan, &stop, progress, None, Some(meet))
+    } else {
+        loadgen::run_with_progress(&plan, &stop, progress)
+    };
     // The run dropped the sender: the printer ends after the last second.
     if let Some(p) = printer {
         let _ = p.join();
     }
     let report = report?;
+    if args.rendezvous_stdin {
+        // One line: the run reads stdout line by line.
+        let line = serde_json::to_string(&report).context("failed to encode the result")?;
+        println!("{line}");
+        return Ok(());
+    }
     let to_stdout = args.json.as_deref() == Some(std::path::Path::new("-"));
     if !args.quiet {
         let summary = loadgen::output::summary(&report);

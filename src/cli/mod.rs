@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+mod clients;
 pub mod compare;
 pub mod load;
 pub mod merge;

@@ -30,6 +30,7 @@ Examples:
   sockbench run --list
   sockbench run --two-hosts --loss 1% --delay 1ms
   sockbench run --server-host student@server-vm --profile quick
+  sockbench run --server-host server-vm --client-host client2 --client-host client3
 
 Exit codes: 0 every point measured cleanly, 1 an error stopped the run,
 2 usage error, 3 the run finished but some points failed, 130 interrupted.";
@@ -97,6 +98,13 @@ pub struct RunArgs {
     /// (default: what HOST resolves to here). IPv4 or IPv6.
     #[arg(long, requires = "server_host")]
     pub server_addr: Option<std::net::IpAddr>,
+    /// Also run a load generator on this host over SSH ([USER@]HOST;
+    /// repeatable), started together with this machine's for every point and
+    /// merged exactly. Each generator opens the point's connections; an
+    /// open-loop rate is the total, split over them. Same ssh command and
+    /// remote sockbench as --server-host, same build check.
+    #[arg(long, value_name = "[USER@]HOST", requires = "server_host")]
+    pub client_host: Vec<String>,
 }
 
 /// A loss rate: `1%`, `0.5%` or `1` (percent).
@@ -167,6 +175,7 @@ pub fn execute(args: RunArgs) -> Result<()> {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         link: None,
         remote: None,
+        clients: None,
         seed: args.seed.unwrap_or_else(clock_seed),
         slo: args.slo,
     };
@@ -196,7 +205,7 @@ pub fn execute(args: RunArgs) -> Result<()> {
                 );
             }
         }
-        if args.two_hosts || args.server_host.is_some() {
+        if args.two_hosts || args.server_host.is_some() || !args.client_host.is_empty() {
             println!(
                 "(across two hosts the Unix-domain points are skipped: they cannot cross hosts)"
             );
@@ -230,6 +239,15 @@ pub fn execute(args: RunArgs) -> Result<()> {
         )?);
         if let Some(remote) = &config.remote {
             println!("{}", remote.describe());
+        }
+        if !args.client_host.is_empty() {
+            let clients = super::clients::prepare(
+                &args.client_host,
+                &args.ssh_command,
+                &args.remote_sockbench,
+            )?;
+            println!("{}", clients.describe());
+            config.clients = Some(clients);
         }
         return run_and_report(&config, &stop);
     }

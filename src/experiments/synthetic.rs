@@ -90,6 +90,7 @@ pub fn results(
                 background: None,
                 server_summary: None,
                 same_as: None,
+                hosts: Vec::new(),
             });
         }
     }
@@ -114,6 +115,7 @@ pub fn results(
             calibration: None,
             fd_limit: None,
             slo_us: None,
+            clients: None,
         },
         measurements,
     }

@@ -63,6 +63,51 @@ pub fn write(md: &mut String, results: &ResultSet) {
     if let Some(remote) = &info.remote {
         write_server_host(md, remote);
     }
+    if let Some(clients) = &info.clients {
+        write_client_hosts(md, clients);
+    }
+}
+
+/// The further load generators' hosts (`run --client-host`), one row each,
+/// and how a point's load was spread over the generators.
+fn write_client_hosts(md: &mut String, clients: &crate::results::ClientHostsInfo) {
+    let _ = writeln!(
+        md,
+        "### Client hosts
+"
+    );
+    let _ = writeln!(
+        md,
+        "Besides the load generator above, one ran on each of these hosts over SSH, all started at one instant; each measurement's `report` is their exact merge (summed histograms) and its `hosts` holds each one's share. Spread: {}.\n",
+        clients.spread
+    );
+    let _ = writeln!(
+        md,
+        "| host | name | CPU | cores | memory | kernel | addresses | sockbench |\n| --- | --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for h in &clients.hosts {
+        let m = &h.description.machine;
+        let addresses = h
+            .description
+            .addresses
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {:.1} GiB | {} | {} | {} |",
+            h.destination,
+            m.hostname,
+            m.cpu_model,
+            m.cores,
+            m.memory_kb as f64 / 1048576.0,
+            m.kernel,
+            addresses,
+            h.description.version
+        );
+    }
+    let _ = writeln!(md);
 }
 
 /// The server host of a run across machines, beside the table above (the

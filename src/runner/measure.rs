@@ -8,12 +8,12 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use loadgen::{LoadPlan, Target};
+use loadgen::{LoadPlan, LoadReport, Target};
 use servers::Transport;
 
 use super::RunConfig;
 use crate::experiments::{LoadSpec, Point};
-use crate::results::{Measurement, Outcome};
+use crate::results::{HostShare, Measurement, Outcome};
 
 /// How long a server may take to print its readiness line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,6 +112,7 @@ pub(super) fn measure(
         background: None,
         server_summary: None,
         same_as: None,
+        hosts: Vec::new(),
     };
     // Across two hosts the server starts in the server's namespace, or on its host.
     let mut server = match host.start(&config.exe, &args, START_TIMEOUT) {
@@ -127,7 +128,24 @@ pub(super) fn measure(
         _ => Target::Unix(unix_path.clone()),
     };
     let udp = matches!(target, Target::Udp(_));
-    let plan = load_plan(config, &point.load, target.clone(), server.local_pid());
+    let clients = client_hosts(config);
+    let generators = clients.len() + 1;
+    let whole = load_plan(config, &point.load, target.clone(), server.local_pid());
+    // This machine's share; each client host's is started now, to set up
+    // while this one does, and meets it at the start.
+    let plan = crate::hosts::clients::share_of(&whole, 0, generators);
+    let mut others = if clients.is_empty() {
+        None
+    } else {
+        match crate::hosts::clients::Generators::start(&clients, &whole) {
+            Ok(g) => Some(g),
+            Err(message) => {
+                m.outcome = Outcome::LoadFailed { message };
+                let _ = server.stop(STOP_GRACE);
+                return m;
+            }
+        }
+    };
     // The server's cost is measured where it runs, by the same probe.
     let watch = match server.watch(udp, config.server_cpus.clone(), point.load.count_syscalls) {
         Ok(w) => w,
@@ -147,16 +165,27 @@ pub(super) fn measure(
         let bg = background
             .as_ref()
             .map(|plan| scope.spawn(move || loadgen::run(plan, stop)));
-        let report = loadgen::run_watched(&plan, stop, None, Some(watch));
+        let meet = others.as_mut().map(|g| g.rendezvous());
+        let report = loadgen::run_together(&plan, stop, None, Some(watch), meet);
         (report, bg.map(|h| h.join()))
     });
-    match report {
-        Ok(r) => m.report = Some(r),
-        Err(e) => {
-            m.outcome = Outcome::LoadFailed {
-                message: format!("{:#}", anyhow::Error::from(e)),
+    let report = report.map_err(|e| format!("{:#}", anyhow::Error::from(e)));
+    match (report, others) {
+        (Ok(r), None) => m.report = Some(r),
+        (Ok(r), Some(mut others)) => {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                // Ctrl-C: the client hosts end their runs too, partial like this one.
+                others.interrupt();
+            }
+            match merged(r, others, plan.request_timeout) {
+                Ok((merged, hosts)) => {
+                    m.report = Some(merged);
+                    m.hosts = hosts;
+                }
+                Err(message) => m.outcome = Outcome::LoadFailed { message },
             }
         }
+        (Err(message), _) => m.outcome = Outcome::LoadFailed { message },
     }
     if let Some(Ok(Ok(r))) = background_report {
         m.background = Some(r);
@@ -182,4 +211,38 @@ pub(super) fn measure(
         }
     }
     m
+}
+
+/// The client hosts' generators of this run (`run --client-host`).
+fn client_hosts(config: &RunConfig) -> Vec<crate::hosts::SshHost> {
+    config.clients.as_ref().map_or_else(Vec::new, |c| {
+        c.hosts
+            .iter()
+            .map(|h| crate::hosts::SshHost {
+                destination: h.destination.clone(),
+                ssh_command: c.ssh_command.clone(),
+                remote_sockbench: c.remote_sockbench.clone(),
+            })
+            .collect()
+    })
+}
+
+/// This machine's report and the client hosts' merged exactly (summed
+/// histograms), with each generator's share; the server's cost is this
+/// machine's watch's (the first report's), spread over all the requests.
+fn merged(
+    here: LoadReport,
+    others: crate::hosts::clients::Generators,
+    request_timeout: Duration,
+) -> Result<(LoadReport, Vec<HostShare>), String> {
+    let mut parts = vec![("here".to_string(), here)];
+    parts.extend(others.reports(request_timeout)?);
+    let reports: Vec<LoadReport> = parts.iter().map(|(_, r)| r.clone()).collect();
+    let merged =
+        loadgen::merge(&reports).map_err(|e| format!("merging the generators' reports: {e}"))?;
+    let shares = parts
+        .into_iter()
+        .map(|(host, report)| HostShare::of(&host, report))
+        .collect();
+    Ok((merged, shares))
 }

@@ -63,10 +63,22 @@ pub enum LoadError {
     /// The server's process could not be watched: check `--server-pid`.
     #[error("cannot watch server process {pid} (check --server-pid)")]
     Monitor { pid: u32, source: io::Error },
+    /// The run's rendezvous with other load generators failed (one did not
+    /// become ready in time, or went away); the message names which.
+    #[error("the load generators could not start together")]
+    Rendezvous { source: io::Error },
     /// The histograms could not be encoded (a bug: please report it).
     #[error(transparent)]
     Histogram(#[from] HistogramError),
 }
+
+/// Called once every thread of a run (and its attackers) has set up, idle
+/// connections open (the active ones connect at the start, in the warm-up),
+/// and before they start: the place where several load
+/// generators meet (a barrier, then a shared start instant). It returns when
+/// this run may start; an error cancels the run with
+/// [`LoadError::Rendezvous`].
+pub type Rendezvous<'a> = Box<dyn FnOnce() -> io::Result<()> + 'a>;
 
 /// What every thread of a run reads.
 pub(crate) struct Shared {
@@ -153,8 +165,9 @@ impl StartGate {
         state.arrived += 1;
         if state.arrived == self.parties && !state.cancelled {
             state.start_ns = Some(clock.now_ns());
-            self.opened.notify_all();
         }
+        // Every arrival is news to [`StartGate::wait_others`].
+        self.opened.notify_all();
         loop {
             if let Some(start_ns) = state.start_ns {
                 return Ok(start_ns);
@@ -162,6 +175,15 @@ impl StartGate {
             if state.cancelled {
                 return Err(Cancelled);
             }
+            state = self.opened.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Waits until everyone but the caller has arrived (the caller then
+    /// arrives with [`StartGate::wait_start`]).
+    fn wait_others(&self) {
+        let mut state = self.lock();
+        while state.arrived + 1 < self.parties && !state.cancelled {
             state = self.opened.wait(state).unwrap_or_else(|e| e.into_inner());
         }
     }
@@ -236,6 +258,18 @@ pub fn run_watched(
     stop: &AtomicBool,
     progress: Option<mpsc::Sender<Tick>>,
     watch: Option<Box<dyn ServerWatch>>,
+) -> Result<LoadReport, LoadError> {
+    run_together(plan, stop, progress, watch, None)
+}
+
+/// [`run_watched`], meeting other load generators first: `rendezvous` is
+/// called once this run is set up and holds its start until it returns.
+pub fn run_together(
+    plan: &LoadPlan,
+    stop: &AtomicBool,
+    progress: Option<mpsc::Sender<Tick>>,
+    watch: Option<Box<dyn ServerWatch>>,
+    rendezvous: Option<Rendezvous<'_>>,
 ) -> Result<LoadReport, LoadError> {
     validate(plan)?;
     ensure_descriptors(plan)?;
@@ -322,6 +356,25 @@ pub fn run_watched(
                         stop_attack(),
                     );
                 }
+            }
+        }
+        if let Some(meet) = rendezvous {
+            gate.wait_others();
+            // A thread that failed to set up has aborted the run: no meeting then.
+            let met = if abort.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                meet()
+            };
+            if let Err(source) = met {
+                halt.abort();
+                gate.cancel();
+                for h in handles {
+                    let _ = h
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                }
+                return (Err(LoadError::Rendezvous { source }), None, stop_attack());
             }
         }
         // Only this thread cancels the gate, and not after coming here.
