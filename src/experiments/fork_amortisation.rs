@@ -319,7 +319,10 @@ mod tests {
         // Fork 150 µs per connection against 20: 6.2× at k = 1, within 1.1× between 100 and 1,000.
         let (v, because) = with(150.0, 20.0, 5.0);
         assert_eq!(v, Verdict::Supported, "{because}");
-        assert!(because.contains("falls within 1.1× of prefork's"), "{because}");
+        assert!(
+            because.contains("falls within 1.1× of prefork's"),
+            "{because}"
+        );
         assert!(because.contains("Against mio"), "{because}");
         // Fork costs no more than the others from the start.
         assert_eq!(with(20.0, 20.0, 5.0).0, Verdict::NotSupported);
@@ -354,7 +357,11 @@ mod tests {
         };
         let (hi, lo) = (with_tail([1.0, 1.12, 1.2]), with_tail([0.85, 0.93, 1.0]));
         assert_eq!((hi.0, lo.0), (Verdict::Supported, Verdict::Supported));
-        let at = |b: &str| b.split("at about ").nth(1).map(|t| t.split(' ').next().unwrap_or("").to_string());
+        let at = |b: &str| {
+            b.split("at about ")
+                .nth(1)
+                .map(|t| t.split(' ').next().unwrap_or("").to_string())
+        };
         assert_eq!(at(&hi.1), at(&lo.1), "{} / {}", hi.1, lo.1);
         // Dearer in every repeat: fork does not meet.
         let (v, because) = with_tail([1.3, 1.35, 1.4]);

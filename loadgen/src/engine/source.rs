@@ -20,6 +20,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use nix::sys::socket::{setsockopt, sockopt::IpBindAddressNoPort};
 use socket2::Socket;
 
 /// Loopback source addresses the connections rotate over: 127.0.0.1 and
@@ -49,9 +50,7 @@ pub(crate) fn bind_next(socket: &Socket) {
 }
 
 fn bind_to(socket: &Socket, addr: Ipv4Addr) {
-    if nix::sys::socket::setsockopt(socket, nix::sys::socket::sockopt::IpBindAddressNoPort, &true)
-        .is_ok()
-    {
+    if setsockopt(socket, IpBindAddressNoPort, &true).is_ok() {
         // Best effort: an unbound socket still connects from 127.0.0.1.
         let _ = socket.bind(&SocketAddr::V4(SocketAddrV4::new(addr, 0)).into());
     }
