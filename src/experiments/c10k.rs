@@ -20,7 +20,8 @@ use crate::results::ResultSet;
 mod per_request;
 
 use per_request::{
-    crr_series, crr_sweep, judge, kept, CRR_MODELS, CRR_SUFFIX, FD_SETSIZE, GAMMO_LOSS,
+    crr_series, crr_sweep, generator_bound_notes, judge, kept, CRR_MODELS, CRR_SUFFIX, FD_SETSIZE,
+    GAMMO_LOSS,
 };
 
 const ID: &str = "c10k";
@@ -284,6 +285,7 @@ fn analyze(results: &ResultSet, ctx: &Context) -> Finding {
         })
         .unwrap_or_else(|| "raised to the hard limit at start".to_string());
     let mut notes = super::experiment_caveats(results, ID);
+    notes.extend(generator_bound_notes(&crr));
     notes.insert(
         0,
         format!(

@@ -7,6 +7,7 @@
 //! | --- | --- |
 //! | `pacing.rs` | the run's clock, the recorded window, the open-loop schedule, timers |
 //! | `net.rs` | TCP / Unix stream sockets, the non-blocking connect, error kinds |
+//! | `source.rs` | loopback source addresses, so the generator's TIME_WAIT never caps its connect rate |
 //! | `stream.rs` | one thread of `rr`, `crr`, `open` connections and idle ones |
 //! | `stream/request.rs` | one request's life on a stream: connect, write, check, record |
 //! | `udp.rs` | one thread of `udp` flows: sent, answered, lost, late, duplicates |
@@ -31,6 +32,7 @@ mod blocking;
 mod finish;
 mod net;
 mod pacing;
+mod source;
 mod stream;
 mod udp;
 mod validate;

@@ -53,6 +53,8 @@ pub(crate) fn io_error_kind(e: &io::Error) -> ErrorKind {
 pub(crate) struct StreamTarget {
     addr: SockAddr,
     tcp: bool,
+    /// Spread the connections over loopback source addresses (`source.rs`).
+    rotate_source: bool,
 }
 
 impl StreamTarget {
@@ -60,6 +62,7 @@ impl StreamTarget {
         StreamTarget {
             addr: SockAddr::from(addr),
             tcp: true,
+            rotate_source: super::source::rotates(addr),
         }
     }
 
@@ -67,6 +70,7 @@ impl StreamTarget {
         Ok(StreamTarget {
             addr: SockAddr::unix(path)?,
             tcp: false,
+            rotate_source: false,
         })
     }
 }
@@ -128,6 +132,9 @@ impl Stream {
             socket.set_tcp_nodelay(true)?;
             if options.linger_zero {
                 socket.set_linger(Some(std::time::Duration::ZERO))?;
+            }
+            if target.rotate_source {
+                super::source::bind_next(&socket);
             }
         }
         match socket.connect(&target.addr) {

@@ -57,6 +57,34 @@ pub(super) fn kept(points: &Points<'_>, name: &str) -> Option<(f64, Ratio)> {
     ))
 }
 
+/// The load generator's busy share from which a connection rate is its own
+/// rather than the server's.
+const GENERATOR_BOUND: f64 = 0.95;
+
+/// A note for each connection-per-request series whose rate with no idle
+/// connections was set by the load generator (its median busy share at or
+/// above [`GENERATOR_BOUND`]): the share it "kept" is then at most what the
+/// server itself would keep.
+pub(super) fn generator_bound_notes(points: &Points<'_>) -> Vec<String> {
+    points
+        .iter()
+        .filter_map(|(name, xs)| {
+            let first = xs.keys().next()?.0;
+            let busy = stats::at(points, name, first, |r| {
+                Some(crate::experiments::measures::loadgen_busy(r))
+            })?;
+            (busy.median >= GENERATOR_BOUND).then(|| {
+                format!(
+                    "{}: with {first} idle connection the load generator was busy {:.0}% of its time, so that rate is the \
+                     generator's, and the share kept with more idle connections is at most what the server itself keeps.",
+                    name.trim_end_matches(CRR_SUFFIX),
+                    busy.median * 100.0
+                )
+            })
+        })
+        .collect()
+}
+
 /// Gammo et al.'s claim on our data: poll (select where it can) loses, epoll holds.
 pub(super) fn judge(points: &Points<'_>) -> (Verdict, String) {
     let (Some((k_poll, poll)), Some((k_mio, epoll))) = (
@@ -134,6 +162,28 @@ mod tests {
         assert_eq!(with(0.4, 0.42), Verdict::NotSupported);
         // Poll loses, but epoll loses a fair share too.
         assert_eq!(with(0.4, 0.75), Verdict::Depends);
+    }
+
+    #[test]
+    fn a_rate_the_generator_set_is_named_in_the_notes() {
+        let notes = |busy: f64| {
+            let data = crate::experiments::synthetic::results(&experiment(), 3, |p, _, r| {
+                r.throughput_rps = if p.x > 1.0 { 7_000.0 } else { 8_000.0 };
+                r.loadgen.utilization = if p.x > 1.0 { 0.5 } else { busy };
+            });
+            let ctx = crate::experiments::Context {
+                footnote: String::new(),
+                error_bars: String::new(),
+                slo: crate::experiments::DEFAULT_SLO,
+            };
+            (experiment().analyze)(&data, &ctx).notes.join("\n")
+        };
+        let bound = notes(0.99);
+        assert!(
+            bound.contains("mio: with 1 idle connection the load generator was busy 99%"),
+            "{bound}"
+        );
+        assert!(!notes(0.6).contains("the load generator was busy"));
     }
 
     #[test]
