@@ -26,8 +26,8 @@ mod load_args;
 pub mod machine;
 mod protocol;
 mod remote;
-mod session;
 pub mod rendezvous;
+mod session;
 pub mod ssh;
 pub mod tether;
 
