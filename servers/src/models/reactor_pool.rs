@@ -30,6 +30,7 @@ use slab::Slab;
 use crate::conn::READ_CHUNK;
 use crate::context::{Context, ServeError, Server};
 use crate::evented::offload::{work, Answer, Job, Replies};
+use crate::evented::readiness::{Readiness, Report};
 use crate::evented::{
     epoll, interrupted, sweep_every, would_block, Acceptor, Intake, Outbox, Table,
 };
@@ -56,6 +57,8 @@ struct Conn {
     out: Outbox,
     /// The peer closed its side; only owed output is left to send.
     read_closed: bool,
+    /// Whether a read may return something (short reads end a turn).
+    readiness: Readiness,
     registered_write: bool,
     last_active: Instant,
     stats: ConnStats,
@@ -99,6 +102,7 @@ impl Table for Conns<'_> {
             session: Some(Session::new(config.service, config.limits.frame)),
             out: Outbox::default(),
             read_closed: false,
+            readiness: Readiness::default(),
             registered_write: false,
             last_active: Instant::now(),
             stats: ConnStats::default(),
@@ -196,7 +200,7 @@ impl Reactor<'_> {
                     // The stop flag is already set; the loop condition ends us.
                     STOP => {}
                     ANSWERS => self.take_answers(),
-                    token => self.serve(token.0 - FIRST_CONNECTION),
+                    token => self.serve(token.0 - FIRST_CONNECTION, Report::of(event)),
                 }
             }
             if self.intake.retry {
@@ -219,13 +223,15 @@ impl Reactor<'_> {
         });
     }
 
-    /// Gives connection `key` its turn, then acts on how it ended.
-    fn serve(&mut self, key: usize) {
+    /// Gives connection `key` its turn after `report`, then acts on how it ended.
+    fn serve(&mut self, key: usize, report: Report) {
         let max_pending = self.ctx.config.limits.max_pending_output;
         let Some(conn) = self.conns.slab.get_mut(key) else {
             // Closed earlier in this batch of events.
             return;
         };
+        // Noted even while a worker has the session: the edge is spent.
+        conn.readiness.note(report);
         conn.last_active = Instant::now();
         match turn(conn, &mut self.scratch, max_pending) {
             Turn::Open => self.watch_writes(key),
@@ -266,9 +272,9 @@ impl Reactor<'_> {
                     continue;
                 }
             }
-            // Bytes that arrived while the worker had the session raised no
-            // new edge: read them now.
-            self.serve(answer.key);
+            // Bytes that arrived while the worker had the session raised an
+            // edge the reactor noted but could not serve: read them now.
+            self.serve(answer.key, Report::NOTHING);
         }
     }
 
@@ -333,8 +339,9 @@ fn turn(conn: &mut Conn, scratch: &mut [u8], max_pending: usize) -> Turn {
         };
     }
     // With a worker serving this connection, reading waits for its answer
-    // (which reads on); with too much unsent output, for writability.
-    while conn.pending() <= max_pending {
+    // (which reads on); with too much unsent output, for writability; after
+    // a short read, for the next report (`evented::readiness`).
+    while conn.readiness.readable() && conn.pending() <= max_pending {
         let Some(session) = conn.session.as_mut() else {
             return Turn::Open;
         };
@@ -352,12 +359,18 @@ fn turn(conn: &mut Conn, scratch: &mut [u8], max_pending: usize) -> Turn {
             }
             Ok(n) => n,
             // Drained: wait for the next readiness.
-            Err(e) if would_block(&e) => return Turn::Open,
+            Err(e) if would_block(&e) => {
+                conn.readiness.drained();
+                return Turn::Open;
+            }
             // A signal arrived mid-read; try again.
             Err(e) if interrupted(&e) => continue,
             Err(_) => return Turn::Close(Some(Fault::Io)),
         };
         conn.stats.bytes_in += n as u64;
+        // A short read emptied the queue: no read after this one's answer
+        // until the next report.
+        let more = conn.readiness.after_read(n, scratch.len());
         if session.asks_for_work(&scratch[..n]) {
             let Some(session) = conn.session.take() else {
                 return Turn::Open;
@@ -380,6 +393,9 @@ fn turn(conn: &mut Conn, scratch: &mut [u8], max_pending: usize) -> Turn {
         }
         if let Err(f) = conn.flush() {
             return Turn::Close(Some(f));
+        }
+        if !more {
+            return Turn::Open;
         }
     }
     Turn::Open
