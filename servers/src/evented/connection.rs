@@ -218,10 +218,12 @@ impl<'a> Connections<'a> {
     /// Closes every connection silent for the idle timeout.
     pub(crate) fn close_idle(&mut self) {
         let idle = self.ctx.config.limits.idle_timeout;
+        // One clock read for the sweep, not one per connection.
+        let now = Instant::now();
         let stale: Vec<usize> = self
             .slab
             .iter()
-            .filter(|(_, c)| c.last_active.elapsed() >= idle)
+            .filter(|(_, c)| now.saturating_duration_since(c.last_active) >= idle)
             .map(|(k, _)| k)
             .collect();
         for key in stale {

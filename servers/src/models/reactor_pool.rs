@@ -310,11 +310,15 @@ impl Reactor<'_> {
     /// request is with a worker is busy, not idle.
     fn close_idle(&mut self) {
         let idle = self.ctx.config.limits.idle_timeout;
+        // One clock read for the sweep, not one per connection.
+        let now = Instant::now();
         let stale: Vec<usize> = self
             .conns
             .slab
             .iter()
-            .filter(|(_, c)| c.session.is_some() && c.last_active.elapsed() >= idle)
+            .filter(|(_, c)| {
+                c.session.is_some() && now.saturating_duration_since(c.last_active) >= idle
+            })
             .map(|(k, _)| k)
             .collect();
         for key in stale {
