@@ -148,6 +148,9 @@ pub(crate) struct Connections<'a> {
     slab: Slab<Connection>,
     /// One read buffer for every connection: reads never outlive a turn.
     scratch: Vec<u8>,
+    /// When the loop last woke from its wait: the activity time of every
+    /// turn served in that batch (one clock read per wake-up, not per turn).
+    woke: Instant,
     ctx: &'a Context<'a>,
 }
 
@@ -156,6 +159,7 @@ impl<'a> Connections<'a> {
         Connections {
             slab: Slab::new(),
             scratch: vec![0u8; READ_CHUNK],
+            woke: Instant::now(),
             ctx,
         }
     }
@@ -188,13 +192,19 @@ impl<'a> Connections<'a> {
         self.slab.iter()
     }
 
+    /// Notes that the loop's wait just returned; call it before serving
+    /// that wait's connections, or their idle time runs from an older wake-up.
+    pub(crate) fn woke(&mut self) {
+        self.woke = Instant::now();
+    }
+
     /// Gives connection `key` its turn after `report`. Returns it if it
     /// stays open, `None` if it was closed (or was already gone).
     pub(crate) fn serve(&mut self, key: usize, report: Report) -> Option<&mut Connection> {
         let max_pending = self.ctx.config.limits.max_pending_output;
         let conn = self.slab.get_mut(key)?;
         conn.readiness.note(report);
-        conn.last_active = Instant::now();
+        conn.last_active = self.woke;
         match conn.turn(&mut self.scratch, max_pending) {
             Turn::Open => self.slab.get_mut(key),
             Turn::Close(fault) => {

@@ -128,6 +128,7 @@ pub(crate) fn run(
                 })
             }
         }
+        conns.woke();
         // A readable waker needs nothing: the stop flag is already set, and
         // the loop condition ends us. It is not drained, so it stays readable.
         if ready.listener {

@@ -14,7 +14,11 @@
 //! connection reads on past short reads until it sees the end of the stream.
 //! Under level-triggered `select` and `poll` a short read is always safe to
 //! stop at: whatever is left, bytes or EOF, is reported again at the next wait.
-//! This is what tokio does (its readiness is cleared by a short read).
+//! This is what tokio does (its readiness is cleared by a short read). Two
+//! things end a read early with bytes still queued: TCP urgent data (the read
+//! stops at the mark) and a Unix-domain message that carries descriptors. A
+//! peer that sends either stalls only its own connection, until it sends more
+//! or the idle timeout closes it; no client of an echo or lab service does.
 
 use ::mio::event::Event;
 

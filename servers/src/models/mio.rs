@@ -80,6 +80,7 @@ impl EventLoop<'_> {
                 timeout = Some(timeout.map_or(TICK, |t| t.min(TICK)));
             }
             epoll::wait(&mut self.poll, &mut events, timeout)?;
+            self.connections.woke();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),

@@ -18,6 +18,9 @@
 //! for work. It breaks when more requests block at once than there are
 //! workers (they queue, as in `thread-pool`), and every offloaded request
 //! pays the two cross-thread hand-offs even when its work is short.
+//! Reads end at a short read, as in `mio` (`evented::readiness`): a report
+//! that comes while a worker holds the session is noted, and the answer's
+//! return reads on only if bytes may be waiting.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -123,6 +126,9 @@ struct Reactor<'a> {
     intake: Intake<'a>,
     conns: Conns<'a>,
     scratch: Vec<u8>,
+    /// When the last wait returned: the activity time of the turns it
+    /// brought (one clock read per wake-up, not per turn).
+    woke: Instant,
     jobs: Sender<Job>,
     answers: Receiver<Answer>,
     replies: &'a Replies,
@@ -160,6 +166,7 @@ impl Server for ReactorPoolServer {
                     ctx,
                 },
                 scratch: vec![0u8; READ_CHUNK],
+                woke: Instant::now(),
                 jobs,
                 answers,
                 replies: &replies,
@@ -194,6 +201,7 @@ impl Reactor<'_> {
                 Some(next_sweep.saturating_duration_since(Instant::now()))
             };
             epoll::wait(&mut self.poll, &mut events, timeout)?;
+            self.woke = Instant::now();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),
@@ -232,7 +240,7 @@ impl Reactor<'_> {
         };
         // Noted even while a worker has the session: the edge is spent.
         conn.readiness.note(report);
-        conn.last_active = Instant::now();
+        conn.last_active = self.woke;
         match turn(conn, &mut self.scratch, max_pending) {
             Turn::Open => self.watch_writes(key),
             Turn::Close(fault) => self.close(key, fault),
