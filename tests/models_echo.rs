@@ -234,3 +234,75 @@ fn event_loops_finish_output_to_a_half_closed_client() {
         finishes_output_to_a_half_closed_client(model, transport)
     });
 }
+
+/// Clients that send their requests and half-close at once, then read: the
+/// requests and the close reach the server together. An event loop that
+/// stops reading after a short read must still see that close, answer
+/// everything and close the connection itself (not at the idle timeout: the
+/// client's read would time out first, and the tally would count it).
+fn answers_clients_that_half_close_with_their_requests(model: &str, transport: &str, seed: u64) {
+    const CLIENTS: usize = 24;
+    let server = Served::start(model, transport, &[]);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let payloads: Vec<Vec<u8>> = (0..CLIENTS)
+        .map(|i| {
+            let len = match i {
+                // One request of one byte, and more than one read's worth
+                // (a full read, then a short one with the close behind it).
+                0 => 1,
+                1 => 80 << 10,
+                // Several 64-byte requests pipelined in one write.
+                _ => 64 * rng.usize(1..=16),
+            };
+            random_bytes(&mut rng, len)
+        })
+        .collect();
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let clients: Vec<_> = payloads
+            .iter()
+            .map(|payload| {
+                let endpoint = &server.endpoint;
+                scope.spawn(move || -> io::Result<Vec<u8>> {
+                    let mut conn = Conn::connect(endpoint)?;
+                    conn.write_all(payload)?;
+                    conn.shutdown_write()?;
+                    conn.read_until_closed()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .zip(&payloads)
+            .enumerate()
+            .filter_map(|(i, (client, payload))| {
+                match client.join().expect("client thread") {
+                    Ok(got) => common::difference(payload, &got),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Some(format!(
+                        "neither answered in full nor closed within {:?}",
+                        common::IO_TIMEOUT
+                    )),
+                    Err(e) => Some(e.to_string()),
+                }
+                .map(|e| format!("client {i} ({} bytes): {e}", payload.len()))
+            })
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{model} over {transport}:\n{}",
+        failures.join("\n")
+    );
+    let summary = server.stop_clean();
+    let total: usize = payloads.iter().map(Vec::len).sum();
+    let at = format!("{model} over {transport}");
+    assert_eq!(summary.connections, CLIENTS as u64, "{at}: {summary:?}");
+    assert_eq!(summary.bytes_out, total as u64, "{at}: {summary:?}");
+    assert_eq!(summary.errors, ErrorCounts::default(), "{at}: {summary:?}");
+}
+
+#[test]
+fn every_stream_model_answers_clients_that_half_close_with_their_requests() {
+    common::check_each(&common::stream_pairs(), |&(model, transport), seed| {
+        answers_clients_that_half_close_with_their_requests(model, transport, seed)
+    });
+}

@@ -13,6 +13,7 @@ use crate::service::Session;
 use crate::stats::{ConnStats, Fault};
 
 use super::outbox::Outbox;
+use super::readiness::{Readiness, Report};
 use super::{interrupted, would_block};
 
 /// One connection: its socket, its service session, its unsent output.
@@ -24,6 +25,8 @@ pub(crate) struct Connection {
     /// The peer closed its side cleanly while output was still owed to it:
     /// nothing more to read, only that output to send.
     read_closed: bool,
+    /// Whether a read may return something (short reads end a turn).
+    readiness: Readiness,
     /// Whether the poller was last asked for writability (the `mio` model
     /// re-registers only when this changes).
     pub(crate) registered_write: bool,
@@ -45,6 +48,7 @@ impl Connection {
             session: Session::new(ctx.config.service, ctx.config.limits.frame),
             out: Outbox::default(),
             read_closed: false,
+            readiness: Readiness::default(),
             registered_write: false,
             last_active: Instant::now(),
             stats: ConnStats::default(),
@@ -87,11 +91,12 @@ impl Connection {
                 Turn::Close(None)
             };
         }
-        // Read until WouldBlock (edge-triggered loops would otherwise miss
-        // data; level-triggered ones save a wake-up). The exception is
-        // back-pressure: with too much unsent output we stop reading, and the
-        // writability that drains it brings us back here.
-        while self.pending() <= max_pending {
+        // Read until the receive queue is empty: a short read or WouldBlock
+        // (edge-triggered loops would otherwise miss data; see `readiness`
+        // for why a short read is enough, and for the peer's FIN). The
+        // exception is back-pressure: with too much unsent output we stop
+        // reading, and the writability that drains it brings us back here.
+        while self.readiness.readable() && self.pending() <= max_pending {
             let n = match self.stream.read(scratch) {
                 // The peer closed its side; a half-read frame is its fault.
                 // A half-closed peer may still be reading: output it is owed
@@ -108,7 +113,10 @@ impl Connection {
                 }
                 Ok(n) => n,
                 // Drained: wait for the next readiness.
-                Err(e) if would_block(&e) => return Turn::Open,
+                Err(e) if would_block(&e) => {
+                    self.readiness.drained();
+                    return Turn::Open;
+                }
                 // A signal arrived mid-read; try again.
                 Err(e) if interrupted(&e) => continue,
                 Err(_) => return Turn::Close(Some(Fault::Io)),
@@ -125,6 +133,10 @@ impl Connection {
             if let Err(f) = self.flush() {
                 return Turn::Close(Some(f));
             }
+            // A short read emptied the queue: another would be EAGAIN.
+            if !self.readiness.after_read(n, scratch.len()) {
+                return Turn::Open;
+            }
         }
         Turn::Open
     }
@@ -136,6 +148,9 @@ pub(crate) struct Connections<'a> {
     slab: Slab<Connection>,
     /// One read buffer for every connection: reads never outlive a turn.
     scratch: Vec<u8>,
+    /// When the loop last woke from its wait: the activity time of every
+    /// turn served in that batch (one clock read per wake-up, not per turn).
+    woke: Instant,
     ctx: &'a Context<'a>,
 }
 
@@ -144,6 +159,7 @@ impl<'a> Connections<'a> {
         Connections {
             slab: Slab::new(),
             scratch: vec![0u8; READ_CHUNK],
+            woke: Instant::now(),
             ctx,
         }
     }
@@ -176,12 +192,19 @@ impl<'a> Connections<'a> {
         self.slab.iter()
     }
 
-    /// Gives connection `key` its turn. Returns it if it stays open, `None`
-    /// if it was closed (or was already gone).
-    pub(crate) fn serve(&mut self, key: usize) -> Option<&mut Connection> {
+    /// Notes that the loop's wait just returned; call it before serving
+    /// that wait's connections, or their idle time runs from an older wake-up.
+    pub(crate) fn woke(&mut self) {
+        self.woke = Instant::now();
+    }
+
+    /// Gives connection `key` its turn after `report`. Returns it if it
+    /// stays open, `None` if it was closed (or was already gone).
+    pub(crate) fn serve(&mut self, key: usize, report: Report) -> Option<&mut Connection> {
         let max_pending = self.ctx.config.limits.max_pending_output;
         let conn = self.slab.get_mut(key)?;
-        conn.last_active = Instant::now();
+        conn.readiness.note(report);
+        conn.last_active = self.woke;
         match conn.turn(&mut self.scratch, max_pending) {
             Turn::Open => self.slab.get_mut(key),
             Turn::Close(fault) => {
@@ -205,10 +228,12 @@ impl<'a> Connections<'a> {
     /// Closes every connection silent for the idle timeout.
     pub(crate) fn close_idle(&mut self) {
         let idle = self.ctx.config.limits.idle_timeout;
+        // One clock read for the sweep, not one per connection.
+        let now = Instant::now();
         let stale: Vec<usize> = self
             .slab
             .iter()
-            .filter(|(_, c)| c.last_active.elapsed() >= idle)
+            .filter(|(_, c)| now.saturating_duration_since(c.last_active) >= idle)
             .map(|(k, _)| k)
             .collect();
         for key in stale {

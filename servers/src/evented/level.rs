@@ -9,6 +9,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
+use super::readiness::Report;
 use super::{interrupted, sweep_every, wait_timeout, Acceptor, Connections, Intake};
 use crate::accept::quota_reached;
 use crate::context::{Context, ServeError};
@@ -127,6 +128,7 @@ pub(crate) fn run(
                 })
             }
         }
+        conns.woke();
         // A readable waker needs nothing: the stop flag is already set, and
         // the loop condition ends us. It is not drained, so it stays readable.
         if ready.listener {
@@ -135,7 +137,7 @@ pub(crate) fn run(
         // Keys stay valid through this batch: accepting came first, and
         // serving only removes.
         for &key in &ready.conns {
-            conns.serve(key);
+            conns.serve(key, Report::LEVEL);
         }
         if intake.retry {
             intake.accept_all(&mut conns, |stream, _| watchable(&wait, stream));

@@ -4,7 +4,8 @@
 //! | file | what |
 //! | --- | --- |
 //! | `mod.rs` | `Acceptor` (the non-blocking listener) and `Intake` (accept until the backlog is empty, refuse past the limits) |
-//! | `connection.rs` | `Connection`: one non-blocking socket's state machine (read until `WouldBlock`, feed the service `Session`, flush partial writes, back-pressure, close with the right fault); `Connections`, the loop's table of them, with the idle sweep |
+//! | `connection.rs` | `Connection`: one non-blocking socket's state machine (read until the queue is empty, feed the service `Session`, flush partial writes, back-pressure, close with the right fault); `Connections`, the loop's table of them, with the idle sweep |
+//! | `readiness.rs` | `Readiness`: whether a read can return anything, so a short read ends a turn without the `EAGAIN` read after it (and the peer's FIN is still read) |
 //! | `outbox.rs` | `Outbox`: output owed to a peer, written until the socket is full, compacted lazily |
 //! | `level.rs` | the level-triggered loop `select` and `poll` run, around a `Wait` (their one system call) |
 //! | `epoll.rs` | the edge-triggered loop's registrations and wait, for `mio`, `reuseport` and `reactor-pool` |
@@ -20,6 +21,7 @@ pub(crate) mod epoll;
 pub(crate) mod level;
 pub(crate) mod offload;
 mod outbox;
+pub(crate) mod readiness;
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};

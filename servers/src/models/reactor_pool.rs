@@ -18,6 +18,9 @@
 //! for work. It breaks when more requests block at once than there are
 //! workers (they queue, as in `thread-pool`), and every offloaded request
 //! pays the two cross-thread hand-offs even when its work is short.
+//! Reads end at a short read, as in `mio` (`evented::readiness`): a report
+//! that comes while a worker holds the session is noted, and the answer's
+//! return reads on only if bytes may be waiting.
 
 use std::io::Read;
 use std::sync::Arc;
@@ -30,6 +33,7 @@ use slab::Slab;
 use crate::conn::READ_CHUNK;
 use crate::context::{Context, ServeError, Server};
 use crate::evented::offload::{work, Answer, Job, Replies};
+use crate::evented::readiness::{Readiness, Report};
 use crate::evented::{
     epoll, interrupted, sweep_every, would_block, Acceptor, Intake, Outbox, Table,
 };
@@ -56,6 +60,8 @@ struct Conn {
     out: Outbox,
     /// The peer closed its side; only owed output is left to send.
     read_closed: bool,
+    /// Whether a read may return something (short reads end a turn).
+    readiness: Readiness,
     registered_write: bool,
     last_active: Instant,
     stats: ConnStats,
@@ -99,6 +105,7 @@ impl Table for Conns<'_> {
             session: Some(Session::new(config.service, config.limits.frame)),
             out: Outbox::default(),
             read_closed: false,
+            readiness: Readiness::default(),
             registered_write: false,
             last_active: Instant::now(),
             stats: ConnStats::default(),
@@ -119,6 +126,9 @@ struct Reactor<'a> {
     intake: Intake<'a>,
     conns: Conns<'a>,
     scratch: Vec<u8>,
+    /// When the last wait returned: the activity time of the turns it
+    /// brought (one clock read per wake-up, not per turn).
+    woke: Instant,
     jobs: Sender<Job>,
     answers: Receiver<Answer>,
     replies: &'a Replies,
@@ -156,6 +166,7 @@ impl Server for ReactorPoolServer {
                     ctx,
                 },
                 scratch: vec![0u8; READ_CHUNK],
+                woke: Instant::now(),
                 jobs,
                 answers,
                 replies: &replies,
@@ -190,13 +201,14 @@ impl Reactor<'_> {
                 Some(next_sweep.saturating_duration_since(Instant::now()))
             };
             epoll::wait(&mut self.poll, &mut events, timeout)?;
+            self.woke = Instant::now();
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept_all(),
                     // The stop flag is already set; the loop condition ends us.
                     STOP => {}
                     ANSWERS => self.take_answers(),
-                    token => self.serve(token.0 - FIRST_CONNECTION),
+                    token => self.serve(token.0 - FIRST_CONNECTION, Report::of(event)),
                 }
             }
             if self.intake.retry {
@@ -219,14 +231,16 @@ impl Reactor<'_> {
         });
     }
 
-    /// Gives connection `key` its turn, then acts on how it ended.
-    fn serve(&mut self, key: usize) {
+    /// Gives connection `key` its turn after `report`, then acts on how it ended.
+    fn serve(&mut self, key: usize, report: Report) {
         let max_pending = self.ctx.config.limits.max_pending_output;
         let Some(conn) = self.conns.slab.get_mut(key) else {
             // Closed earlier in this batch of events.
             return;
         };
-        conn.last_active = Instant::now();
+        // Noted even while a worker has the session: the edge is spent.
+        conn.readiness.note(report);
+        conn.last_active = self.woke;
         match turn(conn, &mut self.scratch, max_pending) {
             Turn::Open => self.watch_writes(key),
             Turn::Close(fault) => self.close(key, fault),
@@ -266,9 +280,9 @@ impl Reactor<'_> {
                     continue;
                 }
             }
-            // Bytes that arrived while the worker had the session raised no
-            // new edge: read them now.
-            self.serve(answer.key);
+            // Bytes that arrived while the worker had the session raised an
+            // edge the reactor noted but could not serve: read them now.
+            self.serve(answer.key, Report::NOTHING);
         }
     }
 
@@ -304,11 +318,15 @@ impl Reactor<'_> {
     /// request is with a worker is busy, not idle.
     fn close_idle(&mut self) {
         let idle = self.ctx.config.limits.idle_timeout;
+        // One clock read for the sweep, not one per connection.
+        let now = Instant::now();
         let stale: Vec<usize> = self
             .conns
             .slab
             .iter()
-            .filter(|(_, c)| c.session.is_some() && c.last_active.elapsed() >= idle)
+            .filter(|(_, c)| {
+                c.session.is_some() && now.saturating_duration_since(c.last_active) >= idle
+            })
             .map(|(k, _)| k)
             .collect();
         for key in stale {
@@ -333,8 +351,9 @@ fn turn(conn: &mut Conn, scratch: &mut [u8], max_pending: usize) -> Turn {
         };
     }
     // With a worker serving this connection, reading waits for its answer
-    // (which reads on); with too much unsent output, for writability.
-    while conn.pending() <= max_pending {
+    // (which reads on); with too much unsent output, for writability; after
+    // a short read, for the next report (`evented::readiness`).
+    while conn.readiness.readable() && conn.pending() <= max_pending {
         let Some(session) = conn.session.as_mut() else {
             return Turn::Open;
         };
@@ -352,12 +371,18 @@ fn turn(conn: &mut Conn, scratch: &mut [u8], max_pending: usize) -> Turn {
             }
             Ok(n) => n,
             // Drained: wait for the next readiness.
-            Err(e) if would_block(&e) => return Turn::Open,
+            Err(e) if would_block(&e) => {
+                conn.readiness.drained();
+                return Turn::Open;
+            }
             // A signal arrived mid-read; try again.
             Err(e) if interrupted(&e) => continue,
             Err(_) => return Turn::Close(Some(Fault::Io)),
         };
         conn.stats.bytes_in += n as u64;
+        // A short read emptied the queue: no read after this one's answer
+        // until the next report.
+        let more = conn.readiness.after_read(n, scratch.len());
         if session.asks_for_work(&scratch[..n]) {
             let Some(session) = conn.session.take() else {
                 return Turn::Open;
@@ -380,6 +405,9 @@ fn turn(conn: &mut Conn, scratch: &mut [u8], max_pending: usize) -> Turn {
         }
         if let Err(f) = conn.flush() {
             return Turn::Close(Some(f));
+        }
+        if !more {
+            return Turn::Open;
         }
     }
     Turn::Open
