@@ -22,8 +22,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use loadgen::{LoadPlan, LoadReport, Mode};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 
 use super::rendezvous::{unix_now_ns, Asked, Said};
 use super::ssh::{SshHost, CONNECT_TIMEOUT};
@@ -264,25 +262,11 @@ impl Generator {
                     return Err(self.fail("no report in time").to_string())
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.wait_exit(Duration::from_secs(1));
+                    let _ = super::session::wait_exit(&mut self.child, Duration::from_secs(1));
                     return Err(self
                         .fail("its load generator ended without a report")
                         .to_string());
                 }
-            }
-        }
-    }
-
-    /// Waits up to `limit` for ssh to exit; whether it did.
-    fn wait_exit(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(_)) => return true,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                _ => return false,
             }
         }
     }
@@ -292,10 +276,8 @@ impl Drop for Generator {
     fn drop(&mut self) {
         // The end of stdin stops the generator there; the session then ends.
         self.stdin.take();
-        if !self.wait_exit(CLOSE_TIMEOUT) {
-            // Its own process group (`SshHost::command`): the sh and its ssh.
-            let _ = kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGKILL);
-            let _ = self.child.wait();
+        if !super::session::wait_exit(&mut self.child, CLOSE_TIMEOUT) {
+            super::session::kill_group(&mut self.child);
         }
     }
 }

@@ -15,8 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 use servers::{Ready, Summary};
 
 use super::protocol::{Command, Event};
@@ -113,7 +111,7 @@ impl RemoteServer {
             }
             Err(RecvTimeoutError::Disconnected) => {
                 // The session ended first: give stderr's reader a moment.
-                let _ = server.wait_exit(Duration::from_secs(1));
+                let _ = super::session::wait_exit(&mut server.child, Duration::from_secs(1));
                 return Err(server.last_words());
             }
         }
@@ -230,7 +228,7 @@ impl RemoteServer {
                 _ => {}
             }
         }
-        if !self.wait_exit(CLOSE_TIMEOUT) {
+        if !super::session::wait_exit(&mut self.child, CLOSE_TIMEOUT) {
             self.kill_session();
         }
         match (stopped, &self.exited) {
@@ -247,25 +245,10 @@ impl RemoteServer {
         self.stdin.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
-    /// Waits up to `limit` for the session to exit; whether it did.
-    fn wait_exit(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(_)) => return true,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                _ => return false,
-            }
-        }
-    }
-
     /// Kills the session's own process group (ssh and the `sh` that started
     /// it, or the tether entered into the namespace and its model), and reaps.
     fn kill_session(&mut self) {
-        let _ = kill(Pid::from_raw(-(self.child.id() as i32)), Signal::SIGKILL);
-        let _ = self.child.wait();
+        super::session::kill_group(&mut self.child);
     }
 }
 
@@ -274,7 +257,7 @@ impl Drop for RemoteServer {
         if let Ok(None) = self.child.try_wait() {
             // The end of stdin stops the model there; the session then ends.
             self.close_stdin();
-            if !self.wait_exit(Duration::from_secs(2)) {
+            if !super::session::wait_exit(&mut self.child, Duration::from_secs(2)) {
                 self.kill_session();
             }
         }

@@ -13,8 +13,12 @@
 //! link's state is looked at after every point (one `ip` call).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::time::Duration;
+use std::time::Instant;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 
 use super::ssh::{SshHost, CONNECT_TIMEOUT};
 use crate::results::LinkInfo;
@@ -120,4 +124,24 @@ impl Installed {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Waits up to `limit` for a session's command to exit; whether it did.
+pub(crate) fn wait_exit(child: &mut Child, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return true,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => return false,
+        }
+    }
+}
+
+/// Kills a session's command and everything it started (it runs in its own
+/// process group, whose id is its pid: the sh and its ssh, or the tether
+/// entered into a namespace and its model), then reaps it.
+pub(crate) fn kill_group(child: &mut Child) {
+    let _ = kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGKILL);
+    let _ = child.wait();
 }
