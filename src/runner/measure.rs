@@ -81,6 +81,24 @@ fn load_plan(
     plan
 }
 
+/// How long background load goes on past the measured window's planned end:
+/// the two runs start their clocks a little apart, and the neighbours must
+/// still be there when the last measured request is sent.
+const BACKGROUND_OVERHANG: Duration = Duration::from_millis(200);
+
+/// Stretches background load over the whole of the measured run: the same
+/// warm-up, and a window at least as long as the measured one plus
+/// [`BACKGROUND_OVERHANG`]. A point that asks its measured client for a
+/// longer window would otherwise record half of it with no neighbours.
+fn cover(background: &mut LoadPlan, measured: &LoadPlan) {
+    background.warmup = measured.warmup;
+    background.duration = background
+        .duration
+        .max(measured.duration.saturating_add(BACKGROUND_OVERHANG));
+    // A request budget would end the neighbours early, whatever the window.
+    background.max_requests = None;
+}
+
 /// One measurement: start the server, load it, stop it, judge how it went.
 pub(super) fn measure(
     config: &RunConfig,
@@ -157,10 +175,11 @@ pub(super) fn measure(
             return m;
         }
     };
-    let background = point
-        .background
-        .as_ref()
-        .map(|spec| load_plan(config, spec, target, None));
+    let background = point.background.as_ref().map(|spec| {
+        let mut neighbours = load_plan(config, spec, target, None);
+        cover(&mut neighbours, &plan);
+        neighbours
+    });
     let (report, background_report) = std::thread::scope(|scope| {
         let bg = background
             .as_ref()
@@ -245,4 +264,36 @@ fn merged(
         .map(|(host, report)| HostShare::of(&host, report))
         .collect();
     Ok((merged, shares))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use loadgen::Mode;
+
+    fn plan(warmup_ms: u64, window_ms: u64) -> LoadPlan {
+        let mut p = LoadPlan::new(Target::Tcp("127.0.0.1:9".parse().unwrap()), Mode::Rr);
+        p.warmup = Duration::from_millis(warmup_ms);
+        p.duration = Duration::from_millis(window_ms);
+        p
+    }
+
+    #[test]
+    fn background_load_lasts_past_a_measured_window_longer_than_its_own() {
+        let measured = plan(250, 1600);
+        let mut neighbours = plan(100, 800);
+        neighbours.max_requests = Some(10);
+        cover(&mut neighbours, &measured);
+        assert_eq!(neighbours.warmup, measured.warmup);
+        assert_eq!(neighbours.duration, Duration::from_millis(1800));
+        assert_eq!(neighbours.max_requests, None);
+    }
+
+    #[test]
+    fn a_longer_background_window_is_kept() {
+        let measured = plan(250, 800);
+        let mut neighbours = plan(250, 5000);
+        cover(&mut neighbours, &measured);
+        assert_eq!(neighbours.duration, Duration::from_secs(5));
+    }
 }
