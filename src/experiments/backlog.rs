@@ -21,7 +21,7 @@ use super::{
     Verdict,
 };
 use crate::charts::{SpectrumChart, SpectrumSeries};
-use crate::results::{Points, ResultSet};
+use crate::results::{OrderedX, Points, ResultSet};
 
 const ID: &str = "backlog";
 const CLIENTS: usize = 64;
@@ -158,7 +158,7 @@ fn connect_p99_ms(r: &LoadReport) -> Option<f64> {
 
 /// The connect-latency spectrum of every repeat of one point, merged.
 fn spectrum(points: &Points<'_>, name: &str, x: f64) -> Option<SpectrumSeries> {
-    let (_, repeats) = points.get(name)?.iter().find(|(k, _)| k.0 == x)?;
+    let repeats = points.get(name)?.get(&OrderedX(x))?;
     let mut merged: Option<Histogram<u64>> = None;
     for h in repeats
         .iter()

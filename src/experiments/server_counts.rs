@@ -32,17 +32,11 @@ pub fn balance(s: &Summary, workers: usize) -> Option<f64> {
 pub type SummaryFigure = fn(&Summary, usize) -> Option<f64>;
 
 pub fn summary_values(points: &Points<'_>, series: &str, x: f64, f: SummaryFigure) -> Vec<f64> {
-    points
-        .get(series)
-        .and_then(|xs| xs.iter().find(|(k, _)| k.0 == x))
-        .map(|(_, repeats)| {
-            repeats
-                .iter()
-                .filter(|m| m.outcome == Outcome::Ok)
-                .filter_map(|m| f(m.server_summary.as_ref()?, x as usize))
-                .collect()
-        })
-        .unwrap_or_default()
+    super::stats::repeats_at(points, series, x)
+        .iter()
+        .filter(|m| m.outcome == Outcome::Ok)
+        .filter_map(|m| f(m.server_summary.as_ref()?, x as usize))
+        .collect()
 }
 
 pub fn summary_at(points: &Points<'_>, series: &str, x: f64, f: SummaryFigure) -> Option<Stat> {

@@ -4,7 +4,7 @@
 use loadgen::LoadReport;
 
 use crate::charts::{Point as ChartPoint, Series};
-use crate::results::{Measurement, Points};
+use crate::results::{Measurement, OrderedX, Points};
 
 /// A figure over repeats: the median and its spread.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,6 +89,14 @@ pub fn series(points: &Points<'_>, f: impl Fn(&LoadReport) -> Option<f64> + Copy
         .collect()
 }
 
+/// Every repeat of one series at one x (none if it was not measured).
+pub fn repeats_at<'p, 'm>(points: &'p Points<'m>, series: &str, x: f64) -> &'p [&'m Measurement] {
+    points
+        .get(series)
+        .and_then(|xs| xs.get(&OrderedX(x)))
+        .map_or(&[], Vec::as_slice)
+}
+
 /// The values of `f` over the usable repeats of one series at one x.
 pub fn values_at(
     points: &Points<'_>,
@@ -96,17 +104,11 @@ pub fn values_at(
     x: f64,
     f: impl Fn(&LoadReport) -> Option<f64>,
 ) -> Vec<f64> {
-    points
-        .get(series)
-        .and_then(|xs| xs.iter().find(|(k, _)| k.0 == x))
-        .map(|(_, repeats)| {
-            repeats
-                .iter()
-                .filter_map(|m| m.ok_report())
-                .filter_map(&f)
-                .collect()
-        })
-        .unwrap_or_default()
+    repeats_at(points, series, x)
+        .iter()
+        .filter_map(|m| m.ok_report())
+        .filter_map(&f)
+        .collect()
 }
 
 /// The ratio of the medians of `f` at two points (series, x), with its
@@ -130,11 +132,7 @@ pub fn at(
     x: f64,
     f: impl Fn(&LoadReport) -> Option<f64>,
 ) -> Option<Stat> {
-    points
-        .get(series)?
-        .iter()
-        .find(|(k, _)| k.0 == x)
-        .and_then(|(_, repeats)| over(repeats, f))
+    over(points.get(series)?.get(&OrderedX(x))?, f)
 }
 
 /// The stat of `f` for one series at its largest x.
