@@ -41,14 +41,7 @@ fn two_client_hosts_start_with_the_run_and_their_histograms_are_merged_exactly()
     };
     let out_dir = lab.dir.path().join("run");
     let destinations = lab.client_destinations();
-    let mut args = vec![
-        "--profile",
-        "quick",
-        "--experiments",
-        "fork-cost",
-        "--models",
-        "mio",
-    ];
+    let mut args = common::hosts::QUICK_MIO_FORK_COST.to_vec();
     for d in &destinations {
         args.extend(["--client-host", d.as_str()]);
     }
@@ -233,16 +226,11 @@ fn the_point_fails_naming_the_client_host(lab: &SshLab, remote_sockbench: &str, 
         lab.run_command(
             remote_sockbench,
             &[
-                "--client-host",
-                &destination,
-                "--profile",
-                "quick",
-                "--experiments",
-                "fork-cost",
-                "--models",
-                "mio",
-                "--out",
-            ],
+                &["--client-host", destination.as_str()][..],
+                &common::hosts::QUICK_MIO_FORK_COST,
+                &["--out"],
+            ]
+            .concat(),
         )
         .arg(&out_dir),
     )

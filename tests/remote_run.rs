@@ -32,15 +32,7 @@ fn a_quick_run_measures_the_server_on_its_host_and_records_both_machines() {
     let out = spawn_piped(
         lab.run_command(
             common::hosts::exe(),
-            &[
-                "--profile",
-                "quick",
-                "--experiments",
-                "fork-cost",
-                "--models",
-                "mio",
-                "--out",
-            ],
+            &[&common::hosts::QUICK_MIO_FORK_COST[..], &["--out"]].concat(),
         )
         .arg(&out_dir),
     )

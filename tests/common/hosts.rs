@@ -18,6 +18,16 @@ pub const STOP_GRACE: Duration = Duration::from_secs(10);
 pub const LOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest a quick `run --two-hosts` may take on a loaded machine.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+/// The smallest real run of the main job across hosts: fork-cost's mio
+/// points in the quick profile (`--out DIR` follows).
+pub const QUICK_MIO_FORK_COST: [&str; 6] = [
+    "--profile",
+    "quick",
+    "--experiments",
+    "fork-cost",
+    "--models",
+    "mio",
+];
 
 /// Load runs measure time and namespaces are set up with many commands: one at a time.
 pub fn serial() -> MutexGuard<'static, ()> {
